@@ -1,0 +1,3 @@
+from colorgrade.cli import main
+
+raise SystemExit(main())

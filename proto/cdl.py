@@ -1,0 +1,196 @@
+"""ASC CDL v1.2 values, their exact application in numpy, and their files (.cc, .ccc, .cdl).
+
+The maths (ASC CDL v1.2, the "ASC" style OpenColorIO calls ``CDL_ASC``)::
+
+    sop  = clamp(in * slope + offset, 0, 1) ** power
+    luma = 0.2126 R + 0.7152 G + 0.0722 B            (Rec.709 weights, of sop)
+    out  = clamp(luma + saturation * (sop - luma), 0, 1)
+
+Inputs and outputs are display-referred RGB in [0, 1].
+"""
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+ASC_NAMESPACE = "urn:ASC:CDL:v1.01"
+
+
+@dataclass(frozen=True)
+class CDL:
+    """One ASC colour decision: slope, offset, power per channel (R, G, B) and a saturation."""
+
+    slope: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    power: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    saturation: float = 1.0
+
+    def __post_init__(self):
+        for name in ("slope", "offset", "power"):
+            values = tuple(float(v) for v in getattr(self, name))
+            if len(values) != 3:
+                raise ValueError(f"CDL {name} needs 3 values (R, G, B), got {len(values)}")
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"CDL {name} must be finite, got {values}")
+            object.__setattr__(self, name, values)
+        saturation = float(self.saturation)
+        if not math.isfinite(saturation) or saturation < 0:
+            raise ValueError(f"CDL saturation must be finite and >= 0, got {saturation}")
+        object.__setattr__(self, "saturation", saturation)
+        if min(self.slope) < 0:
+            raise ValueError(f"CDL slope must be >= 0, got {self.slope}")
+        if min(self.power) <= 0:
+            raise ValueError(f"CDL power must be > 0, got {self.power}")
+
+    @classmethod
+    def identity(cls) -> "CDL":
+        return cls()
+
+    @classmethod
+    def from_vector(cls, values) -> "CDL":
+        """From the 10 numbers slope[3], offset[3], power[3], saturation (the networks' layout)."""
+        v = [float(x) for x in values]
+        if len(v) != 10:
+            raise ValueError(f"a CDL vector has 10 values, got {len(v)}")
+        return cls(tuple(v[0:3]), tuple(v[3:6]), tuple(v[6:9]), v[9])
+
+    def to_vector(self) -> np.ndarray:
+        return np.array([*self.slope, *self.offset, *self.power, self.saturation], dtype=np.float64)
+
+    def is_identity(self, tolerance: float = 1e-9) -> bool:
+        return bool(np.all(np.abs(self.to_vector() - CDL().to_vector()) <= tolerance))
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """Apply to float RGB in [0, 1], shape (..., 3); returns float32 of the same shape."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim < 1 or rgb.shape[-1] != 3:
+            raise ValueError(f"CDL.apply expects (..., 3) RGB, got shape {rgb.shape}")
+        slope = np.asarray(self.slope, dtype=np.float32)
+        offset = np.asarray(self.offset, dtype=np.float32)
+        power = np.asarray(self.power, dtype=np.float32)
+        sop = np.clip(rgb.astype(np.float32) * slope + offset, 0.0, 1.0)
+        if self.power != (1.0, 1.0, 1.0):
+            sop = sop ** power
+        if self.saturation == 1.0:
+            return sop
+        luma = sop @ REC709_LUMA
+        out = luma[..., None] + np.float32(self.saturation) * (sop - luma[..., None])
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def to_lut(self, size: int = 33):
+        """Bake into a ``LUT3D`` over [0, 1]^3 (for ffmpeg's lut3d and hosts that take .cube)."""
+        from colorgrade.proto.lut import LUT3D
+
+        return LUT3D.from_function(self.apply, size)
+
+
+def read_cdl(path) -> dict[str, CDL]:
+    """Read every ColorCorrection in a .cc, .ccc or .cdl file, keyed by its id.
+
+    A correction without an id is keyed by its position ("0", "1", ...).
+    Raises ValueError naming the file and the problem when the file is malformed.
+    """
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as error:
+        raise ValueError(f"{path}: not a readable ASC CDL XML file ({error})") from None
+    corrections = [el for el in root.iter() if _local(el.tag) == "ColorCorrection"]
+    if not corrections:
+        raise ValueError(f"{path}: no ColorCorrection element found")
+    result: dict[str, CDL] = {}
+    for position, element in enumerate(corrections):
+        key = element.get("id") or str(position)
+        try:
+            result[key] = _parse_correction(element)
+        except ValueError as error:
+            raise ValueError(f"{path}: ColorCorrection {key!r}: {error}") from None
+    return result
+
+
+def write_cdl(path, corrections: dict[str, CDL]) -> None:
+    """Write corrections as .cc (exactly one), .ccc or .cdl, chosen by the file's extension."""
+    path = Path(path)
+    kind = path.suffix.lower()
+    if not corrections:
+        raise ValueError(f"{path}: nothing to write")
+    ET.register_namespace("", ASC_NAMESPACE)
+    if kind == ".cc":
+        if len(corrections) != 1:
+            raise ValueError(f"{path}: a .cc file holds one correction, got {len(corrections)}")
+        (cid, cdl), = corrections.items()
+        root = _correction_element(cid, cdl)
+    elif kind == ".ccc":
+        root = ET.Element(_qualified("ColorCorrectionCollection"))
+        root.extend(_correction_element(cid, cdl) for cid, cdl in corrections.items())
+    elif kind == ".cdl":
+        root = ET.Element(_qualified("ColorDecisionList"))
+        for cid, cdl in corrections.items():
+            decision = ET.SubElement(root, _qualified("ColorDecision"))
+            decision.append(_correction_element(cid, cdl))
+    else:
+        raise ValueError(f"{path}: unknown CDL file type {kind!r} (use .cc, .ccc or .cdl)")
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    tree.write(path, encoding="UTF-8", xml_declaration=True)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _qualified(name: str) -> str:
+    return f"{{{ASC_NAMESPACE}}}{name}"
+
+
+def _child(element, *names):
+    for child in element.iter():
+        if _local(child.tag) in names:
+            return child
+    return None
+
+
+def _numbers(element, name: str, count: int) -> tuple[float, ...]:
+    node = _child(element, name)
+    if node is None or not (node.text or "").strip():
+        raise ValueError(f"missing <{name}>")
+    try:
+        values = tuple(float(v) for v in node.text.split())
+    except ValueError:
+        raise ValueError(f"<{name}> is not numeric: {node.text.strip()!r}") from None
+    if len(values) != count:
+        raise ValueError(f"<{name}> needs {count} value(s), got {len(values)}")
+    return values
+
+
+def _parse_correction(element) -> CDL:
+    sop = _child(element, "SOPNode")
+    sat = _child(element, "SatNode", "SATNode")
+    if sop is None and sat is None:
+        raise ValueError("has neither SOPNode nor SatNode")
+    slope, offset, power = (1.0,) * 3, (0.0,) * 3, (1.0,) * 3
+    if sop is not None:
+        slope = _numbers(sop, "Slope", 3)
+        offset = _numbers(sop, "Offset", 3)
+        power = _numbers(sop, "Power", 3)
+    saturation = _numbers(sat, "Saturation", 1)[0] if sat is not None else 1.0
+    return CDL(slope, offset, power, saturation)
+
+
+def _format(values) -> str:
+    return " ".join(f"{v:.10g}" for v in values)
+
+
+def _correction_element(cid: str, cdl: CDL):
+    element = ET.Element(_qualified("ColorCorrection"), {"id": str(cid)})
+    sop = ET.SubElement(element, _qualified("SOPNode"))
+    for name, values in (("Slope", cdl.slope), ("Offset", cdl.offset), ("Power", cdl.power)):
+        ET.SubElement(sop, _qualified(name)).text = _format(values)
+    sat = ET.SubElement(element, _qualified("SatNode"))
+    ET.SubElement(sat, _qualified("Saturation")).text = _format([cdl.saturation])
+    return element
