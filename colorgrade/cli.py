@@ -1,7 +1,8 @@
 """The ``colorgrade`` command: one entry point, subcommands defined beside the code they drive.
 
-Each subcommand lives in a module with ``configure(parser)`` (arguments only: cheap imports, no
-torch, so ``--help`` is instant) and ``run(args) -> int`` (does the work, imports what it needs).
+Each subcommand NAME lives in a module with ``configure_NAME(parser)`` (arguments only: cheap
+imports, no torch, so ``--help`` is instant) and ``run_NAME(args) -> int`` (does the work, importing
+what it needs).
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from colorgrade import __version__
 
 # (name, module, one-line help); order is the order --help lists them.
 COMMANDS = [
+    ("train", "colorgrade.models.cli", "train a network from graded photos (writes weights and a card)"),
+    ("eval", "colorgrade.models.cli", "evaluate a network on the held-out test photos"),
+    ("serve", "colorgrade.server.cli", "run the daemon: gRPC frame service with resident networks"),
 ]
 
 
@@ -26,10 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, summary in COMMANDS:
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=summary, description=module.__doc__,
+        sub = commands.add_parser(name, help=summary, description=summary,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.configure(sub)
-        sub.set_defaults(module=module)
+        getattr(module, f"configure_{name}")(sub)
+        sub.set_defaults(run=getattr(module, f"run_{name}"))
     return parser
 
 
@@ -40,7 +44,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.module.run(args) or 0
+        return args.run(args) or 0
     except KeyboardInterrupt:
         print("colorgrade: interrupted", file=sys.stderr)
         return 130

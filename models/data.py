@@ -68,32 +68,36 @@ def to_numpy(images: torch.Tensor) -> np.ndarray:
 
 
 class PhotoSet:
-    """One split of photos, held in memory at a working size, with random crops for training."""
+    """One split of photos held in memory, each squashed to one working size, for batched random crops.
 
-    def __init__(self, paths: list[Path], max_side: int = 512):
+    Squashing to a common size (as the paper squashed to 224x224) lets one ``grid_sample`` call cut
+    a whole batch of crops, on the CPU or the GPU alike.
+    """
+
+    def __init__(self, paths: list[Path], size: tuple[int, int] = (320, 320), device=None):
         if not paths:
             raise ValueError("PhotoSet needs at least one photo")
         self.paths = list(paths)
-        self.images = [to_tensor(load_photo(p, max_side))[0] for p in self.paths]
+        images = [to_tensor(load_photo(p, max_side=2 * max(size))) for p in self.paths]
+        self.images = torch.cat([F.interpolate(i, size=size, mode="bilinear", align_corners=False,
+                                               antialias=True).clamp(0, 1) for i in images]).to(device)
 
     def __len__(self):
         return len(self.images)
 
-    def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator,
-                     device=None) -> torch.Tensor:
-        """(B, 3, h, w) crops covering 50-100 % of a random photo's side each, resized to ``size``."""
-        crops = []
-        for _ in range(batch):
-            image = self.images[int(torch.randint(len(self.images), (1,), generator=generator))]
-            _, height, width = image.shape
-            scale = 0.5 + 0.5 * float(torch.rand(1, generator=generator))
-            h, w = max(8, int(height * scale)), max(8, int(width * scale))
-            top = int(torch.randint(height - h + 1, (1,), generator=generator))
-            left = int(torch.randint(width - w + 1, (1,), generator=generator))
-            crop = image[:, top:top + h, left:left + w].unsqueeze(0)
-            resized = F.interpolate(crop, size=size, mode="bilinear", align_corners=False, antialias=True)
-            crops.append(resized.clamp(0, 1))  # antialiasing overshoots slightly at edges
-        return torch.cat(crops).to(device)
+    def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+        """(B, 3, h, w) crops of random photos, each 50-100 % of the photo's side, randomly mirrored."""
+        rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+        which = torch.randint(len(self.images), (batch,), generator=generator)
+        scale = 0.5 + 0.5 * rand(batch)
+        mirror = torch.where(rand(batch) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(batch, 2, 3)
+        theta[:, 0, 0], theta[:, 1, 1] = scale * mirror, scale
+        theta[:, :, 2] = (rand(batch, 2) * 2 - 1) * (1 - scale)[:, None]
+        theta = theta.to(self.images.device)
+        grid = F.affine_grid(theta, (batch, 3, *size), align_corners=False)
+        return F.grid_sample(self.images[which.to(self.images.device)], grid, mode="bilinear",
+                             align_corners=False)
 
 
 @dataclass

@@ -143,7 +143,7 @@ def test_missing_photo_folder_is_named(tmp_path):
 
 
 def test_photo_set_crops():
-    photos = PhotoSet(sorted((SAMPLES / "photos").glob("*.png")), max_side=256)
+    photos = PhotoSet(sorted((SAMPLES / "photos").glob("*.png")), size=(128, 128))
     crops = photos.random_crops(4, (64, 96), torch.Generator().manual_seed(1))
     assert crops.shape == (4, 3, 64, 96) and 0 <= crops.min() and crops.max() <= 1
 

@@ -1,0 +1,146 @@
+"""``GradeClient``: the Python client of a colorgrade daemon (numpy and grpcio only; never torch).
+
+    from colorgrade.clients import GradeClient
+    with GradeClient("127.0.0.1:50051") as client:
+        corrections = client.analyze([thumbnail])              # stills -> CDL + diagnosis
+        clip = client.open_clip(mode="cdl_frames", window_radius=2)
+        for result in client.stream(clip, frames):             # frames: (H, W, 3|4) arrays, in order
+            graded = result.frame                              # same type and size as the input
+        client.close_clip(clip)
+
+Remote daemons: ``GradeClient("gpu-box:50051", tls="ca.pem", token="...")``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto import grader_pb2_grpc as pb_grpc
+from colorgrade.proto.cdl import CDL
+from colorgrade.proto.codec import cdl_from_message, decode_frame, encode_frame, lut_from_message
+from colorgrade.proto.lut import LUT3D
+
+MAX_MESSAGE_BYTES = 512 << 20
+MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
+         "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}
+
+
+class GradeError(RuntimeError):
+    """A call the daemon refused or could not complete; ``code`` is the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Result:
+    index: int
+    cdl: CDL | None
+    label: str | None
+    scores: dict[str, float]
+    lut: LUT3D | None
+    frame: np.ndarray | None
+
+
+def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
+    correction = message.correction if isinstance(message, pb.FrameResult) else message
+    frame = decode_frame(message.frame) if isinstance(message, pb.FrameResult) and message.HasField("frame") else None
+    return Result(index=getattr(message, "index", index),
+                  cdl=cdl_from_message(correction.cdl) if correction.HasField("cdl") else None,
+                  label=correction.diagnosis.label or None, scores=dict(correction.diagnosis.scores),
+                  lut=lut_from_message(correction.lut) if correction.HasField("lut") else None, frame=frame)
+
+
+def _calls(method):
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except grpc.RpcError as error:
+            raise GradeError(error.code(), error.details()) from None
+    wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
+    return wrapper
+
+
+class GradeClient:
+    def __init__(self, target: str, tls: str | bool | None = None, token: str | None = None, timeout: float = 600.0):
+        """``target``: "host:port" or "unix:/path"; ``tls``: True (system roots) or a CA file; ``token``: bearer token."""
+        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        if tls:
+            roots = Path(tls).read_bytes() if isinstance(tls, (str, Path)) else None
+            self.channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(roots), options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.stub = pb_grpc.GraderStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    @_calls
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+
+    @_calls
+    def info(self) -> pb.ServerInfo:
+        return self.stub.GetServerInfo(pb.ServerInfoRequest(), metadata=self.metadata, timeout=self.timeout)
+
+    @_calls
+    def analyze(self, frames) -> list[Result]:
+        """Stills or thumbnails ((H, W, 3|4) arrays) -> one Result (cdl, label, scores) each."""
+        request = pb.AnalyzeRequest(frames=[encode_frame(f, i) for i, f in enumerate(frames)])
+        reply = self.stub.AnalyzeStills(request, metadata=self.metadata, timeout=self.timeout)
+        return [_result(c, i) for i, c in enumerate(reply.corrections)]
+
+    @_calls
+    def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", return_frames: bool = True,
+                  return_lut: bool = False, oversample: int = 1, blend_radius: int = 0) -> str:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, return_frames=return_frames,
+                                   return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
+        reply = self.stub.OpenClip(pb.OpenClipRequest(settings=settings, name=name), metadata=self.metadata,
+                                   timeout=self.timeout)
+        return reply.clip_id
+
+    @_calls
+    def close_clip(self, clip_id: str) -> int:
+        return self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self.metadata,
+                                   timeout=self.timeout).frames_processed
+
+    def stream(self, clip_id: str, frames, first_index: int = 0):
+        """Frames in order -> Results in order (a generator); the clip's window is flushed at the end."""
+        def requests():
+            for offset, frame in enumerate(frames):
+                yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, first_index + offset))
+            yield pb.StreamRequest(clip_id=clip_id, end_of_clip=True)
+
+        try:
+            for message in self.stub.StreamClip(requests(), metadata=self.metadata):
+                yield _result(message)
+        except grpc.RpcError as error:
+            raise GradeError(error.code(), error.details()) from None
+
+    @_calls
+    def grade_frame(self, clip_id: str, index: int, frames: dict[int, np.ndarray], first_index: int | None = None,
+                    last_index: int | None = None) -> Result:
+        """Grade frame ``index`` out of order; ``frames`` maps indices to the frames the server may lack."""
+        request = pb.GradeFrameRequest(clip_id=clip_id, index=index,
+                                       frames=[encode_frame(f, i) for i, f in sorted(frames.items())])
+        if first_index is not None:
+            request.first_index = first_index
+        if last_index is not None:
+            request.last_index = last_index
+        return _result(self.stub.GradeFrame(request, metadata=self.metadata, timeout=self.timeout))

@@ -1,0 +1,111 @@
+"""The analysis network as a service to the rest of the product: frames in, corrections out.
+
+    from colorgrade.models.analysis import load_default
+    analyzer = load_default()                 # CUDA when present, else CPU; load_default("cpu") forces
+    result = analyzer.analyze([frame])[0]     # frame: float32 (H, W, 3) in [0, 1], any size
+    result.cdl, result.label, result.scores   # CDL value, most likely label, label -> probability
+
+Each result carries two corrections: ``cdl`` from the correction head (continuous, trained on
+mixtures of errors) and ``weighted_cdl``, the paper's suggestion: the classes' correcting CDLs
+averaged with the classifier's probabilities.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import torch
+
+from colorgrade.models.colour import thumbnail
+from colorgrade.models.detunes import LABELS, correction_matrix
+from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models.weights import load_weights
+from colorgrade.proto.cdl import CDL
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "analysis.safetensors"
+DEFAULT_THUMBNAIL = 128
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    cdl: CDL                  # correction head: the CDL that restores this frame
+    weighted_cdl: CDL         # probability-weighted average of the classes' correcting CDLs
+    label: str                # most likely catalogue label
+    scores: dict[str, float]  # every label -> probability
+
+
+def pick_device(device=None) -> torch.device:
+    """The given device, else CUDA when present, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def validate_frames(frames) -> list[np.ndarray]:
+    """A non-empty list of finite float (H, W, 3) arrays; raises ValueError naming the bad frame."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        raise ValueError("pass a list of frames, not a single (H, W, 3) array")
+    frames = list(frames)
+    if not frames:
+        raise ValueError("no frames given")
+    checked = []
+    for i, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 1 or frame.shape[1] < 1:
+            raise ValueError(f"frame {i}: expected (height, width, 3) RGB, got shape {frame.shape}")
+        if frame.dtype.kind != "f":
+            raise ValueError(f"frame {i}: expected float values in [0, 1], got {frame.dtype}")
+        if not np.isfinite(frame).all():
+            raise ValueError(f"frame {i}: holds NaN or Inf")
+        checked.append(frame.astype(np.float32, copy=False))
+    return checked
+
+
+class Analyzer:
+    """An ``AnalysisNet`` with its thumbnail size, on a device, in inference mode."""
+
+    def __init__(self, network: AnalysisNet, thumbnail_size: int = DEFAULT_THUMBNAIL, device=None):
+        self.device = pick_device(device)
+        self.network = network.to(self.device).eval()
+        self.thumbnail_size = thumbnail_size
+        self._corrections = correction_matrix(self.device)
+
+    def thumbnails(self, frames: list[np.ndarray]) -> torch.Tensor:
+        """Frames of any sizes -> (B, 3, S, S) squashed thumbnails on the device."""
+        return torch.cat([thumbnail(torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(self.device),
+                                    self.thumbnail_size) for f in frames])
+
+    @torch.inference_mode()
+    def predict(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 3, S, S) -> (probabilities (B, 25), head CDLs (B, 10), weighted CDLs (B, 10))."""
+        logits, raw = self.network(thumbnails.clamp(0, 1))
+        probabilities = logits.softmax(dim=1)
+        return probabilities, cdl_from_head(raw), probabilities @ self._corrections
+
+    def analyze(self, frames) -> list[AnalysisResult]:
+        frames = validate_frames(frames)
+        probabilities, cdls, weighted = (t.cpu().numpy() for t in self.predict(self.thumbnails(frames)))
+        return [AnalysisResult(cdl=CDL.from_vector(cdls[i]), weighted_cdl=CDL.from_vector(weighted[i]),
+                               label=LABELS[int(probabilities[i].argmax())],
+                               scores={label: float(p) for label, p in zip(LABELS, probabilities[i])})
+                for i in range(len(frames))]
+
+
+def load(path, device=None) -> Analyzer:
+    state, config = load_weights(path)
+    network = AnalysisNet(width=config["width"], dropout=config["dropout"])
+    network.load_state_dict(state)
+    return Analyzer(network, config["thumbnail"], device)
+
+
+def load_default(device=None) -> Analyzer:
+    """The shipped weights (``models/weights/analysis.safetensors``)."""
+    return load(DEFAULT_WEIGHTS, device)
+
+
+def untrained(device=None, seed: int = 0) -> Analyzer:
+    """A randomly initialised analyser of the same class, for plumbing tests and development."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = AnalysisNet()
+    return Analyzer(network, DEFAULT_THUMBNAIL, device)

@@ -1,0 +1,79 @@
+"""The networks, in one module (as pytorch-CycleGAN-and-pix2pix keeps them).
+
+``AnalysisNet``: the paper's VGG-style classifier (§4.1) with two heads on one backbone, plus a
+histogram branch: what is wrong with a grade is largely in the distribution of values (where the
+blacks sit, how far the channels' highlights part), which a small CNN on a thumbnail learns slowly
+and a histogram states outright.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from colorgrade.models.detunes import LABELS
+
+HISTOGRAM_BINS = 32
+CDL_SIZE = 10
+
+
+def _conv_block(channels_in: int, channels_out: int, convs: int) -> nn.Sequential:
+    layers = []
+    for i in range(convs):
+        layers += [nn.Conv2d(channels_in if i == 0 else channels_out, channels_out, 3, padding=1, bias=False),
+                   nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True)]
+    layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers)
+
+
+def channel_histograms(images: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 4 * bins): normalised histograms of R, G, B and Rec.709 luma."""
+    luma = (images * images.new_tensor((0.2126, 0.7152, 0.0722)).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    planes = torch.cat([images, luma], dim=1).flatten(2)  # (B, 4, H*W)
+    index = (planes.clamp(0, 1) * (bins - 1)).round().long()
+    counts = torch.zeros(*planes.shape[:2], bins, device=images.device, dtype=images.dtype)
+    counts.scatter_add_(2, index, torch.ones_like(planes))
+    return (counts / planes.shape[-1]).flatten(1)
+
+
+class AnalysisNet(nn.Module):
+    """Thumbnail (B, 3, S, S) -> (class logits (B, 25), raw CDL head output (B, 10)).
+
+    Backbone: five VGG blocks (3x3 convs, batch norm, ReLU, max pool), global average pooling.
+    As in the paper, dropout follows the last batch-normalised layers. The CDL head's raw output
+    becomes a valid CDL through ``cdl_from_head`` (bounded, identity at zero).
+    """
+
+    def __init__(self, width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        widths = [width, width * 2, width * 4, width * 6, width * 8]
+        convs = [1, 1, 2, 2, 2]
+        blocks, channels = [], 3
+        for w, n in zip(widths, convs):
+            blocks.append(_conv_block(channels, w, n))
+            channels = w
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.histogram = nn.Sequential(nn.Linear(4 * HISTOGRAM_BINS, 128), nn.BatchNorm1d(128), nn.ReLU(inplace=True))
+        self.trunk = nn.Sequential(nn.Linear(channels + 128, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+                                   nn.Dropout(dropout))
+        self.classify = nn.Linear(256, len(LABELS))
+        self.correct = nn.Linear(256, CDL_SIZE)
+        nn.init.zeros_(self.correct.weight)
+        nn.init.zeros_(self.correct.bias)
+
+    def forward(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        joined = torch.cat([self.features(thumbnails), self.histogram(channel_histograms(thumbnails))], dim=1)
+        hidden = self.trunk(joined)
+        return self.classify(hidden), self.correct(hidden)
+
+
+def cdl_from_head(raw: torch.Tensor) -> torch.Tensor:
+    """Raw head output (B, 10) -> CDL vectors (B, 10), each parameter bounded to what a grade needs.
+
+    slope in [e^-0.7, e^0.7], offset in [-0.25, 0.25], power in [e^-0.7, e^0.7],
+    saturation in [e^-1.2, e^1.2]; zero maps to the identity CDL.
+    """
+    slope = torch.exp(0.7 * torch.tanh(raw[:, 0:3]))
+    offset = 0.25 * torch.tanh(raw[:, 3:6])
+    power = torch.exp(0.7 * torch.tanh(raw[:, 6:9]))
+    saturation = torch.exp(1.2 * torch.tanh(raw[:, 9:10]))
+    return torch.cat([slope, offset, power, saturation], dim=1)

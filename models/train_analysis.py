@@ -1,0 +1,178 @@
+"""Train the analysis network: classification of catalogue detunes + a continuous CDL corrector.
+
+Each step draws clean crops of training photos (split by photo) and makes two half-batches:
+- single catalogue detunes with uniform labels: cross-entropy on the classifier;
+- mixtures of 1-4 errors (in and outside the CDL family): no label.
+On both halves the predicted CDL is applied to the detuned thumbnail and compared in CIE Lab
+with the clean one (mean Euclidean distance, i.e. CIE76 ΔE): an image-space loss, so the head
+learns whatever CDL restores the picture best, not a parameter we invented.
+
+The learning rate follows a cosine over the run's budget (steps or minutes, whichever ends first),
+so a run cut short by ``--minutes`` still anneals. Checkpoints every ``checkpoint_every`` steps make
+``--resume`` continue where a run stopped, with the same data stream.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from colorgrade.models.analysis import pick_device
+from colorgrade.models.colour import apply_cdl, srgb_to_lab
+from colorgrade.models.data import PhotoSet, list_photos, split_photos
+from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
+from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models.weights import save_weights
+
+
+@dataclass
+class AnalysisOptions:
+    photos: list[str] = field(default_factory=lambda: ["../shared/data/photos", "../shared/data/photos_extra"])
+    out: str = str(WEIGHTS_DIR / "analysis.safetensors")
+    run_dir: str = "runs/analysis"
+    steps: int = 6000
+    minutes: float = 45.0
+    batch: int = 48
+    thumbnail: int = 128
+    width: int = 32
+    dropout: float = 0.3
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    correction_weight: float = 0.5   # Lab distance is in ΔE units (~1-10); cross-entropy ~0.01-3
+    noise: float = 0.01              # sensor noise added to inputs, so clean noise is not "an error"
+    seed: int = 0
+    device: str | None = None
+    epoch_steps: int = 200           # one log line (and a validation pass) per this many steps
+    checkpoint_every: int = 200
+    resume: bool = False
+
+
+def lab_distance(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    difference = srgb_to_lab(restored) - srgb_to_lab(clean)
+    return torch.sqrt((difference ** 2).sum(1) + 1e-6).mean()
+
+
+def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Generator, sampler: MixtureSampler,
+               noise_generator: torch.Generator):
+    """-> inputs (B, 3, S, S), clean (B, 3, S, S), labels (B/2,) for the first half.
+
+    Small random draws come from ``generator`` (CPU); the per-pixel noise from ``noise_generator``,
+    which lives on the training device so the GPU does not wait for the CPU to make it.
+    """
+    size = (options.thumbnail, options.thumbnail)
+    clean = photos.random_crops(options.batch, size, generator)
+    half = options.batch // 2
+    labels = torch.randint(len(LABELS), (half,), generator=generator).to(clean.device)
+    magnitudes, order = sampler.sample(options.batch - half)
+    inputs = torch.cat([apply_labels(clean[:half], labels),
+                        MixtureSampler.apply(clean[half:], magnitudes, order)])
+    noise = torch.randn(inputs.shape, generator=noise_generator, device=clean.device) * options.noise
+    return (inputs + noise).clamp(0, 1), (clean + noise).clamp(0, 1), labels
+
+
+def learning_rate(options: AnalysisOptions, step: int, elapsed: float) -> float:
+    progress = min(1.0, max(step / options.steps, elapsed / (options.minutes * 60)))
+    warmup = min(1.0, (step + 1) / 100)
+    return options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validation_accuracy(network: AnalysisNet, photos: PhotoSet, options: AnalysisOptions, device) -> float:
+    generator = torch.Generator().manual_seed(12345)
+    network.eval()
+    crops = photos.random_crops(8, (options.thumbnail, options.thumbnail), generator).to(device)
+    labels = torch.arange(len(LABELS), device=device).repeat(len(crops))
+    images = apply_labels(crops.repeat_interleave(len(LABELS), dim=0), labels)
+    accuracy = float((network(images)[0].argmax(1) == labels).float().mean())
+    network.train()
+    return accuracy
+
+
+def train(options: AnalysisOptions) -> dict:
+    device = pick_device(options.device)
+    run_dir = Path(options.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / "checkpoint.pt"
+    split = split_photos(list_photos(options.photos))
+    source = (2 * options.thumbnail, 2 * options.thumbnail)
+    train_set = PhotoSet(split["train"], size=source, device=device)
+    validation_set = PhotoSet(split["validation"], size=source, device=device)
+
+    torch.manual_seed(options.seed)
+    network = AnalysisNet(width=options.width, dropout=options.dropout).to(device)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
+    generator = torch.Generator().manual_seed(options.seed)
+    noise_generator = torch.Generator(device=device).manual_seed(options.seed + 1)
+    step, elapsed_before, segments = 0, 0.0, []
+    if options.resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        noise_generator.set_state(state["noise_generator"].to(noise_generator.get_state().device))
+        step, elapsed_before, segments = int(state["step"]), float(state["elapsed"]), list(state["segments"])
+        print(f"resuming from {checkpoint_path} at step {step} ({elapsed_before / 60:.1f} min done)")
+    sampler = MixtureSampler(generator)
+    log_path = run_dir / "log.tsv"
+    if step == 0:
+        log_path.write_text("step\tminutes\tloss\tcross_entropy\tlab_distance\ttrain_accuracy\tvalidation_accuracy\n")
+
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    segment = {"command": "colorgrade " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "device": str(device),
+               "device_name": device_name, "cpu_threads": torch.get_num_threads(), "from_step": step}
+    started = time.monotonic()
+    elapsed = lambda: elapsed_before + time.monotonic() - started  # noqa: E731
+    totals = {"loss": 0.0, "ce": 0.0, "lab": 0.0, "acc": 0.0, "n": 0}
+    network.train()
+    bar = tqdm(total=options.steps, initial=step, desc="train analysis", unit="step", dynamic_ncols=True)
+    while step < options.steps and elapsed() < options.minutes * 60:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(options, step, elapsed())
+        inputs, clean, labels = make_batch(train_set, options, generator, sampler, noise_generator)
+        logits, raw = network(inputs)
+        cross_entropy = F.cross_entropy(logits[:len(labels)], labels)
+        lab = lab_distance(apply_cdl(inputs, cdl_from_head(raw)), clean)
+        loss = cross_entropy + options.correction_weight * lab
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        accuracy = float((logits[:len(labels)].argmax(1) == labels).float().mean())
+        for key, value in (("loss", loss.item()), ("ce", cross_entropy.item()), ("lab", lab.item()), ("acc", accuracy)):
+            totals[key] += value
+        totals["n"] += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", dE=f"{lab.item():.2f}")
+        if step % options.epoch_steps == 0 or step == options.steps:
+            n = totals["n"]
+            validation = validation_accuracy(network, validation_set, options, device)
+            with log_path.open("a") as log:
+                log.write(f"{step}\t{elapsed() / 60:.2f}\t{totals['loss'] / n:.4f}\t{totals['ce'] / n:.4f}\t"
+                          f"{totals['lab'] / n:.3f}\t{totals['acc'] / n:.4f}\t{validation:.4f}\n")
+            bar.write(f"step {step}: loss {totals['loss'] / n:.3f}, train acc {totals['acc'] / n:.3f}, "
+                      f"validation acc {validation:.3f}, ΔE {totals['lab'] / n:.2f}")
+            totals = dict.fromkeys(totals, 0.0)
+        if step % options.checkpoint_every == 0:
+            torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                        "generator": generator.get_state(), "noise_generator": noise_generator.get_state().cpu(),
+                        "step": step, "elapsed": elapsed(),
+                        "segments": segments + [{**segment, "to_step": step}]}, checkpoint_path)
+    bar.close()
+    network.eval()
+    if step > segment["from_step"]:
+        segments.append({**segment, "to_step": step})
+    record = {"steps": step, "minutes": round(elapsed() / 60, 2), "segments": segments,
+              "photos": {name: [p.name for p in paths] for name, paths in split.items()},
+              "options": {k: v for k, v in asdict(options).items() if k not in ("resume", "device")}}
+    Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+    save_weights(options.out, network, {"width": options.width, "dropout": options.dropout, "thumbnail": options.thumbnail}, record)
+    return record

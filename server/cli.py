@@ -1,0 +1,66 @@
+"""Run the colorgrade daemon (``colorgrade serve``): the gRPC front end and its engine workers.
+
+examples:
+  colorgrade serve                                  # 127.0.0.1:50051, CUDA when present, else CPU
+  colorgrade serve --unix /tmp/colorgrade.sock      # a unix socket, for hosts on this machine
+  colorgrade serve --host 0.0.0.0 --tls-cert server.crt --tls-key server.key --token-file token.txt
+  colorgrade serve --device cuda:0 --device cuda:1  # one engine per GPU
+
+Any address other than loopback or a unix socket needs TLS and a token: clients send the token as
+``authorization: Bearer TOKEN`` metadata; a wrong or missing one gets UNAUTHENTICATED. Standard gRPC
+health checking and server reflection are served (``grpcurl -plaintext 127.0.0.1:50051 list``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from colorgrade.server.limits import Limits
+
+def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one)")
+    parser.add_argument("--unix", metavar="PATH", help="listen on a unix socket instead of TCP")
+    parser.add_argument("--device", action="append", dest="devices", metavar="DEVICE",
+                        help="engine device: cpu, cuda, cuda:1; repeat for one engine per device "
+                             "(default: CUDA when present, else CPU)")
+    parser.add_argument("--tls-cert", help="PEM certificate (required off loopback)")
+    parser.add_argument("--tls-key", help="PEM private key (required off loopback)")
+    parser.add_argument("--token-file", help="file holding the token clients must send (required off loopback)")
+    parser.add_argument("--max-sessions", type=int, default=Limits.max_sessions)
+    parser.add_argument("--max-buffer-mb", type=int, default=Limits.max_buffer_bytes >> 20,
+                        help="frame memory held across all clips")
+    parser.add_argument("--max-frame-pixels", type=int, default=Limits.max_frame_pixels)
+    parser.add_argument("--idle-ttl", type=float, default=Limits.idle_ttl_s, help="seconds before an idle clip is closed")
+    parser.add_argument("--untrained-models", action="store_true",
+                        help="serve randomly initialised networks (development and plumbing tests only)")
+
+
+def run_serve(args) -> int:
+    from colorgrade.server.daemon import ConfigurationError, Daemon, DaemonConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    limits = Limits(max_sessions=args.max_sessions, max_buffer_bytes=args.max_buffer_mb << 20,
+                    max_frame_pixels=args.max_frame_pixels, idle_ttl_s=args.idle_ttl)
+    config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
+                          tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
+                          untrained_models=args.untrained_models, limits=limits)
+    try:
+        daemon = Daemon(config)
+    except ConfigurationError as error:
+        print(f"colorgrade serve: {error}", file=sys.stderr)
+        return 2
+    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)})", flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    daemon.stop()
+    return 0

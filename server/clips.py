@@ -1,0 +1,232 @@
+"""Clip sessions and the front end's grading logic (plain classes; the gRPC servicer only maps calls to them).
+
+Window semantics: the correction of frame t is the mean of the analysis network's per-frame CDLs
+(and label probabilities) over frames ``max(first, t-k) .. min(last, t+k)`` — a function of those
+frames alone, so it is the same whether the clip is streamed in order, graded out of order or
+interleaved with other clips. Averaging over the window is also what keeps the grade from
+flickering: a CDL that moves only as fast as the window slides.
+
+Each frame is analysed on its own (batch of one) and the result cached for the clip's life in
+the window, so no frame is analysed twice and batching cannot change a result.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from colorgrade.models.detunes import LABELS
+from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto.cdl import CDL
+from colorgrade.server.limits import Limits
+from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
+
+
+class InvalidInput(ValueError):
+    """The request itself is wrong (maps to INVALID_ARGUMENT)."""
+
+
+class ClipNotFound(KeyError):
+    """No open clip has this id (maps to NOT_FOUND)."""
+
+
+class LimitExceeded(RuntimeError):
+    """A configured cap would be exceeded (maps to RESOURCE_EXHAUSTED)."""
+
+
+class NotReady(RuntimeError):
+    """The request needs frames or models the server does not have (maps to FAILED_PRECONDITION)."""
+
+
+SUPPORTED_MODES = {pb.MODE_PARAMETERS, pb.MODE_CDL_FRAMES}
+
+
+@dataclass
+class Clip:
+    clip_id: str
+    name: str
+    settings: pb.ClipSettings
+    frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
+    analyses: dict = field(default_factory=dict)   # index -> (cdl vector (10,), probabilities (25,))
+    first_index: int | None = None
+    last_index: int | None = None
+    next_stream_index: int | None = None
+    frames_processed: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def radius(self) -> int:
+        return self.settings.window_radius
+
+    def window(self, t: int) -> range:
+        low = t - self.radius if self.first_index is None else max(self.first_index, t - self.radius)
+        high = t + self.radius if self.last_index is None else min(self.last_index, t + self.radius)
+        return range(low, high + 1)
+
+    @property
+    def buffered_bytes(self) -> int:
+        return sum(frame.nbytes for frame in self.frames.values())
+
+
+class ClipStore:
+    """Open clips, with the caps: session count, buffered bytes, idle time."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.clips: dict[str, Clip] = {}
+        self.lock = threading.Lock()
+
+    def open(self, settings: pb.ClipSettings, name: str) -> Clip:
+        if settings.mode not in pb.Mode.values() or settings.mode == pb.MODE_UNSPECIFIED:
+            raise InvalidInput(f"clip mode {settings.mode} is not a known mode (see colorgrade.v1.Mode)")
+        if settings.mode not in SUPPORTED_MODES:
+            raise NotReady(f"mode {pb.Mode.Name(settings.mode)} needs the generative network, which this server "
+                           "has not loaded; use MODE_PARAMETERS or MODE_CDL_FRAMES")
+        if settings.window_radius > self.limits.max_window_radius:
+            raise InvalidInput(f"window_radius {settings.window_radius} exceeds the server's cap of "
+                               f"{self.limits.max_window_radius}")
+        self.evict_idle()
+        with self.lock:
+            if len(self.clips) >= self.limits.max_sessions:
+                raise LimitExceeded(f"{len(self.clips)} clips are open, the server's cap is "
+                                    f"{self.limits.max_sessions}; close clips you are done with")
+            clip = Clip(uuid.uuid4().hex, name, settings)
+            self.clips[clip.clip_id] = clip
+            return clip
+
+    def get(self, clip_id: str) -> Clip:
+        with self.lock:
+            clip = self.clips.get(clip_id)
+        if clip is None:
+            raise ClipNotFound(f"no open clip with id {clip_id!r} (closed, evicted after idling, or never opened)")
+        clip.last_used = time.monotonic()
+        return clip
+
+    def close(self, clip_id: str) -> Clip:
+        with self.lock:
+            clip = self.clips.pop(clip_id, None)
+        if clip is None:
+            raise ClipNotFound(f"no open clip with id {clip_id!r}")
+        return clip
+
+    def evict_idle(self) -> None:
+        deadline = time.monotonic() - self.limits.idle_ttl_s
+        with self.lock:
+            for clip_id in [c for c, clip in self.clips.items() if clip.last_used < deadline]:
+                del self.clips[clip_id]
+
+    def reserve(self, extra_bytes: int) -> None:
+        with self.lock:
+            held = sum(clip.buffered_bytes for clip in self.clips.values())
+        if held + extra_bytes > self.limits.max_buffer_bytes:
+            raise LimitExceeded(f"buffering another {extra_bytes} bytes would pass the server's frame memory cap of "
+                                f"{self.limits.max_buffer_bytes} bytes; close idle clips or send smaller frames")
+
+
+class FrameGrader:
+    """Turns clip frames into results: windows, per-frame analysis through the engines, CDL application."""
+
+    def __init__(self, engines, store: ClipStore):
+        self.engines, self.store = engines, store
+
+    # --- frames in -------------------------------------------------------------------------
+    def decode(self, message: pb.Frame) -> np.ndarray:
+        try:
+            return decode_frame(message, self.store.limits.max_frame_pixels)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+
+    def _keep(self, clip: Clip, index: int, frame: np.ndarray) -> None:
+        if index in clip.frames:
+            return
+        self.store.reserve(frame.nbytes)
+        clip.frames[index] = frame
+        while len(clip.frames) > max(self.store.limits.frames_per_clip, 2 * clip.radius + 1):
+            old, _ = clip.frames.popitem(last=False)
+            clip.analyses.pop(old, None)
+
+    def _analysis(self, clip: Clip, index: int):
+        if index not in clip.analyses:
+            cdls, probabilities = self.engines.analyze([clip.frames[index]])
+            clip.analyses[index] = (cdls[0], probabilities[0])
+        return clip.analyses[index]
+
+    # --- results out -----------------------------------------------------------------------
+    def result(self, clip: Clip, t: int) -> pb.FrameResult:
+        window = clip.window(t)
+        missing = [i for i in window if i not in clip.frames]
+        if missing:
+            raise NotReady(f"frame {t} needs frames {window.start}..{window.stop - 1} of its window; "
+                           f"missing {missing} (send them in GradeFrameRequest.frames)")
+        analyses = [self._analysis(clip, i) for i in window]
+        vector = np.mean([a[0] for a in analyses], axis=0)
+        probabilities = np.mean([a[1] for a in analyses], axis=0)
+        cdl = CDL.from_vector(vector)
+        correction = correction_message(cdl, probabilities)
+        if clip.settings.return_lut:
+            correction.lut.CopyFrom(lut_to_message(cdl.to_lut()))
+        result = pb.FrameResult(index=t, correction=correction)
+        if clip.settings.mode == pb.MODE_CDL_FRAMES and clip.settings.return_frames:
+            frame = clip.frames[t]
+            rgb, alpha = to_float_rgb(frame)
+            result.frame.CopyFrom(encode_frame(from_float_rgb(cdl.apply(rgb), alpha, frame.dtype), index=t))
+        clip.frames_processed += 1
+        return result
+
+    def stream(self, clip: Clip, requests):
+        """Frames in increasing index in, a result per frame out as soon as its window is complete."""
+        last_seen = None
+        for request in requests:
+            if request.HasField("frame"):
+                index = request.frame.index
+                with clip.lock:
+                    if clip.next_stream_index is not None and index != clip.next_stream_index:
+                        direction = "went backwards" if index < clip.next_stream_index else "skipped ahead"
+                        raise InvalidInput(f"frame index {direction}: got {index}, expected {clip.next_stream_index}")
+                    frame = self.decode(request.frame)
+                    if clip.first_index is None:
+                        clip.first_index = index
+                    self._keep(clip, index, frame)
+                    clip.next_stream_index = index + 1
+                    last_seen = index
+                    ready = index - clip.radius
+                    if ready >= clip.first_index:
+                        yield self.result(clip, ready)
+            if request.end_of_clip:
+                break
+        if last_seen is None:
+            return
+        with clip.lock:
+            clip.last_index = last_seen
+            for t in range(max(clip.first_index, last_seen - clip.radius + 1), last_seen + 1):
+                yield self.result(clip, t)
+
+    def grade(self, clip: Clip, request: pb.GradeFrameRequest) -> pb.FrameResult:
+        with clip.lock:
+            if request.HasField("last_index"):
+                clip.last_index = request.last_index
+            if request.HasField("first_index"):
+                clip.first_index = request.first_index
+            for message in request.frames:
+                self._keep(clip, message.index, self.decode(message))
+            return self.result(clip, request.index)
+
+    def analyze_stills(self, messages) -> pb.AnalyzeReply:
+        if not messages:
+            raise InvalidInput("AnalyzeRequest has no frames")
+        reply = pb.AnalyzeReply()
+        for message in messages:
+            cdls, probabilities = self.engines.analyze([self.decode(message)])
+            reply.corrections.append(correction_message(CDL.from_vector(cdls[0]), probabilities[0]))
+        return reply
+
+
+def correction_message(cdl: CDL, probabilities: np.ndarray) -> pb.Correction:
+    return pb.Correction(cdl=cdl_to_message(cdl), diagnosis=pb.Diagnosis(
+        label=LABELS[int(probabilities.argmax())],
+        scores={label: float(p) for label, p in zip(LABELS, probabilities)}))

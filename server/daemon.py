@@ -1,0 +1,138 @@
+"""The colorgrade daemon: the gRPC front end, its engine workers, and its security rules."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto import grader_pb2_grpc as pb_grpc
+from colorgrade.server.clips import ClipStore, FrameGrader
+from colorgrade.server.limits import Limits
+from colorgrade.server.engine_pool import EnginePool
+from colorgrade.server.service import GraderService
+
+MAX_MESSAGE_BYTES = 512 << 20  # a 4K float32 RGBA frame is 133 MB; room for a window of neighbours
+HEALTH_METHOD_PREFIX = "/grpc.health.v1.Health/"
+
+
+class ConfigurationError(ValueError):
+    """The daemon refuses to start with these settings (the message says why and what to do)."""
+
+
+@dataclass
+class DaemonConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    unix_socket: str | None = None
+    devices: list[str | None] = field(default_factory=lambda: [None])
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    token: str | None = None
+    untrained_models: bool = False
+    limits: Limits = field(default_factory=Limits)
+    threads: int = 16
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_security(config: DaemonConfig) -> None:
+    if config.unix_socket or is_loopback(config.host):
+        return
+    if not (config.tls_cert and config.tls_key and config.token):
+        raise ConfigurationError(
+            f"refusing to listen on {config.host}: any address other than loopback or a unix socket needs "
+            "--tls-cert, --tls-key and --token-file, so frames and grades cannot be read or sent by others")
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Every call but health checks must carry ``authorization: Bearer TOKEN``."""
+
+    def __init__(self, token: str):
+        self.expected = f"Bearer {token}".encode()
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token (send 'authorization: Bearer TOKEN')")
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, details):
+        if details.method.startswith(HEALTH_METHOD_PREFIX):
+            return continuation(details)
+        sent = dict(details.invocation_metadata).get("authorization", "")
+        if hmac.compare_digest(sent.encode(), self.expected):
+            return continuation(details)
+        return self._deny_stream if details.method.endswith("/StreamClip") else self._deny
+
+
+def model_infos(untrained: bool) -> list[pb.ModelInfo]:
+    from colorgrade.models.analysis import DEFAULT_WEIGHTS
+
+    if untrained:
+        return [pb.ModelInfo(name="analysis", card="untrained (development and tests)", trained=False)]
+    card = DEFAULT_WEIGHTS.with_suffix(".md")
+    digest = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
+    return [pb.ModelInfo(name="analysis", card=f"{card.name} (weights sha256 {digest})", trained=True)]
+
+
+class Daemon:
+    """A started daemon: gRPC server, engines, and the address clients use."""
+
+    def __init__(self, config: DaemonConfig):
+        check_security(config)
+        self.config = config
+        self.engines = EnginePool(config.devices, config.untrained_models)
+        store = ClipStore(config.limits)
+        service = GraderService(store, FrameGrader(self.engines, store), model_infos(config.untrained_models))
+        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        interceptors = [TokenInterceptor(config.token)] if config.token else []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.threads),
+                                  interceptors=interceptors, options=options)
+        pb_grpc.add_GraderServicer_to_server(service, self.server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = (pb.DESCRIPTOR.services_by_name["Grader"].full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(names, self.server)
+        self.address = self._bind()
+        self.server.start()
+        for name in ("", names[0]):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def _bind(self) -> str:
+        config = self.config
+        if config.unix_socket:
+            address = f"unix:{config.unix_socket}"
+            self.server.add_insecure_port(address)
+            return address
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        if config.tls_cert:
+            credentials = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
+            port = self.server.add_secure_port(f"{host}:{config.port}", credentials)
+        else:
+            port = self.server.add_insecure_port(f"{host}:{config.port}")
+        if port == 0:
+            raise ConfigurationError(f"could not listen on {config.host}:{config.port} (in use?)")
+        return f"{host}:{port}"
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.engines.close()

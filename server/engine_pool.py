@@ -1,0 +1,133 @@
+"""The front end's side of the engines: start them, send work, restart the ones that die.
+
+An engine that crashes or stops answering is killed and started again; the request that was in
+flight is retried once on the fresh engine, then fails with ``EngineUnavailable``. Sessions live in
+the front end, so nothing but that one request is ever lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+
+import numpy as np
+import zmq
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine died or stopped answering twice in a row for one request."""
+
+
+class EngineFailed(RuntimeError):
+    """The engine answered with an error for this request (bad input it could not process)."""
+
+
+class EngineProcess:
+    """One engine worker process on one device, reached over an ipc:// socket."""
+
+    def __init__(self, device: str | None, untrained: bool, timeout_s: float = 120.0):
+        self.device, self.untrained, self.timeout_ms = device, untrained, int(timeout_s * 1000)
+        self.endpoint = f"ipc://{tempfile.gettempdir()}/colorgrade-engine-{uuid.uuid4().hex[:12]}"
+        self.context = zmq.Context.instance()
+        self.lock = threading.Lock()
+        self.process = None
+        self.socket = None
+        self.restarts = 0
+        self.device_name = None
+        self._start()
+
+    def _start(self) -> None:
+        command = [sys.executable, "-m", "colorgrade.server.engine", self.endpoint]
+        if self.device:
+            command += ["--device", self.device]
+        if self.untrained:
+            command.append("--untrained")
+        self.process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._connect()
+        self.device_name = self._request([json.dumps({"op": "ping"}).encode()])[0]
+        self.device_name = json.loads(self.device_name)["device"]
+
+    def _connect(self) -> None:
+        if self.socket is not None:
+            self.socket.close(linger=0)
+        self.socket = self.context.socket(zmq.REQ)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(self.endpoint)
+
+    def _request(self, parts) -> list[bytes]:
+        self.socket.send_multipart(parts, copy=False)
+        waited = 0
+        while waited < self.timeout_ms:
+            if self.socket.poll(200):
+                return self.socket.recv_multipart()
+            waited += 200
+            if self.process.poll() is not None:
+                raise EngineUnavailable(f"engine on {self.device or 'auto'} exited with status {self.process.returncode}")
+        raise EngineUnavailable(f"engine on {self.device or 'auto'} did not answer in {self.timeout_ms / 1000:.0f} s")
+
+    def restart(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.restarts += 1
+        self._start()
+
+    def analyze(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Frames -> (CDL vectors (N, 10) float64, probabilities (N, 25) float32); retried once on a fresh engine."""
+        header = json.dumps({"op": "analyze", "frames": [{"dtype": f.dtype.str, "shape": f.shape} for f in frames]})
+        parts = [header.encode()] + [memoryview(np.ascontiguousarray(f)).cast("B") for f in frames]
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    reply = self._request(parts)
+                    break
+                except EngineUnavailable:
+                    self.restart()
+                    if attempt == 2:
+                        raise
+        status = json.loads(reply[0])
+        if "error" in status:
+            raise EngineFailed(status["error"])
+        return (np.frombuffer(reply[1], np.float64).reshape(len(frames), -1),
+                np.frombuffer(reply[2], np.float32).reshape(len(frames), -1))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.socket is not None:
+            self.socket.close(linger=0)
+
+
+class EnginePool:
+    """Engines, one per device; requests go to the least busy (round robin under the GIL)."""
+
+    def __init__(self, devices: list[str | None], untrained: bool = False):
+        self.engines = [EngineProcess(device, untrained) for device in devices]
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def pick(self) -> EngineProcess:
+        with self._lock:
+            engine = self.engines[self._next % len(self.engines)]
+            self._next += 1
+            return engine
+
+    def analyze(self, frames):
+        return self.pick().analyze(frames)
+
+    @property
+    def devices(self) -> list[str]:
+        return [engine.device_name for engine in self.engines]
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()

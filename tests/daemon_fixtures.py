@@ -1,0 +1,37 @@
+"""Start real daemons (subprocesses on loopback) for the tests."""
+import re
+import subprocess
+import sys
+import time
+
+SERVING = re.compile(r"serving on (\S+)")
+
+
+class RunningDaemon:
+    def __init__(self, *args, env=None):
+        self.process = subprocess.Popen([sys.executable, "-m", "colorgrade", "serve", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 120
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            match = SERVING.search(line)
+            if match:
+                self.address = match.group(1)
+                return
+        self.process.kill()
+        raise RuntimeError(f"daemon did not start: {line} {self.process.stderr.read()}")
+
+    def engine_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", "colorgrade.server.engine"],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
