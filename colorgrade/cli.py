@@ -17,6 +17,8 @@ COMMANDS = [
     ("train", "colorgrade.models.cli", "train a network from graded photos (writes weights and a card)"),
     ("eval", "colorgrade.models.cli", "evaluate a network on the held-out test photos"),
     ("serve", "colorgrade.server.cli", "run the daemon: gRPC frame service with resident networks"),
+    ("analyze", "colorgrade.clients.cli", "diagnose stills, clips or sequences; print or write their CDL/LUT"),
+    ("grade", "colorgrade.clients.cli", "grade stills, image sequences or video files (keeps bit depth)"),
 ]
 
 

@@ -131,6 +131,13 @@ def train(options: AnalysisOptions) -> dict:
                "device_name": device_name, "cpu_threads": torch.get_num_threads(), "from_step": step}
     started = time.monotonic()
     elapsed = lambda: elapsed_before + time.monotonic() - started  # noqa: E731
+
+    def save_checkpoint():
+        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "noise_generator": noise_generator.get_state().cpu(),
+                    "step": step, "elapsed": elapsed(),
+                    "segments": segments + [{**segment, "to_step": step}]}, checkpoint_path)
+
     totals = {"loss": 0.0, "ce": 0.0, "lab": 0.0, "acc": 0.0, "n": 0}
     network.train()
     bar = tqdm(total=options.steps, initial=step, desc="train analysis", unit="step", dynamic_ncols=True)
@@ -162,11 +169,10 @@ def train(options: AnalysisOptions) -> dict:
                       f"validation acc {validation:.3f}, ΔE {totals['lab'] / n:.2f}")
             totals = dict.fromkeys(totals, 0.0)
         if step % options.checkpoint_every == 0:
-            torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                        "generator": generator.get_state(), "noise_generator": noise_generator.get_state().cpu(),
-                        "step": step, "elapsed": elapsed(),
-                        "segments": segments + [{**segment, "to_step": step}]}, checkpoint_path)
+            save_checkpoint()
     bar.close()
+    if step > segment["from_step"]:
+        save_checkpoint()
     network.eval()
     if step > segment["from_step"]:
         segments.append({**segment, "to_step": step})

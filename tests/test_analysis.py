@@ -1,0 +1,90 @@
+"""The analysis network: public entry point, input validation, shipped weights and their card, training."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from colorgrade.models import analysis
+from colorgrade.models.cli import FIXED_SET, evaluate_on_fixed_set
+from colorgrade.models.data import load_photo
+from colorgrade.models.detunes import LABELS
+from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models.weights import read_card
+from colorgrade.proto.cdl import CDL
+from conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return analysis.load_default("cpu")
+
+
+def test_analyze_returns_cdl_and_scores_for_any_size(analyzer):
+    frames = [load_photo(SAMPLES / "photos" / "garden.png"), np.random.default_rng(0).random((37, 91, 3), dtype=np.float32)]
+    results = analyzer.analyze(frames)
+    assert len(results) == 2
+    for result in results:
+        assert isinstance(result.cdl, CDL) and isinstance(result.weighted_cdl, CDL)
+        assert set(result.scores) == set(LABELS) and sum(result.scores.values()) == pytest.approx(1, abs=1e-4)
+        assert result.label == max(result.scores, key=result.scores.get)
+
+
+def test_device_is_automatic_and_can_be_forced(analyzer):
+    assert analysis.pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert analyzer.device.type == "cpu"
+
+
+@pytest.mark.parametrize("frames, message", [
+    ([], "no frames"),
+    ([np.zeros((8, 8), np.float32)], "frame 0: expected \\(height, width, 3\\)"),
+    ([np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 4), np.float32)], "frame 1: expected"),
+    ([np.full((8, 8, 3), np.nan, np.float32)], "frame 0: holds NaN"),
+    ([np.zeros((8, 8, 3), np.uint8)], "float values"),
+    (np.zeros((8, 8, 3), np.float32), "list of frames"),
+])
+def test_bad_input_raises_clear_errors(analyzer, frames, message):
+    with pytest.raises(ValueError, match=message):
+        analyzer.analyze(frames)
+
+
+def test_every_shipped_weight_file_reproduces_its_card():
+    weights = sorted(WEIGHTS_DIR.glob("*.safetensors"))
+    assert weights, "no shipped weights"
+    for path in weights:
+        card = read_card(path.with_suffix(".md"))
+        assert card["evaluation_fixed_set"]["crops_per_photo"] == FIXED_SET["crops_per_photo"]
+        measured = evaluate_on_fixed_set(path, "cpu")
+        expected = card["evaluation_fixed_set"]["report"]
+        assert measured["single_detunes"]["exact"] == pytest.approx(expected["single_detunes"]["exact"], abs=0.005)
+        for name in ("uncorrected", "class_weighted_cdl", "correction_head"):
+            assert measured["mixtures_ciede2000"][name]["median"] == pytest.approx(
+                expected["mixtures_ciede2000"][name]["median"], abs=0.02)
+        assert card["training"]["steps"] > 0 and card["training"]["segments"]
+
+
+def test_training_smoke_run_resumes_and_writes_weights(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in (SAMPLES / "photos").glob("*.png"):
+        (photos / source.name).write_bytes(source.read_bytes())
+    for i in range(2):  # 6 photos: 4 train, 1 test, 1 validation
+        (photos / f"copy{i}.png").write_bytes((SAMPLES / "photos" / "aqua.png").read_bytes())
+    out = tmp_path / "weights" / "analysis.safetensors"
+    common = ["train", "analysis", "--photos", str(photos), "--batch", "4", "--out", str(out),
+              "--run-dir", str(tmp_path / "run"), "--device", "cpu"]
+    first = subprocess.run([sys.executable, "-m", "colorgrade", *common, "--steps", "2"], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, "-m", "colorgrade", *common, "--steps", "4", "--resume"],
+                            capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "resuming from" in second.stdout
+    card = read_card(out.with_suffix(".md"))
+    assert card["training"]["steps"] == 4
+    assert [(s["from_step"], s["to_step"]) for s in card["training"]["segments"]] == [(0, 2), (2, 4)]
+    assert analysis.load(out, "cpu").analyze([np.zeros((16, 16, 3), np.float32)])[0].label in LABELS
+    log = (tmp_path / "run" / "log.tsv").read_text().splitlines()
+    assert log[0].startswith("step\t")
+    json.dumps(card)  # the card's record is plain JSON

@@ -1,0 +1,51 @@
+"""TLS + token off loopback, and the refusal to listen on a LAN address without them."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from colorgrade.clients import GradeClient, GradeError
+from daemon_fixtures import RunningDaemon
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    (folder / "token").write_text("s3cret-token\n")
+    return folder
+
+
+def test_lan_address_without_tls_is_refused():
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "serve", "--host", "0.0.0.0", "--untrained-models"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0" in result.stderr and "--tls-cert" in result.stderr
+
+
+def test_tls_and_token(tls_files):
+    daemon = RunningDaemon("--host", "0.0.0.0", "--port", "0", "--untrained-models",
+                           "--tls-cert", str(tls_files / "cert.pem"), "--tls-key", str(tls_files / "key.pem"),
+                           "--token-file", str(tls_files / "token"))
+    try:
+        port = daemon.address.rsplit(":", 1)[1]
+        target = f"localhost:{port}"
+        with GradeClient(target, tls=str(tls_files / "cert.pem"), token="s3cret-token") as client:
+            assert client.info().models[0].name == "analysis"
+            clip = client.open_clip(window_radius=0)
+            assert len(list(client.stream(clip, [np.zeros((8, 8, 3), np.uint8)]))) == 1
+        for token in ("wrong", None):
+            with GradeClient(target, tls=str(tls_files / "cert.pem"), token=token) as client:
+                with pytest.raises(GradeError, match="UNAUTHENTICATED"):
+                    client.info()
+                with pytest.raises(GradeError, match="UNAUTHENTICATED"):
+                    list(client.stream("x", [np.zeros((8, 8, 3), np.uint8)]))
+        with GradeClient(target, token="s3cret-token", timeout=5) as plaintext:  # no TLS: no connection at all
+            with pytest.raises(GradeError, match="UNAVAILABLE"):
+                plaintext.info()
+    finally:
+        daemon.stop()
