@@ -35,6 +35,10 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget (default 45)")
     parser.add_argument("--steps", type=int, default=6000, help="step budget (default 6000)")
     parser.add_argument("--batch", type=int, default=48, help="images per step (default 48)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--width", type=int, default=32, help="channels of the first VGG block (default 32)")
+    parser.add_argument("--dropout", type=float, default=0.3, help="dropout after the last batch-norm layer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--out", default=str(WEIGHTS_DIR / "analysis.safetensors"), help="weights to write")
@@ -87,7 +91,8 @@ def write_analysis_card(weights, photo_folders, device=None) -> dict:
     runs = "\n".join(f"- `{s['command']}`: steps {s['from_step']}-{s['to_step']} on {s['device']} "
                      f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
     split = {name: len(paths) for name, paths in training.get("photos", {}).items()}
-    body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time, from photos "
+    body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "
+            f"step {training.get('selected_step')}, the best on the validation photos), from photos "
             f"in {', '.join(training.get('options', {}).get('photos', []))} split by photo {split}:\n\n{runs}\n\n"
             f"Evaluated by `{card_command}` on the held-out test split (`colorgrade eval analysis` "
             f"reproduces it):\n\n```\n{format_analysis_report(test)}\n```\n\n"
@@ -104,7 +109,8 @@ def run_train(args) -> int:
 
     options = AnalysisOptions(photos=args.photos, out=args.out, run_dir=args.run_dir, steps=args.steps,
                               minutes=args.minutes, batch=args.batch, seed=args.seed, device=args.device,
-                              resume=args.resume)
+                              learning_rate=args.learning_rate, weight_decay=args.weight_decay, width=args.width,
+                              dropout=args.dropout, resume=args.resume)
     try:
         record = train(options)
     except FileNotFoundError as error:

@@ -85,16 +85,33 @@ def learning_rate(options: AnalysisOptions, step: int, elapsed: float) -> float:
     return options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-@torch.no_grad()
-def validation_accuracy(network: AnalysisNet, photos: PhotoSet, options: AnalysisOptions, device) -> float:
-    generator = torch.Generator().manual_seed(12345)
-    network.eval()
-    crops = photos.random_crops(8, (options.thumbnail, options.thumbnail), generator).to(device)
-    labels = torch.arange(len(LABELS), device=device).repeat(len(crops))
-    images = apply_labels(crops.repeat_interleave(len(LABELS), dim=0), labels)
-    accuracy = float((network(images)[0].argmax(1) == labels).float().mean())
-    network.train()
-    return accuracy
+class Validation:
+    """A fixed batch of validation crops (photos never trained on) and the scores that pick the best weights.
+
+    Held-out photos are the only honest judge here: with a few dozen training photos the network can
+    recognise each one and "know" its true colours, so training accuracy says little. The run keeps
+    the weights with the lowest validation ΔE (mixtures corrected + clean frames left alone).
+    """
+
+    def __init__(self, photos: PhotoSet, options: AnalysisOptions, device):
+        generator = torch.Generator().manual_seed(12345)
+        size = (options.thumbnail, options.thumbnail)
+        crops = photos.random_crops(8, size, generator).to(device)
+        self.labels = torch.arange(len(LABELS), device=device).repeat(len(crops))
+        self.singles = apply_labels(crops.repeat_interleave(len(LABELS), dim=0), self.labels)
+        self.clean = photos.random_crops(64, size, generator).to(device)
+        magnitudes, order = MixtureSampler(generator, min_errors=2, max_errors=3).sample(64)
+        self.mixtures = MixtureSampler.apply(self.clean, magnitudes, order)
+
+    @torch.no_grad()
+    def scores(self, network: AnalysisNet) -> dict:
+        network.eval()
+        accuracy = float((network(self.singles)[0].argmax(1) == self.labels).float().mean())
+        mixture = float(lab_distance(apply_cdl(self.mixtures, cdl_from_head(network(self.mixtures)[1])), self.clean))
+        clean = float(lab_distance(apply_cdl(self.clean, cdl_from_head(network(self.clean)[1])), self.clean))
+        network.train()
+        return {"accuracy": accuracy, "mixture_delta_e": mixture, "clean_delta_e": clean,
+                "selection": mixture + clean}
 
 
 def train(options: AnalysisOptions) -> dict:
@@ -105,14 +122,14 @@ def train(options: AnalysisOptions) -> dict:
     split = split_photos(list_photos(options.photos))
     source = (2 * options.thumbnail, 2 * options.thumbnail)
     train_set = PhotoSet(split["train"], size=source, device=device)
-    validation_set = PhotoSet(split["validation"], size=source, device=device)
+    validation = Validation(PhotoSet(split["validation"], size=source, device=device), options, device)
 
     torch.manual_seed(options.seed)
     network = AnalysisNet(width=options.width, dropout=options.dropout).to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
     generator = torch.Generator().manual_seed(options.seed)
     noise_generator = torch.Generator(device=device).manual_seed(options.seed + 1)
-    step, elapsed_before, segments = 0, 0.0, []
+    step, elapsed_before, segments, best = 0, 0.0, [], None
     if options.resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         network.load_state_dict(state["network"])
@@ -120,11 +137,13 @@ def train(options: AnalysisOptions) -> dict:
         generator.set_state(state["generator"])
         noise_generator.set_state(state["noise_generator"].to(noise_generator.get_state().device))
         step, elapsed_before, segments = int(state["step"]), float(state["elapsed"]), list(state["segments"])
+        best = state["best"]
         print(f"resuming from {checkpoint_path} at step {step} ({elapsed_before / 60:.1f} min done)")
     sampler = MixtureSampler(generator)
     log_path = run_dir / "log.tsv"
     if step == 0:
-        log_path.write_text("step\tminutes\tloss\tcross_entropy\tlab_distance\ttrain_accuracy\tvalidation_accuracy\n")
+        log_path.write_text("step\tminutes\tloss\tcross_entropy\tlab_distance\ttrain_accuracy\t"
+                            "validation_accuracy\tvalidation_mixture_delta_e\tvalidation_clean_delta_e\n")
 
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     segment = {"command": "colorgrade " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "device": str(device),
@@ -136,7 +155,7 @@ def train(options: AnalysisOptions) -> dict:
         torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(), "noise_generator": noise_generator.get_state().cpu(),
                     "step": step, "elapsed": elapsed(),
-                    "segments": segments + [{**segment, "to_step": step}]}, checkpoint_path)
+                    "segments": segments + [{**segment, "to_step": step}], "best": best}, checkpoint_path)
 
     totals = {"loss": 0.0, "ce": 0.0, "lab": 0.0, "acc": 0.0, "n": 0}
     network.train()
@@ -161,22 +180,31 @@ def train(options: AnalysisOptions) -> dict:
         bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", dE=f"{lab.item():.2f}")
         if step % options.epoch_steps == 0 or step == options.steps:
             n = totals["n"]
-            validation = validation_accuracy(network, validation_set, options, device)
+            scores = validation.scores(network)
+            if best is None or scores["selection"] < best["scores"]["selection"]:
+                best = {"step": step, "scores": scores,
+                        "state": {k: v.detach().clone() for k, v in network.state_dict().items()}}
             with log_path.open("a") as log:
                 log.write(f"{step}\t{elapsed() / 60:.2f}\t{totals['loss'] / n:.4f}\t{totals['ce'] / n:.4f}\t"
-                          f"{totals['lab'] / n:.3f}\t{totals['acc'] / n:.4f}\t{validation:.4f}\n")
+                          f"{totals['lab'] / n:.3f}\t{totals['acc'] / n:.4f}\t{scores['accuracy']:.4f}\t"
+                          f"{scores['mixture_delta_e']:.3f}\t{scores['clean_delta_e']:.3f}\n")
             bar.write(f"step {step}: loss {totals['loss'] / n:.3f}, train acc {totals['acc'] / n:.3f}, "
-                      f"validation acc {validation:.3f}, ΔE {totals['lab'] / n:.2f}")
+                      f"validation acc {scores['accuracy']:.3f}, validation ΔE mixtures "
+                      f"{scores['mixture_delta_e']:.2f} clean {scores['clean_delta_e']:.2f}")
             totals = dict.fromkeys(totals, 0.0)
         if step % options.checkpoint_every == 0:
             save_checkpoint()
     bar.close()
     if step > segment["from_step"]:
         save_checkpoint()
-    network.eval()
     if step > segment["from_step"]:
         segments.append({**segment, "to_step": step})
+    if best is not None:
+        network.load_state_dict(best["state"])
+    network.eval()
     record = {"steps": step, "minutes": round(elapsed() / 60, 2), "segments": segments,
+              "selected_step": best["step"] if best else step,
+              "selected_validation": {k: round(v, 4) for k, v in best["scores"].items()} if best else {},
               "photos": {name: [p.name for p in paths] for name, paths in split.items()},
               "options": {k: v for k, v in asdict(options).items() if k not in ("resume", "device")}}
     Path(options.out).parent.mkdir(parents=True, exist_ok=True)

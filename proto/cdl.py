@@ -82,6 +82,28 @@ class CDL:
         out = luma[..., None] + np.float32(self.saturation) * (sop - luma[..., None])
         return np.clip(out, 0.0, 1.0, out=out)
 
+    def apply_codes(self, image: np.ndarray) -> np.ndarray:
+        """Apply to integer RGB codes (uint8 or uint16, shape (..., 3)); returns the same type, rounded.
+
+        Equal to converting to float in [0, 1], ``apply`` and rounding back, but the per-channel
+        slope/offset/power part becomes a table lookup over every code value (256 or 65536 of them):
+        the work that costs most in ``apply`` (``pow``) is done once per code, not once per pixel.
+        """
+        if image.dtype not in (np.uint8, np.uint16) or image.shape[-1] != 3:
+            raise ValueError(f"CDL.apply_codes expects (..., 3) uint8 or uint16, got {image.dtype} {image.shape}")
+        top = np.iinfo(image.dtype).max
+        codes = np.arange(top + 1, dtype=np.float32) * np.float32(1.0 / top)
+        tables = CDL(self.slope, self.offset, self.power).apply(np.repeat(codes[:, None], 3, axis=1))
+        sop = np.stack([tables[:, c][image[..., c]] for c in range(3)], axis=-1)
+        if self.saturation != 1.0:
+            luma = (sop @ REC709_LUMA)[..., None]
+            sop -= luma
+            sop *= np.float32(self.saturation)
+            sop += luma
+            np.clip(sop, 0.0, 1.0, out=sop)
+        sop *= np.float32(top)
+        return np.rint(sop, out=sop).astype(image.dtype)
+
     def to_lut(self, size: int = 33):
         """Bake into a ``LUT3D`` over [0, 1]^3 (for ffmpeg's lut3d and hosts that take .cube)."""
         from colorgrade.proto.lut import LUT3D

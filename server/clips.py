@@ -172,9 +172,7 @@ class FrameGrader:
             correction.lut.CopyFrom(lut_to_message(cdl.to_lut()))
         result = pb.FrameResult(index=t, correction=correction)
         if clip.settings.mode == pb.MODE_CDL_FRAMES and clip.settings.return_frames:
-            frame = clip.frames[t]
-            rgb, alpha = to_float_rgb(frame)
-            result.frame.CopyFrom(encode_frame(from_float_rgb(cdl.apply(rgb), alpha, frame.dtype), index=t))
+            result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t]), index=t))
         clip.frames_processed += 1
         return result
 
@@ -224,6 +222,15 @@ class FrameGrader:
             cdls, probabilities = self.engines.analyze([self.decode(message)])
             reply.corrections.append(correction_message(CDL.from_vector(cdls[0]), probabilities[0]))
         return reply
+
+
+def apply_to_frame(cdl: CDL, frame: np.ndarray) -> np.ndarray:
+    """Grade a wire frame (any sample type, RGB or RGBA) by ``cdl``; alpha and type are kept."""
+    if frame.dtype.kind == "u":
+        graded = cdl.apply_codes(frame[..., :3])
+        return np.concatenate([graded, frame[..., 3:]], axis=-1) if frame.shape[-1] == 4 else graded
+    rgb, alpha = to_float_rgb(frame)
+    return from_float_rgb(cdl.apply(rgb), alpha, frame.dtype)
 
 
 def correction_message(cdl: CDL, probabilities: np.ndarray) -> pb.Correction:

@@ -138,3 +138,13 @@ def test_write_refuses_unknown_extension_and_several_in_cc(tmp_path):
         write_cdl(tmp_path / "x.xml", {"a": CDL()})
     with pytest.raises(ValueError, match="holds one correction"):
         write_cdl(tmp_path / "x.cc", {"a": CDL(), "b": CDL()})
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_apply_codes_equals_float_path(rng, dtype):
+    top = np.iinfo(dtype).max
+    image = rng.integers(0, top + 1, size=(64, 48, 3)).astype(dtype)
+    for _ in range(5):
+        cdl = random_cdl(rng, spread=1.5)
+        float_path = np.rint(cdl.apply(image.astype(np.float32) * np.float32(1 / top)) * np.float32(top)).astype(dtype)
+        np.testing.assert_array_equal(cdl.apply_codes(image), float_path)

@@ -1,0 +1,154 @@
+"""Daemon throughput, measured side by side in one run (prints ratios; asserts nothing).
+
+    .venv/bin/python benchmarks/bench_daemon.py [--frames 40] [--untrained-models]
+
+1. CDL-frames mode, 1080p uint8 and uint16, streamed through the daemon, against
+   (a) a raw gRPC echo of the same frames (the transport ceiling on this machine) and
+   (b) the real ``ffmpeg -vf lut3d`` applying the same correction (baked to 33^3) to the same frames.
+2. Parameters mode with 256-px thumbnails: frames/s and bytes on the wire per frame.
+3. Cold start of a one-off CLI run (private daemon) against a warm daemon, per still.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from colorgrade.clients import GradeClient  # noqa: E402
+from colorgrade.clients.media import shrink, write_image  # noqa: E402
+from colorgrade.proto import grader_pb2 as pb  # noqa: E402
+from colorgrade.proto.codec import encode_frame  # noqa: E402
+from colorgrade.proto.lut import write_cube  # noqa: E402
+from daemon_fixtures import RunningDaemon  # noqa: E402
+
+ECHO_METHOD = "/bench.Echo/Stream"
+OPTIONS = [("grpc.max_send_message_length", 512 << 20), ("grpc.max_receive_message_length", 512 << 20)]
+
+
+def echo_server_main(port_file: str) -> None:
+    """A gRPC server that streams back each Frame message it gets: the transport ceiling."""
+    def stream(requests, context):
+        for request in requests:
+            yield request
+
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {"Stream": grpc.stream_stream_rpc_method_handler(
+        stream, request_deserializer=pb.Frame.FromString, response_serializer=pb.Frame.SerializeToString)})
+    server = grpc.server(futures.ThreadPoolExecutor(4), handlers=[handler], options=OPTIONS)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    Path(port_file).write_text(str(port))
+    server.wait_for_termination()
+
+
+def echo_fps(frames) -> float:
+    with tempfile.NamedTemporaryFile(suffix=".port") as port_file:
+        process = subprocess.Popen([sys.executable, __file__, "--echo-server", port_file.name])
+        try:
+            while not Path(port_file.name).read_text():
+                time.sleep(0.05)
+            channel = grpc.insecure_channel(f"127.0.0.1:{Path(port_file.name).read_text()}", options=OPTIONS)
+            call = channel.stream_stream(ECHO_METHOD, request_serializer=pb.Frame.SerializeToString,
+                                         response_deserializer=pb.Frame.FromString)
+            started = time.perf_counter()
+            count = sum(1 for reply in call(encode_frame(f, i) for i, f in enumerate(frames))
+                        if np.frombuffer(reply.data, frames[0].dtype).size)
+            return count / (time.perf_counter() - started)
+        finally:
+            process.kill()
+
+
+def daemon_fps(client, frames, mode="cdl_frames") -> tuple[float, object]:
+    clip = client.open_clip(mode=mode, window_radius=2)
+    started = time.perf_counter()
+    results = list(client.stream(clip, frames))
+    elapsed = time.perf_counter() - started
+    client.close_clip(clip)
+    return len(results) / elapsed, results[len(results) // 2].cdl
+
+
+def ffmpeg_fps(frames, cdl, folder: Path) -> float:
+    cube = folder / "bench.cube"
+    write_cube(cube, cdl.to_lut(33))
+    height, width = frames[0].shape[:2]
+    pix_fmt = "rgb24" if frames[0].dtype == np.uint8 else "rgb48le"
+    command = ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}",
+               "-i", "-", "-vf", f"lut3d=file={cube}", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-y", "/dev/null"]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.PIPE)
+    for frame in frames:
+        process.stdin.write(frame.tobytes())
+    process.stdin.close()
+    process.wait()
+    return len(frames) / (time.perf_counter() - started)
+
+
+def make_frames(count: int, dtype) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:1080, 0:1920].astype(np.float32)
+    base = np.stack([x / 1920, y / 1080, (x + y) / 3000], axis=-1)
+    top = np.iinfo(dtype).max
+    return [np.clip((base * (0.9 + 0.01 * i) + rng.normal(0, 0.02, (1, 1, 3))) * top, 0, top).astype(dtype)
+            for i in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--untrained-models", action="store_true")
+    parser.add_argument("--echo-server", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_server:
+        echo_server_main(args.echo_server)
+        return
+    daemon = RunningDaemon("--port", "0", *(["--untrained-models"] if args.untrained_models else []))
+    try:
+        with GradeClient(daemon.address) as client, tempfile.TemporaryDirectory() as folder:
+            print(f"engines: {client.info().devices}\n")
+            print("1. CDL-frames mode, 1080p, window radius 2      frames/s   vs echo   vs ffmpeg lut3d")
+            for dtype in (np.uint8, np.uint16):
+                frames = make_frames(args.frames, dtype)
+                daemon_rate, cdl = daemon_fps(client, frames)
+                echo_rate = echo_fps(frames)
+                ffmpeg_rate = ffmpeg_fps(frames, cdl, Path(folder))
+                print(f"   {np.dtype(dtype).name:<7} daemon {daemon_rate:7.1f}   echo {echo_rate:7.1f}   "
+                      f"ffmpeg {ffmpeg_rate:7.1f}   -> {daemon_rate / echo_rate:5.2f} x echo, "
+                      f"{daemon_rate / ffmpeg_rate:5.2f} x ffmpeg")
+
+            thumbnails = [shrink(f) for f in make_frames(args.frames, np.uint8)]
+            rate, _ = daemon_fps(client, thumbnails, mode="parameters")
+            sent = pb.StreamRequest(clip_id="x" * 32, frame=encode_frame(thumbnails[0])).ByteSize()
+            clip = client.open_clip(mode="parameters", window_radius=0)
+            reply = client.stub.GradeFrame(pb.GradeFrameRequest(clip_id=clip, index=0,
+                                                                frames=[encode_frame(thumbnails[0])]))
+            print(f"\n2. Parameters mode, {thumbnails[0].shape[1]}x{thumbnails[0].shape[0]} thumbnails: "
+                  f"{rate:.1f} frames/s; {sent} bytes up, {reply.ByteSize()} bytes down per frame "
+                  f"(a 1080p uint8 frame is {1920 * 1080 * 3} bytes)")
+
+            still = Path(folder) / "still.png"
+            write_image(still, make_frames(1, np.uint8)[0])
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still)], check=True,
+                           capture_output=True)
+            cold = time.perf_counter() - started
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still), "--server", daemon.address],
+                           check=True, capture_output=True)
+            warm = time.perf_counter() - started
+            print(f"\n3. One still through the CLI: cold (private daemon) {cold:.2f} s, warm daemon {warm:.2f} s "
+                  f"-> warm is {cold / warm:.1f} x faster")
+    finally:
+        daemon.stop()
+
+
+if __name__ == "__main__":
+    main()
