@@ -17,6 +17,7 @@ FIXED_SET = {"crops_per_photo": 2, "mixtures_per_photo": 6, "seed": 7}
 TRAIN_EPILOG = """examples:
   colorgrade train analysis --photos ../shared/data/photos ../shared/data/photos_extra --minutes 45
   colorgrade train analysis --resume            # continue from runs/analysis/checkpoint.pt
+  colorgrade train generator --temporal --minutes 60   # the paper's cGAN over 5-frame windows
 
 Writes the weights (safetensors) and a card beside them (command, data, steps, wall time, machine,
 evaluation on the held-out test photos). Progress, a log line per epoch (runs/NAME/log.tsv) and a
@@ -24,32 +25,35 @@ checkpoint every few hundred steps; Ctrl-C keeps the last checkpoint for --resum
 
 EVAL_EPILOG = """examples:
   colorgrade eval analysis                       # shipped weights, test split of the default photos
-  colorgrade eval analysis --json --weights runs/analysis.safetensors"""
+  colorgrade eval analysis --json --weights runs/analysis.safetensors
+  colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation"""
 
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.epilog = TRAIN_EPILOG
-    parser.add_argument("network", choices=["analysis"], help="which network to train")
+    parser.add_argument("network", choices=["analysis", "generator"], help="which network to train")
+    parser.add_argument("--temporal", action="store_true", help="generator: train on 5-frame windows")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
                         help="folders of graded photos (split by photo: 2/3 train, 1/6 test, 1/6 validation)")
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget (default 45)")
-    parser.add_argument("--steps", type=int, default=6000, help="step budget (default 6000)")
-    parser.add_argument("--batch", type=int, default=48, help="images per step (default 48)")
+    parser.add_argument("--steps", type=int, help="step budget (default 6000 analysis, 4000 generator)")
+    parser.add_argument("--batch", type=int, help="images (or clips) per step (default 48 analysis, 4 generator)")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--width", type=int, default=32, help="channels of the first VGG block (default 32)")
     parser.add_argument("--dropout", type=float, default=0.3, help="dropout after the last batch-norm layer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    parser.add_argument("--out", default=str(WEIGHTS_DIR / "analysis.safetensors"), help="weights to write")
-    parser.add_argument("--run-dir", default="runs/analysis", help="checkpoints and log (default runs/analysis)")
+    parser.add_argument("--out", help="weights to write (default models/weights/NAME.safetensors)")
+    parser.add_argument("--run-dir", help="checkpoints and log (default runs/NAME)")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
 
 
 def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EVAL_EPILOG
-    parser.add_argument("network", choices=["analysis"], help="which network to evaluate")
-    parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"))
+    parser.add_argument("network", choices=["analysis", "generator"], help="which network to evaluate")
+    parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
+                        help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
                         help="the same folders training used; the test split is evaluated")
     parser.add_argument("--device", help="cpu, cuda ... (default: CUDA when present)")
@@ -104,34 +108,128 @@ def write_analysis_card(weights, photo_folders, device=None) -> dict:
 
 
 def run_train(args) -> int:
-    from colorgrade.models.evaluate import format_analysis_report
-    from colorgrade.models.train_analysis import AnalysisOptions, train
-
-    options = AnalysisOptions(photos=args.photos, out=args.out, run_dir=args.run_dir, steps=args.steps,
-                              minutes=args.minutes, batch=args.batch, seed=args.seed, device=args.device,
-                              learning_rate=args.learning_rate, weight_decay=args.weight_decay, width=args.width,
-                              dropout=args.dropout, resume=args.resume)
     try:
-        record = train(options)
+        return train_generator(args) if args.network == "generator" else train_analysis(args)
     except FileNotFoundError as error:
         print(f"colorgrade train: {error}", file=sys.stderr)
         return 2
+
+
+def train_analysis(args) -> int:
+    from colorgrade.models.evaluate import format_analysis_report
+    from colorgrade.models.train_analysis import AnalysisOptions, train
+
+    out = args.out or str(WEIGHTS_DIR / "analysis.safetensors")
+    options = AnalysisOptions(photos=args.photos, out=out, run_dir=args.run_dir or "runs/analysis",
+                              steps=args.steps or 6000, minutes=args.minutes, batch=args.batch or 48, seed=args.seed,
+                              device=args.device, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+                              width=args.width, dropout=args.dropout, resume=args.resume)
+    record = train(options)
     print(f"trained {record['steps']} steps in {record['minutes']} min; evaluating on the test split ...")
-    print(format_analysis_report(write_analysis_card(args.out, args.photos, args.device)))
-    print(f"weights: {args.out}\ncard:    {Path(args.out).with_suffix('.md')}")
+    print(format_analysis_report(write_analysis_card(out, args.photos, args.device)))
+    print(f"weights: {out}\ncard:    {Path(out).with_suffix('.md')}")
     return 0
 
 
+def train_generator(args) -> int:
+    from colorgrade.models.train_generator import GeneratorOptions, train
+
+    options = GeneratorOptions(photos=args.photos, temporal=args.temporal, out=args.out or "",
+                               run_dir=args.run_dir or "", steps=args.steps or 4000, minutes=args.minutes,
+                               batch=args.batch or 4, seed=args.seed, device=args.device, resume=args.resume)
+    record = train(options)
+    print(f"trained {record['steps']} steps in {record['minutes']} min (kept step {record['selected_step']}, "
+          f"validation L2 {record['selected_validation_l2']})")
+    write_generator_card(options.out, None)
+    print(f"weights: {options.out}\ncard:    {Path(options.out).with_suffix('.md')}\n"
+          "Run 'colorgrade eval generator --write-card' once both generators are trained for the full table.")
+    return 0
+
+
+GENERATOR_FIXED_SET = {"photos": 2, "frames": 6, "seed": 3}
+
+
+def generator_fixed_set_numbers(weights) -> dict:
+    """Plain and LUT-distilled output of one generator on clips of the shipped sample photos (CPU)."""
+    import numpy as np
+    import torch
+
+    from colorgrade.models import metrics
+    from colorgrade.models.data import load_photo, synthesise_clip
+    from colorgrade.models.generator import load
+
+    model = load(weights, "cpu")
+    generator = torch.Generator().manual_seed(GENERATOR_FIXED_SET["seed"])
+    photos = sorted(SAMPLE_PHOTOS.glob("*.png"))[:GENERATOR_FIXED_SET["photos"]]
+    numbers = {}
+    for distill in (False, True):
+        values = []
+        for path in photos:
+            clip = synthesise_clip(load_photo(path, 512), GENERATOR_FIXED_SET["frames"], (144, 256), generator)
+            outputs = np.stack(model.grade(list(clip.inputs), distill_lut=distill))
+            values.append(float(metrics.ciede2000(outputs, clip.targets).mean()))
+        numbers["distilled" if distill else "plain"] = round(float(np.mean(values)), 4)
+    return numbers
+
+
+def write_generator_card(weights, table: dict | None) -> None:
+    from colorgrade.models.evaluate import format_generator_report
+    from colorgrade.models.weights import read_card, read_training_record, write_card
+
+    training = read_training_record(weights)
+    card_path = Path(weights).with_suffix(".md")
+    if table is None and card_path.exists():
+        table = read_card(card_path).get("evaluation_test_split")
+    record = {"training": training, "evaluation_test_split": table,
+              "evaluation_fixed_set": {"photos": "colorgrade/samples/photos", **GENERATOR_FIXED_SET, "device": "cpu",
+                                       "mean_ciede2000": generator_fixed_set_numbers(weights)}}
+    runs = "\n".join(f"- `{s['command']}`: steps {s['from_step']}-{s['to_step']} on {s['device']} "
+                     f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
+    table_text = (f"```\n{format_generator_report(table)}\n```" if table else
+                  "Not evaluated yet: run `colorgrade eval generator --write-card`.")
+    body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "
+            f"step {training.get('selected_step')}, the lowest L2 on validation clips):\n\n{runs}\n\n"
+            f"Evaluation on synthetic clips from the held-out test photos (`colorgrade eval generator`):\n\n"
+            f"{table_text}\n\n`evaluation_fixed_set` is re-measured by the test suite (CPU) as a reproducibility "
+            "check; it is not a held-out score.")
+    write_card(card_path, f"Generator weights: {Path(weights).stem}", body, record)
+
+
+def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
+    from colorgrade.models.analysis import load as load_analysis
+    from colorgrade.models.data import list_photos, load_photo, split_photos
+    from colorgrade.models.evaluate import evaluate_generator
+    from colorgrade.models.generator import load
+
+    frame = load(WEIGHTS_DIR / "generator_frame.safetensors", device)
+    temporal = load(WEIGHTS_DIR / "generator_temporal.safetensors", device)
+    variants = {
+        "per-frame generator": lambda f: frame.grade(f),
+        "temporal generator": lambda f: temporal.grade(f),
+        "temporal + 2x oversampling": lambda f: temporal.grade(f, oversample=2),
+        "temporal + blending (+-1)": lambda f: temporal.grade(f, blend=1),
+        "temporal + LUT distillation": lambda f: temporal.grade(f, distill_lut=True),
+    }
+    photos = [load_photo(p, 1024) for p in split_photos(list_photos(photo_folders))["test"]]
+    return evaluate_generator(variants, load_analysis(analysis_weights, device), photos, progress=True)
+
+
 def run_eval(args) -> int:
-    from colorgrade.models.evaluate import format_analysis_report
+    from colorgrade.models.evaluate import format_analysis_report, format_generator_report
 
     try:
-        if args.write_card:
-            report = write_analysis_card(args.weights, args.photos, args.device)
+        if args.network == "generator":
+            report = evaluate_generators(args.photos, args.weights, args.device)
+            if args.write_card:
+                for name in ("generator_frame", "generator_temporal"):
+                    write_generator_card(WEIGHTS_DIR / f"{name}.safetensors", report)
+            text = format_generator_report(report)
         else:
-            report = evaluate_on_test_split(args.weights, args.photos, args.device)
+            report = (write_analysis_card if args.write_card else evaluate_on_test_split)(
+                args.weights, args.photos, args.device)
+            text = format_analysis_report(report)
     except (FileNotFoundError, ValueError) as error:
         print(f"colorgrade eval: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(report, indent=2) if args.json else format_analysis_report(report))
+    print(json.dumps(report, indent=2) if args.json else text)
     return 0

@@ -113,3 +113,66 @@ def format_analysis_report(report: dict) -> str:
     for name in ("correction_head", "class_weighted_cdl"):
         lines.append(f"   {name:<34}{clean[name]['median']:8.2f} {clean[name]['p90']:6.2f}")
     return "\n".join(lines)
+
+
+# --- generative network ------------------------------------------------------------------------
+# Clips at twice the generator's working size, so its resize blur shows up in sharpness and what
+# LUT distillation buys is visible.
+CLIP_SIZE = (288, 512)
+CLIP_FRAMES = 10
+
+
+def _cdl_path(analyzer: Analyzer, frames: list[np.ndarray], radius: int = 2) -> list[np.ndarray]:
+    """The daemon's analysis path: per-frame head CDLs averaged over +-radius frames, applied exactly."""
+    from colorgrade.proto.cdl import CDL
+
+    vectors = [analyzer.predict(thumbnail(torch.from_numpy(f).permute(2, 0, 1)[None], analyzer.thumbnail_size))[1][0]
+               .cpu().numpy() for f in frames]
+    return [CDL.from_vector(np.mean(vectors[max(0, t - radius):t + radius + 1], axis=0)).apply(frames[t])
+            for t in range(len(frames))]
+
+
+def evaluate_generator(variants: dict, analyzer: Analyzer | None, photos: list[np.ndarray], seed: int = 0,
+                       progress: bool = False) -> dict:
+    """``variants``: name -> function(list of frames) -> graded frames. Returns name -> metrics.
+
+    One clip per photo: even-numbered photos get a single error, odd ones a mixture of 2-3, each
+    drifting over the clip. Per clip: PSNR and mean CIEDE2000 over its frames, share of identical
+    8-bit pixels, sharpness retention, flicker; reported as the median over clips.
+    """
+    from tqdm import tqdm
+
+    from colorgrade.models.data import synthesise_clip
+
+    generator = torch.Generator().manual_seed(seed)
+    clips = [synthesise_clip(photo, CLIP_FRAMES, CLIP_SIZE, generator, *((1, 1) if i % 2 == 0 else (2, 3)))
+             for i, photo in enumerate(photos)]
+    if analyzer is not None:
+        variants = {**variants, "analysis CDL (window 2)": lambda frames: _cdl_path(analyzer, frames)}
+    variants = {"uncorrected": lambda frames: frames, **variants}
+    report = {}
+    for name, grade in variants.items():
+        rows = []
+        for clip in tqdm(clips, desc=name, disable=not progress):
+            outputs = np.stack(grade(list(clip.inputs)))
+            targets = clip.targets
+            rows.append({"psnr": np.mean([metrics.psnr(o, t) for o, t in zip(outputs, targets)]),
+                         "ciede2000": float(metrics.ciede2000(outputs, targets).mean()),
+                         "identical_8bit": np.mean([metrics.identical_share(o, t) for o, t in zip(outputs, targets)]),
+                         "sharpness": np.mean([metrics.sharpness_retention(o, t) for o, t in zip(outputs, targets)]),
+                         "flicker": metrics.flicker(outputs, targets)})
+        mixtures = [row["ciede2000"] for i, row in enumerate(rows) if i % 2 == 1]
+        report[name] = {key: round(float(np.median([row[key] for row in rows])), 4) for key in rows[0]}
+        report[name]["ciede2000_mixtures"] = round(float(np.median(mixtures)), 4) if mixtures else None
+    return {"clips": len(clips), "frames_per_clip": CLIP_FRAMES, "size": list(CLIP_SIZE), "variants": report}
+
+
+def format_generator_report(report: dict) -> str:
+    lines = [f"Generative network on {report['clips']} synthetic clips from held-out photos "
+             f"({report['frames_per_clip']} frames, {report['size'][1]}x{report['size'][0]}; medians over clips)", "",
+             f"{'':<28}{'PSNR':>7}{'ΔE00':>7}{'ΔE00 mix':>9}{'same 8-bit':>11}{'sharpness':>10}{'flicker':>8}"]
+    for name, row in report["variants"].items():
+        mixtures = row["ciede2000_mixtures"]
+        lines.append(f"{name:<28}{row['psnr']:7.2f}{row['ciede2000']:7.2f}{(mixtures or 0):9.2f}"
+                     f"{100 * row['identical_8bit']:10.1f}%{row['sharpness']:10.3f}{row['flicker']:8.2f}")
+    return "\n".join(lines)

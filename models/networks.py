@@ -77,3 +77,61 @@ def cdl_from_head(raw: torch.Tensor) -> torch.Tensor:
     power = torch.exp(0.7 * torch.tanh(raw[:, 6:9]))
     saturation = torch.exp(1.2 * torch.tanh(raw[:, 9:10]))
     return torch.cat([slope, offset, power, saturation], dim=1)
+
+
+# --- generative network (paper §4.2): pix2pix U-Net generator + PatchGAN discriminator ----------
+
+class UNetGenerator(nn.Module):
+    """A window of F frames as channels (B, 3F, H, W) -> the corrected window (B, 3F, H, W).
+
+    pix2pix's U-Net (strided-conv encoder, transposed-conv decoder, skip connections), predicting a
+    residual on the input so an already-correct frame needs no work. F = 1 is the per-frame model;
+    F > 1 is the paper's temporal variant (its X×Y×F×3 tensor) with the frames stacked as channels,
+    which costs almost nothing over F = 1 on a CPU. H and W must be multiples of 2^depth.
+    """
+
+    def __init__(self, frames: int = 1, base: int = 16, depth: int = 4):
+        super().__init__()
+        self.frames, self.depth = frames, depth
+        channels = [base * min(2 ** i, 8) for i in range(depth + 1)]
+        self.stem = nn.Sequential(nn.Conv2d(3 * frames, channels[0], 3, padding=1), nn.LeakyReLU(0.2, True))
+        self.down = nn.ModuleList(nn.Sequential(nn.Conv2d(channels[i], channels[i + 1], 4, 2, 1, bias=False),
+                                                nn.BatchNorm2d(channels[i + 1]), nn.LeakyReLU(0.2, True))
+                                  for i in range(depth))
+        self.up = nn.ModuleList(nn.Sequential(nn.ConvTranspose2d(channels[i + 1] * (1 if i == depth - 1 else 2),
+                                                                 channels[i], 4, 2, 1, bias=False),
+                                              nn.BatchNorm2d(channels[i]), nn.ReLU(True))
+                                for i in reversed(range(depth)))
+        self.head = nn.Conv2d(channels[0] * 2, 3 * frames, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(window)]
+        for layer in self.down:
+            skips.append(layer(skips[-1]))
+        x = skips.pop()
+        for layer in self.up:
+            x = torch.cat([layer(x), skips.pop()], dim=1)
+        return (window + self.head(x)).clamp(0, 1)
+
+
+class PatchDiscriminator(nn.Module):
+    """Conditional PatchGAN: (input window, output window) -> a map of real/fake scores per patch.
+
+    Four strided layers give a receptive field of about 140 px: the paper's "larger patches"
+    (pix2pix's default of three gives 70 px).
+    """
+
+    def __init__(self, frames: int = 1, base: int = 16, layers: int = 4):
+        super().__init__()
+        blocks, channels = [nn.Conv2d(6 * frames, base, 4, 2, 1), nn.LeakyReLU(0.2, True)], base
+        for i in range(1, layers):
+            out = base * min(2 ** i, 8)
+            blocks += [nn.Conv2d(channels, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2, True)]
+            channels = out
+        blocks += [nn.Conv2d(channels, 1, 4, 1, 1)]
+        self.model = nn.Sequential(*blocks)
+
+    def forward(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        return self.model(torch.cat([inputs, outputs], dim=1))

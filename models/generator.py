@@ -1,0 +1,158 @@
+"""The generative network as a service: consecutive frames in, corrected frames (or a LUT) out.
+
+    from colorgrade.models.generator import load_default
+    generator = load_default()                              # temporal weights; CUDA when present
+    graded = generator.grade(frames)                        # list of float32 (H, W, 3) in [0, 1], consecutive
+    graded = generator.grade(frames, oversample=2, blend=1) # the paper's two remedies
+    graded = generator.grade(frames, distill_lut=True)      # past the paper: no blur, no flicker
+    lut = generator.fit_lut(frames)                         # the distilled LUT itself (LUT3D)
+
+Window semantics: the output for frame t depends only on frames t-k .. t+k, where k is the model's
+window radius (plus the blend radius); at a clip's ends the window is filled by repeating the edge
+frame. Frames are squashed to the working size (144x256 by default), graded, and resized back.
+
+LUT distillation: over each frame's window, fit a smooth 3D LUT that maps the input frames to the
+generator's output at working size, then apply it to the full-resolution frame. Detail comes from
+the input (no blur), a LUT cannot invent pixels (no rogue pixels), and neighbouring windows give
+nearly the same LUT (no flicker); it works at any resolution and bit depth.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models.analysis import pick_device, validate_frames
+from colorgrade.models.colour import apply_lut
+from colorgrade.models.networks import UNetGenerator
+from colorgrade.models.weights import load_weights
+from colorgrade.proto.lut import LUT3D, lattice
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_temporal.safetensors"
+WORKING_SIZE = (144, 256)
+
+
+def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness: float = 1e-3,
+            samples: int = 20000, iterations: int = 100, start: LUT3D | None = None, seed: int = 0) -> LUT3D:
+    """Fit a smooth LUT with ``lut(inputs) ≈ outputs``; arrays (..., 3) float in [0, 1].
+
+    Regularised least squares through the trilinear interpolation of ``apply_lut``: minimise
+    mean((lut(x) - y)^2) + smoothness * mean(second differences of the table along r, g, b)^2.
+    Where the pixels say nothing (colours absent from the window) the table continues smoothly from
+    where they do. The problem is quadratic, so conjugate gradients solve it in a few dozen
+    matrix-free steps (each one gather and one scatter through ``grid_sample``'s autograd).
+    ``start`` (e.g. the previous window's LUT) is where the iterations begin: overlapping windows
+    need only a few steps from there.
+    """
+    rng = np.random.default_rng(seed)
+    source = np.asarray(inputs, np.float32).reshape(-1, 3)
+    target = np.asarray(outputs, np.float32).reshape(-1, 3)
+    if len(source) > samples:
+        pick = rng.choice(len(source), samples, replace=False)
+        source, target = source[pick], target[pick]
+    x = torch.from_numpy(source).T.reshape(1, 3, -1, 1).double()
+    y = torch.from_numpy(target).T.reshape(1, 3, -1, 1).double()
+
+    def normal_matrix_times(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().requires_grad_(True)
+        energy = 0.5 * (apply_lut(x, v) ** 2).mean() + 0.5 * smoothness * sum(
+            (torch.diff(v, n=2, dim=axis) ** 2).mean() for axis in (1, 2, 3))
+        return torch.autograd.grad(energy, v)[0]
+
+    zero = torch.zeros(1, size, size, size, 3, dtype=torch.float64, requires_grad=True)
+    rhs = torch.autograd.grad((apply_lut(x, zero) * y).mean(), zero)[0]
+    solution = torch.from_numpy(lattice(size) if start is None else start.table)[None].double()
+    residual = rhs - normal_matrix_times(solution)
+    direction = residual.clone()
+    norm = (residual * residual).sum()
+    for _ in range(iterations):
+        product = normal_matrix_times(direction)
+        step = norm / (direction * product).sum()
+        solution = solution + step * direction
+        residual = residual - step * product
+        new_norm = (residual * residual).sum()
+        if new_norm.sqrt() < 1e-10:
+            break
+        direction = residual + (new_norm / norm) * direction
+        norm = new_norm
+    return LUT3D(solution[0].clamp(0, 1).float().numpy())
+
+
+class Generator:
+    """A ``UNetGenerator`` with its window, working size and device, in inference mode."""
+
+    def __init__(self, network: UNetGenerator, working_size=WORKING_SIZE, device=None):
+        self.device = pick_device(device)
+        self.network = network.to(self.device).eval()
+        self.radius = network.frames // 2
+        self.working_size = tuple(working_size)
+
+    def _to_working(self, frames: list[np.ndarray], scale: int) -> torch.Tensor:
+        size = (self.working_size[0] * scale, self.working_size[1] * scale)
+        batch = torch.stack([torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1) for f in frames]).to(self.device)
+        return F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+    @torch.inference_mode()
+    def working_outputs(self, frames: list[np.ndarray], oversample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (inputs, outputs) at working size x oversample, (N, 3, h, w), one output per frame."""
+        small = self._to_working(frames, oversample)
+        count, k = len(frames), self.radius
+        outputs = []
+        for t in range(count):
+            index = [min(max(i, 0), count - 1) for i in range(t - k, t + k + 1)]
+            window = small[index].reshape(1, -1, *small.shape[-2:])
+            outputs.append(self.network(window).view(len(index), 3, *small.shape[-2:])[k])
+        return small, torch.stack(outputs)
+
+    def grade(self, frames, oversample: int = 1, blend: int = 0, distill_lut: bool = False) -> list[np.ndarray]:
+        """Consecutive float32 (H, W, 3) frames in [0, 1] -> graded frames of the same sizes."""
+        frames = validate_frames(frames)
+        if oversample not in (1, 2):
+            raise ValueError(f"oversample must be 1 or 2, got {oversample}")
+        if blend < 0:
+            raise ValueError(f"blend must be >= 0, got {blend}")
+        inputs, outputs = self.working_outputs(frames, oversample)
+        count = len(frames)
+        if blend:
+            outputs = torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(count)])
+        if distill_lut:
+            k = self.radius + blend
+            graded, lut = [], None
+            for t in range(count):
+                lut = self._fit(inputs[max(0, t - k):t + k + 1], outputs[max(0, t - k):t + k + 1], start=lut)
+                graded.append(lut.apply(frames[t]))
+            return graded
+        return [F.interpolate(outputs[t:t + 1], size=frames[t].shape[:2], mode="bilinear", align_corners=False)[0]
+                .clamp(0, 1).permute(1, 2, 0).cpu().numpy() for t in range(count)]
+
+    @staticmethod
+    def _fit(inputs: torch.Tensor, outputs: torch.Tensor, start: LUT3D | None = None) -> LUT3D:
+        to_rows = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()  # noqa: E731
+        # From the previous window's LUT, a few iterations reach the optimum of this one.
+        return fit_lut(to_rows(inputs), to_rows(outputs), start=start, iterations=100 if start is None else 25)
+
+    def fit_lut(self, frames) -> LUT3D:
+        """One LUT distilled from the generator over all the given frames (a shot, or one window)."""
+        inputs, outputs = self.working_outputs(validate_frames(frames))
+        return self._fit(inputs, outputs)
+
+
+def load(path, device=None) -> Generator:
+    state, config = load_weights(path)
+    network = UNetGenerator(frames=config["frames"], base=config["base"], depth=config["depth"])
+    network.load_state_dict(state)
+    return Generator(network, config["working_size"], device)
+
+
+def load_default(device=None) -> Generator:
+    """The shipped temporal weights (``models/weights/generator_temporal.safetensors``)."""
+    return load(DEFAULT_WEIGHTS, device)
+
+
+def untrained(frames: int = 5, device=None, seed: int = 0) -> Generator:
+    """A randomly initialised generator of the same class (its zero-initialised head returns the input)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = UNetGenerator(frames=frames)
+    return Generator(network, WORKING_SIZE, device)
