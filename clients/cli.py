@@ -32,8 +32,10 @@ GRADE_EPILOG = """examples:
   colorgrade grade clip.mp4 -o graded.mp4 --window 4
   colorgrade grade plates/ -o graded_plates/        # a folder of stills, same names
 
-Each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied at full
-resolution and bit depth (mode cdl_frames)."""
+By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
+at full resolution and bit depth (mode cdl_frames). The generator modes use the cGAN over its own
+5-frame window; generator_lut keeps full-resolution detail.
+  colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,9 +60,13 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.epilog = GRADE_EPILOG
     parser.add_argument("input", help="a still, a video or a folder of stills")
     parser.add_argument("-o", "--output", required=True, help="where the graded result goes (same kind as input)")
-    parser.add_argument("--mode", default="cdl_frames", choices=["cdl_frames"],
-                        help="cdl_frames: the analysis network's CDL at full resolution (default)")
-    parser.add_argument("--window", type=int, default=2, help="temporal window radius in frames (default 2)")
+    parser.add_argument("--mode", default="cdl_frames", choices=["cdl_frames", "generator_frames", "generator_lut"],
+                        help="cdl_frames: the analysis network's CDL at full resolution (default); "
+                             "generator_frames: the cGAN's pixels; generator_lut: the cGAN distilled to a "
+                             "smooth 3D LUT per window, applied at full resolution")
+    parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
+    parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
+    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
     add_connection_arguments(parser)
 
 
@@ -167,7 +173,7 @@ def run_grade(args) -> int:
         count, frames = _frames_of(source)
         with connect(args) as client:
             clip = client.open_clip(mode=args.mode, window_radius=0 if kind == "still" else args.window,
-                                    name=source.name)
+                                    oversample=args.oversample, blend_radius=args.blend, name=source.name)
             results = client.stream(clip, frames)
             bar = tqdm(results, total=count, desc=f"grade {source.name}", unit="frame", disable=count == 1)
             if kind == "still":

@@ -7,9 +7,11 @@
     graded = generator.grade(frames, distill_lut=True)      # past the paper: no blur, no flicker
     lut = generator.fit_lut(frames)                         # the distilled LUT itself (LUT3D)
 
-Window semantics: the output for frame t depends only on frames t-k .. t+k, where k is the model's
-window radius (plus the blend radius); at a clip's ends the window is filled by repeating the edge
-frame. Frames are squashed to the working size (144x256 by default), graded, and resized back.
+Window semantics: the output for frame t depends only on frames t-r .. t+r, where r is the model's
+window radius k plus the blend radius; with LUT distillation the LUT for t is fitted over the
+outputs of frames t-r .. t+r, so t depends on frames t-2r .. t+2r. At a clip's ends the window is
+filled by repeating the edge frame. Frames are squashed to the working size (144x256 by default),
+graded, and resized back.
 
 LUT distillation: over each frame's window, fit a smooth 3D LUT that maps the input frames to the
 generator's output at working size, then apply it to the full-resolution frame. Detail comes from
@@ -34,7 +36,7 @@ WORKING_SIZE = (144, 256)
 
 
 def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness: float = 1e-3,
-            samples: int = 20000, iterations: int = 100, start: LUT3D | None = None, seed: int = 0) -> LUT3D:
+            samples: int = 20000, iterations: int = 100, seed: int = 0) -> LUT3D:
     """Fit a smooth LUT with ``lut(inputs) ≈ outputs``; arrays (..., 3) float in [0, 1].
 
     Regularised least squares through the trilinear interpolation of ``apply_lut``: minimise
@@ -42,8 +44,6 @@ def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness:
     Where the pixels say nothing (colours absent from the window) the table continues smoothly from
     where they do. The problem is quadratic, so conjugate gradients solve it in a few dozen
     matrix-free steps (each one gather and one scatter through ``grid_sample``'s autograd).
-    ``start`` (e.g. the previous window's LUT) is where the iterations begin: overlapping windows
-    need only a few steps from there.
     """
     rng = np.random.default_rng(seed)
     source = np.asarray(inputs, np.float32).reshape(-1, 3)
@@ -62,7 +62,7 @@ def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness:
 
     zero = torch.zeros(1, size, size, size, 3, dtype=torch.float64, requires_grad=True)
     rhs = torch.autograd.grad((apply_lut(x, zero) * y).mean(), zero)[0]
-    solution = torch.from_numpy(lattice(size) if start is None else start.table)[None].double()
+    solution = torch.from_numpy(lattice(size))[None].double()
     residual = rhs - normal_matrix_times(solution)
     direction = residual.clone()
     norm = (residual * residual).sum()
@@ -107,30 +107,46 @@ class Generator:
 
     def grade(self, frames, oversample: int = 1, blend: int = 0, distill_lut: bool = False) -> list[np.ndarray]:
         """Consecutive float32 (H, W, 3) frames in [0, 1] -> graded frames of the same sizes."""
+        frames, inputs, outputs = self._prepare(frames, oversample, blend)
+        return [self._finish(frames, inputs, outputs, t, blend, distill_lut)[0] for t in range(len(frames))]
+
+    def grade_at(self, frames, t: int, oversample: int = 1, blend: int = 0,
+                 distill_lut: bool = False) -> tuple[np.ndarray, LUT3D | None]:
+        """Frame ``t`` of ``frames`` graded as ``grade`` would, and its distilled LUT (None without distillation).
+
+        ``frames`` need only hold t's reach (see the module's window semantics), cut at the clip's ends:
+        that is what the daemon sends its engines.
+        """
+        frames, inputs, outputs = self._prepare(frames, oversample, blend)
+        if not 0 <= t < len(frames):
+            raise ValueError(f"frame {t} is not among the {len(frames)} frames given")
+        return self._finish(frames, inputs, outputs, t, blend, distill_lut)
+
+    def _prepare(self, frames, oversample: int, blend: int):
         frames = validate_frames(frames)
         if oversample not in (1, 2):
             raise ValueError(f"oversample must be 1 or 2, got {oversample}")
         if blend < 0:
             raise ValueError(f"blend must be >= 0, got {blend}")
         inputs, outputs = self.working_outputs(frames, oversample)
-        count = len(frames)
         if blend:
-            outputs = torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(count)])
+            outputs = torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(len(frames))])
+        return frames, inputs, outputs
+
+    def _finish(self, frames, inputs, outputs, t: int, blend: int, distill_lut: bool):
         if distill_lut:
-            k = self.radius + blend
-            graded, lut = [], None
-            for t in range(count):
-                lut = self._fit(inputs[max(0, t - k):t + k + 1], outputs[max(0, t - k):t + k + 1], start=lut)
-                graded.append(lut.apply(frames[t]))
-            return graded
-        return [F.interpolate(outputs[t:t + 1], size=frames[t].shape[:2], mode="bilinear", align_corners=False)[0]
-                .clamp(0, 1).permute(1, 2, 0).cpu().numpy() for t in range(count)]
+            reach = self.radius + blend
+            lut = self._fit(inputs[max(0, t - reach):t + reach + 1], outputs[max(0, t - reach):t + reach + 1])
+            return lut.apply(frames[t]), lut
+        resized = F.interpolate(outputs[t:t + 1], size=frames[t].shape[:2], mode="bilinear", align_corners=False)
+        return resized[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), None
 
     @staticmethod
-    def _fit(inputs: torch.Tensor, outputs: torch.Tensor, start: LUT3D | None = None) -> LUT3D:
+    def _fit(inputs: torch.Tensor, outputs: torch.Tensor) -> LUT3D:
+        # Every window is fitted from the identity, never from its neighbour's LUT: a warm start
+        # would make frame t depend on frames outside its window.
         to_rows = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()  # noqa: E731
-        # From the previous window's LUT, a few iterations reach the optimum of this one.
-        return fit_lut(to_rows(inputs), to_rows(outputs), start=start, iterations=100 if start is None else 25)
+        return fit_lut(to_rows(inputs), to_rows(outputs))
 
     def fit_lut(self, frames) -> LUT3D:
         """One LUT distilled from the generator over all the given frames (a shot, or one window)."""

@@ -22,6 +22,7 @@ import numpy as np
 from colorgrade.models.detunes import LABELS
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.cdl import CDL
+from colorgrade.proto.lut import LUT3D
 from colorgrade.server.limits import Limits
 from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
 
@@ -42,7 +43,8 @@ class NotReady(RuntimeError):
     """The request needs frames or models the server does not have (maps to FAILED_PRECONDITION)."""
 
 
-SUPPORTED_MODES = {pb.MODE_PARAMETERS, pb.MODE_CDL_FRAMES}
+ANALYSIS_MODES = {pb.MODE_PARAMETERS, pb.MODE_CDL_FRAMES}
+GENERATOR_MODES = {pb.MODE_GENERATOR_FRAMES, pb.MODE_GENERATOR_LUT}
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Clip:
     clip_id: str
     name: str
     settings: pb.ClipSettings
+    reach: int                                     # frame t needs frames t-reach .. t+reach
     frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
     analyses: dict = field(default_factory=dict)   # index -> (cdl vector (10,), probabilities (25,))
     first_index: int | None = None
@@ -59,13 +62,9 @@ class Clip:
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def radius(self) -> int:
-        return self.settings.window_radius
-
     def window(self, t: int) -> range:
-        low = t - self.radius if self.first_index is None else max(self.first_index, t - self.radius)
-        high = t + self.radius if self.last_index is None else min(self.last_index, t + self.radius)
+        low = t - self.reach if self.first_index is None else max(self.first_index, t - self.reach)
+        high = t + self.reach if self.last_index is None else min(self.last_index, t + self.reach)
         return range(low, high + 1)
 
     @property
@@ -76,26 +75,32 @@ class Clip:
 class ClipStore:
     """Open clips, with the caps: session count, buffered bytes, idle time."""
 
-    def __init__(self, limits: Limits):
-        self.limits = limits
+    def __init__(self, limits: Limits, generator_radius: int):
+        self.limits, self.generator_radius = limits, generator_radius
         self.clips: dict[str, Clip] = {}
         self.lock = threading.Lock()
 
     def open(self, settings: pb.ClipSettings, name: str) -> Clip:
         if settings.mode not in pb.Mode.values() or settings.mode == pb.MODE_UNSPECIFIED:
             raise InvalidInput(f"clip mode {settings.mode} is not a known mode (see colorgrade.v1.Mode)")
-        if settings.mode not in SUPPORTED_MODES:
-            raise NotReady(f"mode {pb.Mode.Name(settings.mode)} needs the generative network, which this server "
-                           "has not loaded; use MODE_PARAMETERS or MODE_CDL_FRAMES")
-        if settings.window_radius > self.limits.max_window_radius:
-            raise InvalidInput(f"window_radius {settings.window_radius} exceeds the server's cap of "
-                               f"{self.limits.max_window_radius}")
+        for name in ("window_radius", "blend_radius"):
+            if getattr(settings, name) > self.limits.max_window_radius:
+                raise InvalidInput(f"{name} {getattr(settings, name)} exceeds the server's cap of "
+                                   f"{self.limits.max_window_radius}")
+        if settings.oversample not in (0, 1, 2):
+            raise InvalidInput(f"oversample {settings.oversample} is not 1 or 2")
+        if settings.mode in ANALYSIS_MODES:
+            reach = settings.window_radius
+        else:
+            # The generator's window, widened by blending; distillation fits over a window of outputs.
+            reach = self.generator_radius + settings.blend_radius
+            reach *= 2 if settings.mode == pb.MODE_GENERATOR_LUT else 1
         self.evict_idle()
         with self.lock:
             if len(self.clips) >= self.limits.max_sessions:
                 raise LimitExceeded(f"{len(self.clips)} clips are open, the server's cap is "
                                     f"{self.limits.max_sessions}; close clips you are done with")
-            clip = Clip(uuid.uuid4().hex, name, settings)
+            clip = Clip(uuid.uuid4().hex, name, settings, reach)
             self.clips[clip.clip_id] = clip
             return clip
 
@@ -146,7 +151,7 @@ class FrameGrader:
             return
         self.store.reserve(frame.nbytes)
         clip.frames[index] = frame
-        while len(clip.frames) > max(self.store.limits.frames_per_clip, 2 * clip.radius + 1):
+        while len(clip.frames) > max(self.store.limits.frames_per_clip, 2 * clip.reach + 1):
             old, _ = clip.frames.popitem(last=False)
             clip.analyses.pop(old, None)
 
@@ -163,6 +168,12 @@ class FrameGrader:
         if missing:
             raise NotReady(f"frame {t} needs frames {window.start}..{window.stop - 1} of its window; "
                            f"missing {missing} (send them in GradeFrameRequest.frames)")
+        result = (self._analysis_result if clip.settings.mode in ANALYSIS_MODES else self._generator_result)(
+            clip, t, window)
+        clip.frames_processed += 1
+        return result
+
+    def _analysis_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
         analyses = [self._analysis(clip, i) for i in window]
         vector = np.mean([a[0] for a in analyses], axis=0)
         probabilities = np.mean([a[1] for a in analyses], axis=0)
@@ -173,7 +184,21 @@ class FrameGrader:
         result = pb.FrameResult(index=t, correction=correction)
         if clip.settings.mode == pb.MODE_CDL_FRAMES and clip.settings.return_frames:
             result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t]), index=t))
-        clip.frames_processed += 1
+        return result
+
+    def _generator_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
+        settings = clip.settings
+        distill = settings.mode == pb.MODE_GENERATOR_LUT
+        graded, table = self.engines.generate([clip.frames[i] for i in window], t - window.start,
+                                              max(1, settings.oversample), settings.blend_radius, distill)
+        frame = clip.frames[t]
+        _, alpha = to_float_rgb(frame)
+        result = pb.FrameResult(index=t)
+        if table is not None:
+            lut = LUT3D(table)
+            result.correction.lut.CopyFrom(lut_to_message(lut))
+        if settings.return_frames:
+            result.frame.CopyFrom(encode_frame(from_float_rgb(graded, alpha, frame.dtype), index=t))
         return result
 
     def stream(self, clip: Clip, requests):
@@ -192,7 +217,7 @@ class FrameGrader:
                     self._keep(clip, index, frame)
                     clip.next_stream_index = index + 1
                     last_seen = index
-                    ready = index - clip.radius
+                    ready = index - clip.reach
                     if ready >= clip.first_index:
                         yield self.result(clip, ready)
             if request.end_of_clip:
@@ -201,7 +226,7 @@ class FrameGrader:
             return
         with clip.lock:
             clip.last_index = last_seen
-            for t in range(max(clip.first_index, last_seen - clip.radius + 1), last_seen + 1):
+            for t in range(max(clip.first_index, last_seen - clip.reach + 1), last_seen + 1):
                 yield self.result(clip, t)
 
     def grade(self, clip: Clip, request: pb.GradeFrameRequest) -> pb.FrameResult:

@@ -82,13 +82,17 @@ class TokenInterceptor(grpc.ServerInterceptor):
 
 
 def model_infos(untrained: bool) -> list[pb.ModelInfo]:
-    from colorgrade.models.analysis import DEFAULT_WEIGHTS
+    from colorgrade.models import WEIGHTS_DIR
 
     if untrained:
-        return [pb.ModelInfo(name="analysis", card="untrained (development and tests)", trained=False)]
-    card = DEFAULT_WEIGHTS.with_suffix(".md")
-    digest = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
-    return [pb.ModelInfo(name="analysis", card=f"{card.name} (weights sha256 {digest})", trained=True)]
+        return [pb.ModelInfo(name=name, card="untrained (development and tests)", trained=False)
+                for name in ("analysis", "generator")]
+    infos = []
+    for name, stem in (("analysis", "analysis"), ("generator", "generator_temporal")):
+        weights = WEIGHTS_DIR / f"{stem}.safetensors"
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        infos.append(pb.ModelInfo(name=name, card=f"{stem}.md (weights sha256 {digest})", trained=True))
+    return infos
 
 
 class Daemon:
@@ -98,7 +102,7 @@ class Daemon:
         check_security(config)
         self.config = config
         self.engines = EnginePool(config.devices, config.untrained_models)
-        store = ClipStore(config.limits)
+        store = ClipStore(config.limits, self.engines.generator_radius)
         service = GraderService(store, FrameGrader(self.engines, store), model_infos(config.untrained_models))
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]

@@ -1,9 +1,9 @@
-"""Engine worker: one process per device, the networks resident, stateless (frames in -> analysis out).
+"""Engine worker: one process per device, both networks resident, stateless (frames in -> results out).
 
 The front end talks to it over pyzmq (REQ/REP) with zero-copy frame buffers: a request is a
 multipart message ``[header JSON, frame bytes, frame bytes, ...]``; the reply is
-``[header JSON, float32 CDL vectors, float32 probabilities]``. Because the engine keeps no state,
-the front end can kill and restart it at any time and retry what was in flight.
+``[header JSON, result buffers ...]``. Because the engine keeps no state, the front end can kill
+and restart it at any time and retry what was in flight.
 
 Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--untrained]``.
 """
@@ -19,40 +19,55 @@ from colorgrade.proto.codec import to_float_rgb
 
 
 class Engine:
-    """The networks on one device; ``analyze`` maps frames to per-frame CDL vectors and label probabilities."""
+    """The networks on one device, as functions of the frames they are given."""
 
     def __init__(self, device: str | None = None, untrained: bool = False):
-        from colorgrade.models import analysis
+        from colorgrade.models import analysis, generator
 
         self.analyzer = analysis.untrained(device) if untrained else analysis.load_default(device)
+        self.generator = generator.untrained(device=device) if untrained else generator.load_default(device)
         self.device = str(self.analyzer.device)
 
-    def analyze(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Frames (H, W, 3|4) of any sample type -> (CDL vectors (N, 10), probabilities (N, 25))."""
+    def describe(self) -> dict:
+        return {"device": self.device, "generator_radius": self.generator.radius}
+
+    def analyze(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Frames (H, W, 3|4) of any sample type -> [CDL vectors (N, 10) float64, probabilities (N, 25) float32]."""
         rgb = [to_float_rgb(frame)[0] for frame in frames]
         probabilities, cdls, _ = self.analyzer.predict(self.analyzer.thumbnails(rgb))
-        return cdls.cpu().numpy().astype(np.float64), probabilities.cpu().numpy().astype(np.float32)
+        return [cdls.cpu().numpy().astype(np.float64), probabilities.cpu().numpy().astype(np.float32)]
+
+    def generate(self, frames: list[np.ndarray], center: int, oversample: int, blend: int,
+                 distill_lut: bool) -> list[np.ndarray]:
+        """The generator's frame ``center`` of ``frames`` -> [graded float32 (H, W, 3), LUT table or empty]."""
+        rgb = [to_float_rgb(frame)[0] for frame in frames]
+        graded, lut = self.generator.grade_at(rgb, center, oversample, blend, distill_lut)
+        return [np.ascontiguousarray(graded, np.float32),
+                lut.table if lut is not None else np.zeros(0, np.float32)]
 
 
 def serve_forever(endpoint: str, device: str | None, untrained: bool) -> None:
     engine = Engine(device, untrained)
-    context = zmq.Context.instance()
-    socket = context.socket(zmq.REP)
+    socket = zmq.Context.instance().socket(zmq.REP)
     socket.bind(endpoint)
     while True:
         parts = socket.recv_multipart(copy=False)
         header = json.loads(bytes(parts[0].buffer))
-        if header["op"] == "ping":
-            socket.send_multipart([json.dumps({"device": engine.device}).encode()])
+        if header["op"] == "describe":
+            socket.send_multipart([json.dumps(engine.describe()).encode()])
             continue
         frames = [np.frombuffer(part.buffer, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
                   for part, spec in zip(parts[1:], header["frames"])]
         try:
-            cdls, probabilities = engine.analyze(frames)
+            if header["op"] == "analyze":
+                results = engine.analyze(frames)
+            else:
+                results = engine.generate(frames, **header["options"])
         except Exception as error:  # reported to the front end, which maps it to a gRPC status
             socket.send_multipart([json.dumps({"error": f"{type(error).__name__}: {error}"}).encode()])
             continue
-        socket.send_multipart([b"{}", cdls.tobytes(), probabilities.tobytes()], copy=False)
+        shapes = [{"dtype": r.dtype.str, "shape": r.shape} for r in results]
+        socket.send_multipart([json.dumps({"results": shapes}).encode(), *results], copy=False)
 
 
 def main(argv=None) -> None:

@@ -37,7 +37,7 @@ class EngineProcess:
         self.process = None
         self.socket = None
         self.restarts = 0
-        self.device_name = None
+        self.description = {}
         self._start()
 
     def _start(self) -> None:
@@ -48,8 +48,7 @@ class EngineProcess:
             command.append("--untrained")
         self.process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._connect()
-        self.device_name = self._request([json.dumps({"op": "ping"}).encode()])[0]
-        self.device_name = json.loads(self.device_name)["device"]
+        self.description = json.loads(self._request([json.dumps({"op": "describe"}).encode()])[0])
 
     def _connect(self) -> None:
         if self.socket is not None:
@@ -76,9 +75,10 @@ class EngineProcess:
         self.restarts += 1
         self._start()
 
-    def analyze(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Frames -> (CDL vectors (N, 10) float64, probabilities (N, 25) float32); retried once on a fresh engine."""
-        header = json.dumps({"op": "analyze", "frames": [{"dtype": f.dtype.str, "shape": f.shape} for f in frames]})
+    def call(self, op: str, frames: list[np.ndarray], **options) -> list[np.ndarray]:
+        """One request -> its result arrays; retried once on a fresh engine if this one dies or hangs."""
+        header = json.dumps({"op": op, "options": options,
+                             "frames": [{"dtype": f.dtype.str, "shape": f.shape} for f in frames]})
         parts = [header.encode()] + [memoryview(np.ascontiguousarray(f)).cast("B") for f in frames]
         with self.lock:
             for attempt in (1, 2):
@@ -92,8 +92,8 @@ class EngineProcess:
         status = json.loads(reply[0])
         if "error" in status:
             raise EngineFailed(status["error"])
-        return (np.frombuffer(reply[1], np.float64).reshape(len(frames), -1),
-                np.frombuffer(reply[2], np.float32).reshape(len(frames), -1))
+        return [np.frombuffer(part, np.dtype(spec["dtype"])).reshape(spec["shape"])
+                for part, spec in zip(reply[1:], status["results"])]
 
     @property
     def pid(self) -> int:
@@ -121,12 +121,24 @@ class EnginePool:
             self._next += 1
             return engine
 
-    def analyze(self, frames):
-        return self.pick().analyze(frames)
+    def analyze(self, frames) -> tuple[np.ndarray, np.ndarray]:
+        """Frames -> (CDL vectors (N, 10), label probabilities (N, 25))."""
+        cdls, probabilities = self.pick().call("analyze", frames)
+        return cdls, probabilities
+
+    def generate(self, frames, center: int, oversample: int, blend: int, distill_lut: bool):
+        """The generator's grade of frame ``center`` -> (float32 (H, W, 3), LUT table (N, N, N, 3) or None)."""
+        graded, table = self.pick().call("generate", frames, center=center, oversample=oversample, blend=blend,
+                                         distill_lut=distill_lut)
+        return graded, (table if table.size else None)
 
     @property
     def devices(self) -> list[str]:
-        return [engine.device_name for engine in self.engines]
+        return [engine.description["device"] for engine in self.engines]
+
+    @property
+    def generator_radius(self) -> int:
+        return self.engines[0].description["generator_radius"]
 
     def close(self) -> None:
         for engine in self.engines:

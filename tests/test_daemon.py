@@ -49,7 +49,7 @@ def stream_all(client, frames, radius=2, mode="cdl_frames"):
 
 def test_server_info_and_health(daemon, client):
     info = client.info()
-    assert info.models[0].name == "analysis" and not info.models[0].trained
+    assert [m.name for m in info.models] == ["analysis", "generator"] and not info.models[0].trained
     assert info.devices == ["cpu"] and info.max_sessions == 40
     channel = grpc.insecure_channel(daemon.address)
     status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="colorgrade.v1.Grader"))
@@ -186,11 +186,13 @@ def test_unknown_clip_and_backwards_indices(daemon, client):
     assert "went backwards: got 4, expected 6" in error.value.details()
 
 
-def test_generator_modes_and_caps_are_refused_clearly(client):
-    with pytest.raises(GradeError, match="FAILED_PRECONDITION.*generative network"):
-        client.open_clip(mode="generator_frames")
+def test_bad_clip_settings_are_refused_clearly(client):
     with pytest.raises(GradeError, match="INVALID_ARGUMENT.*window_radius 99 exceeds"):
         client.open_clip(window_radius=99)
+    with pytest.raises(GradeError, match="INVALID_ARGUMENT.*blend_radius 50 exceeds"):
+        client.open_clip(mode="generator_frames", blend_radius=50)
+    with pytest.raises(GradeError, match="INVALID_ARGUMENT.*oversample 3"):
+        client.open_clip(mode="generator_frames", oversample=3)
 
 
 def test_session_cap_gives_resource_exhausted_and_others_keep_working(client):
@@ -236,3 +238,19 @@ def test_engine_killed_mid_stream_is_restarted_and_output_identical(daemon, clie
     while not daemon.engine_pids() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert daemon.engine_pids()
+
+
+@pytest.mark.parametrize("mode, options", [("generator_frames", {}), ("generator_frames", {"blend_radius": 1}),
+                                           ("generator_lut", {})])
+def test_generator_modes_stream_equals_random_access(client, mode, options):
+    frames = make_clip(11, frames=7, size=(32, 48))
+    clip = client.open_clip(mode=mode, **options)
+    streamed = list(client.stream(clip, frames))
+    client.close_clip(clip)
+    assert [r.index for r in streamed] == list(range(7))
+    assert all(r.frame.shape == frames[0].shape and r.frame.dtype == np.uint8 for r in streamed)
+    assert all((r.lut is not None) == (mode == "generator_lut") for r in streamed)
+    clip = client.open_clip(mode=mode, **options)
+    result = client.grade_frame(clip, 3, dict(enumerate(frames)), first_index=0, last_index=6)
+    np.testing.assert_array_equal(result.frame, streamed[3].frame)
+    client.close_clip(clip)

@@ -27,7 +27,7 @@ def clip(count, seed=0, size=(36, 64)):
     return [rng.random((*size, 3), dtype=np.float32) for _ in range(count)]
 
 
-@pytest.mark.parametrize("options, reach", [({}, 2), ({"blend": 1}, 3)])
+@pytest.mark.parametrize("options, reach", [({}, 2), ({"blend": 1}, 3), ({"distill_lut": True}, 4)])
 def test_frame_t_depends_only_on_its_window(model, options, reach):
     frames = clip(12)
     base = model.grade(frames, **options)
