@@ -139,7 +139,7 @@ def train_generator(args) -> int:
                                batch=args.batch or 4, seed=args.seed, device=args.device, resume=args.resume)
     record = train(options)
     print(f"trained {record['steps']} steps in {record['minutes']} min (kept step {record['selected_step']}, "
-          f"validation L2 {record['selected_validation_l2']})")
+          f"validation {record['selected_validation']})")
     write_generator_card(options.out, None)
     print(f"weights: {options.out}\ncard:    {Path(options.out).with_suffix('.md')}\n"
           "Run 'colorgrade eval generator --write-card' once both generators are trained for the full table.")

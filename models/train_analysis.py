@@ -14,11 +14,7 @@ so a run cut short by ``--minutes`` still anneals. Checkpoints every ``checkpoin
 from __future__ import annotations
 
 import math
-import platform
-import shlex
-import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,6 +26,7 @@ from colorgrade.models.colour import apply_cdl, srgb_to_lab
 from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
 from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models.training import TrainingRun
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.weights import save_weights
 
@@ -79,12 +76,6 @@ def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Gene
     return (inputs + noise).clamp(0, 1), (clean + noise).clamp(0, 1), labels
 
 
-def learning_rate(options: AnalysisOptions, step: int, elapsed: float) -> float:
-    progress = min(1.0, max(step / options.steps, elapsed / (options.minutes * 60)))
-    warmup = min(1.0, (step + 1) / 100)
-    return options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 class Validation:
     """A fixed batch of validation crops (photos never trained on) and the scores that pick the best weights.
 
@@ -110,15 +101,11 @@ class Validation:
         mixture = float(lab_distance(apply_cdl(self.mixtures, cdl_from_head(network(self.mixtures)[1])), self.clean))
         clean = float(lab_distance(apply_cdl(self.clean, cdl_from_head(network(self.clean)[1])), self.clean))
         network.train()
-        return {"accuracy": accuracy, "mixture_delta_e": mixture, "clean_delta_e": clean,
-                "selection": mixture + clean}
+        return {"accuracy": accuracy, "mixture_delta_e": mixture, "clean_delta_e": clean}
 
 
 def train(options: AnalysisOptions) -> dict:
     device = pick_device(options.device)
-    run_dir = Path(options.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = run_dir / "checkpoint.pt"
     split = split_photos(list_photos(options.photos))
     source = (2 * options.thumbnail, 2 * options.thumbnail)
     train_set = PhotoSet(split["train"], size=source, device=device)
@@ -129,40 +116,27 @@ def train(options: AnalysisOptions) -> dict:
     optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
     generator = torch.Generator().manual_seed(options.seed)
     noise_generator = torch.Generator(device=device).manual_seed(options.seed + 1)
-    step, elapsed_before, segments, best = 0, 0.0, [], None
-    if options.resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        network.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        noise_generator.set_state(state["noise_generator"].to(noise_generator.get_state().device))
-        step, elapsed_before, segments = int(state["step"]), float(state["elapsed"]), list(state["segments"])
-        best = state["best"]
-        print(f"resuming from {checkpoint_path} at step {step} ({elapsed_before / 60:.1f} min done)")
+    run = TrainingRun(options.run_dir, options.steps, options.minutes, options.resume,
+                      ["loss", "cross_entropy", "lab_distance", "train_accuracy", "validation_accuracy",
+                       "validation_mixture_delta_e", "validation_clean_delta_e"], device)
+    if run.restored:
+        network.load_state_dict(run.restored["network"])
+        optimizer.load_state_dict(run.restored["optimizer"])
+        generator.set_state(run.restored["generator"])
+        noise_generator.set_state(run.restored["noise_generator"].to(noise_generator.get_state().device))
     sampler = MixtureSampler(generator)
-    log_path = run_dir / "log.tsv"
-    if step == 0:
-        log_path.write_text("step\tminutes\tloss\tcross_entropy\tlab_distance\ttrain_accuracy\t"
-                            "validation_accuracy\tvalidation_mixture_delta_e\tvalidation_clean_delta_e\n")
-
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    segment = {"command": "colorgrade " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "device": str(device),
-               "device_name": device_name, "cpu_threads": torch.get_num_threads(), "from_step": step}
-    started = time.monotonic()
-    elapsed = lambda: elapsed_before + time.monotonic() - started  # noqa: E731
 
     def save_checkpoint():
-        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(), "noise_generator": noise_generator.get_state().cpu(),
-                    "step": step, "elapsed": elapsed(),
-                    "segments": segments + [{**segment, "to_step": step}], "best": best}, checkpoint_path)
+        run.save_checkpoint(network=network.state_dict(), optimizer=optimizer.state_dict(),
+                            generator=generator.get_state(), noise_generator=noise_generator.get_state().cpu())
 
-    totals = {"loss": 0.0, "ce": 0.0, "lab": 0.0, "acc": 0.0, "n": 0}
+    totals = dict.fromkeys(("loss", "ce", "lab", "acc"), 0.0)
     network.train()
-    bar = tqdm(total=options.steps, initial=step, desc="train analysis", unit="step", dynamic_ncols=True)
-    while step < options.steps and elapsed() < options.minutes * 60:
+    bar = tqdm(total=options.steps, initial=run.step, desc="train analysis", unit="step", dynamic_ncols=True)
+    while run.running():
+        warmup = min(1.0, (run.step + 1) / 100)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(options, step, elapsed())
+            group["lr"] = options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * run.progress()))
         inputs, clean, labels = make_batch(train_set, options, generator, sampler, noise_generator)
         logits, raw = network(inputs)
         cross_entropy = F.cross_entropy(logits[:len(labels)], labels)
@@ -171,42 +145,28 @@ def train(options: AnalysisOptions) -> dict:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        step += 1
+        run.step += 1
         accuracy = float((logits[:len(labels)].argmax(1) == labels).float().mean())
         for key, value in (("loss", loss.item()), ("ce", cross_entropy.item()), ("lab", lab.item()), ("acc", accuracy)):
-            totals[key] += value
-        totals["n"] += 1
+            totals[key] += value / options.epoch_steps
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", dE=f"{lab.item():.2f}")
-        if step % options.epoch_steps == 0 or step == options.steps:
-            n = totals["n"]
+        if run.step % options.epoch_steps == 0:
             scores = validation.scores(network)
-            if best is None or scores["selection"] < best["scores"]["selection"]:
-                best = {"step": step, "scores": scores,
-                        "state": {k: v.detach().clone() for k, v in network.state_dict().items()}}
-            with log_path.open("a") as log:
-                log.write(f"{step}\t{elapsed() / 60:.2f}\t{totals['loss'] / n:.4f}\t{totals['ce'] / n:.4f}\t"
-                          f"{totals['lab'] / n:.3f}\t{totals['acc'] / n:.4f}\t{scores['accuracy']:.4f}\t"
-                          f"{scores['mixture_delta_e']:.3f}\t{scores['clean_delta_e']:.3f}\n")
-            bar.write(f"step {step}: loss {totals['loss'] / n:.3f}, train acc {totals['acc'] / n:.3f}, "
+            run.consider(network, scores["mixture_delta_e"] + scores["clean_delta_e"], scores)
+            run.log([totals["loss"], totals["ce"], totals["lab"], totals["acc"], scores["accuracy"],
+                     scores["mixture_delta_e"], scores["clean_delta_e"]])
+            bar.write(f"step {run.step}: loss {totals['loss']:.3f}, train acc {totals['acc']:.3f}, "
                       f"validation acc {scores['accuracy']:.3f}, validation ΔE mixtures "
                       f"{scores['mixture_delta_e']:.2f} clean {scores['clean_delta_e']:.2f}")
             totals = dict.fromkeys(totals, 0.0)
-        if step % options.checkpoint_every == 0:
+        if run.step % options.checkpoint_every == 0:
             save_checkpoint()
     bar.close()
-    if step > segment["from_step"]:
-        save_checkpoint()
-    if step > segment["from_step"]:
-        segments.append({**segment, "to_step": step})
-    if best is not None:
-        network.load_state_dict(best["state"])
+    save_checkpoint()
+    record = run.finish(network, split, options)
     network.eval()
-    record = {"steps": step, "minutes": round(elapsed() / 60, 2), "segments": segments,
-              "selected_step": best["step"] if best else step,
-              "selected_validation": {k: round(v, 4) for k, v in best["scores"].items()} if best else {},
-              "photos": {name: [p.name for p in paths] for name, paths in split.items()},
-              "options": {k: v for k, v in asdict(options).items() if k not in ("resume", "device")}}
     Path(options.out).parent.mkdir(parents=True, exist_ok=True)
-    save_weights(options.out, network, {"width": options.width, "dropout": options.dropout, "thumbnail": options.thumbnail}, record)
+    save_weights(options.out, network, {"width": options.width, "dropout": options.dropout,
+                                        "thumbnail": options.thumbnail}, record)
     return record

@@ -11,11 +11,7 @@
 from __future__ import annotations
 
 import math
-import platform
-import shlex
-import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +24,7 @@ from colorgrade.models.analysis import pick_device
 from colorgrade.models.data import list_photos, load_photo, split_photos, synthesise_clip
 from colorgrade.models.generator import WORKING_SIZE
 from colorgrade.models.networks import PatchDiscriminator, UNetGenerator
+from colorgrade.models.training import TrainingRun
 from colorgrade.models.weights import save_weights
 
 TEMPORAL_FRAMES = 5
@@ -79,12 +76,11 @@ def clip_batch(photos: list[np.ndarray], options: GeneratorOptions, generator: t
 
 def train(options: GeneratorOptions) -> dict:
     device = pick_device(options.device)
-    run_dir = Path(options.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = run_dir / "checkpoint.pt"
     split = split_photos(list_photos(options.photos))
     train_photos = [load_photo(p, max_side=512) for p in split["train"]]
     validation_photos = [load_photo(p, max_side=512) for p in split["validation"]]
+    validation = [t.to(device) for t in clip_batch(validation_photos, GeneratorOptions(
+        batch=8, temporal=options.temporal), torch.Generator().manual_seed(999), flips=False)]
 
     torch.manual_seed(options.seed)
     net_g = UNetGenerator(options.frames, options.base, options.depth).to(device)
@@ -92,40 +88,23 @@ def train(options: GeneratorOptions) -> dict:
     opt_g = torch.optim.Adam(net_g.parameters(), lr=options.learning_rate, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=options.learning_rate, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(options.seed)
-    validation = [t.to(device) for t in clip_batch(validation_photos, GeneratorOptions(
-        batch=8, temporal=options.temporal), torch.Generator().manual_seed(999), flips=False)]
-    step, elapsed_before, segments, best = 0, 0.0, [], None
-    if options.resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        net_g.load_state_dict(state["generator"])
-        net_d.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        generator.set_state(state["rng"])
-        step, elapsed_before, segments, best = state["step"], state["elapsed"], list(state["segments"]), state["best"]
-        print(f"resuming from {checkpoint_path} at step {step} ({elapsed_before / 60:.1f} min done)")
-    log_path = run_dir / "log.tsv"
-    if step == 0:
-        log_path.write_text("step\tminutes\tl2\tadversarial_g\tdiscriminator\tvalidation_l2\n")
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    segment = {"command": "colorgrade " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "device": str(device),
-               "device_name": device_name, "cpu_threads": torch.get_num_threads(), "from_step": step}
-    started = time.monotonic()
-    elapsed = lambda: elapsed_before + time.monotonic() - started  # noqa: E731
+    run = TrainingRun(options.run_dir, options.steps, options.minutes, options.resume,
+                      ["l2", "adversarial_g", "discriminator", "validation_l2"], device)
+    if run.restored:
+        for module, key in ((net_g, "generator"), (net_d, "discriminator"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+            module.load_state_dict(run.restored[key])
+        generator.set_state(run.restored["rng"])
 
     def save_checkpoint():
-        torch.save({"generator": net_g.state_dict(), "discriminator": net_d.state_dict(),
-                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": generator.get_state(),
-                    "step": step, "elapsed": elapsed(), "segments": segments + [{**segment, "to_step": step}],
-                    "best": best}, checkpoint_path)
+        run.save_checkpoint(generator=net_g.state_dict(), discriminator=net_d.state_dict(), opt_g=opt_g.state_dict(),
+                            opt_d=opt_d.state_dict(), rng=generator.get_state())
 
     totals = dict.fromkeys(("l2", "adv", "d"), 0.0)
-    bar = tqdm(total=options.steps, initial=step, desc=f"train {Path(options.out).stem}", unit="step",
+    bar = tqdm(total=options.steps, initial=run.step, desc=f"train {Path(options.out).stem}", unit="step",
                dynamic_ncols=True)
-    while step < options.steps and elapsed() < options.minutes * 60:
-        progress = min(1.0, max(step / options.steps, elapsed() / (options.minutes * 60)))
+    while run.running():
         for group in opt_g.param_groups + opt_d.param_groups:
-            group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+            group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * run.progress()))
         x, y = (t.to(device) for t in clip_batch(train_photos, options, generator, flips=options.temporal))
         fake = net_g(x)
         loss_d = 0.5 * (((net_d(x, y) - 1) ** 2).mean() + (net_d(x, fake.detach()) ** 2).mean())
@@ -138,37 +117,24 @@ def train(options: GeneratorOptions) -> dict:
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        step += 1
+        run.step += 1
         for key, value in (("l2", l2.item()), ("adv", adversarial.item()), ("d", loss_d.item())):
-            totals[key] += value
+            totals[key] += value / options.epoch_steps
         bar.update(1)
         bar.set_postfix(l2=f"{l2.item():.5f}", adv=f"{adversarial.item():.3f}")
-        if step % options.epoch_steps == 0 or step == options.steps:
+        if run.step % options.epoch_steps == 0:
             net_g.eval()
             with torch.no_grad():
                 validation_l2 = float(F.mse_loss(net_g(validation[0]), validation[1]))
             net_g.train()
-            if best is None or validation_l2 < best["validation_l2"]:
-                best = {"step": step, "validation_l2": validation_l2,
-                        "state": {k: v.detach().clone() for k, v in net_g.state_dict().items()}}
-            n = options.epoch_steps
-            with log_path.open("a") as log:
-                log.write(f"{step}\t{elapsed() / 60:.2f}\t{totals['l2'] / n:.6f}\t{totals['adv'] / n:.4f}\t"
-                          f"{totals['d'] / n:.4f}\t{validation_l2:.6f}\n")
-            bar.write(f"step {step}: l2 {totals['l2'] / n:.5f}, validation l2 {validation_l2:.5f}")
+            run.consider(net_g, validation_l2, {"l2": validation_l2})
+            run.log([totals["l2"], totals["adv"], totals["d"], validation_l2])
+            bar.write(f"step {run.step}: l2 {totals['l2']:.5f}, validation l2 {validation_l2:.5f}")
             totals = dict.fromkeys(totals, 0.0)
             save_checkpoint()
     bar.close()
-    if step > segment["from_step"]:
-        save_checkpoint()
-        segments.append({**segment, "to_step": step})
-    if best is not None:
-        net_g.load_state_dict(best["state"])
-    record = {"steps": step, "minutes": round(elapsed() / 60, 2), "segments": segments,
-              "selected_step": best["step"] if best else step,
-              "selected_validation_l2": round(best["validation_l2"], 6) if best else None,
-              "photos": {name: [p.name for p in paths] for name, paths in split.items()},
-              "options": {k: v for k, v in asdict(options).items() if k not in ("resume", "device")}}
+    save_checkpoint()
+    record = run.finish(net_g, split, options)
     Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     config = {"frames": options.frames, "base": options.base, "depth": options.depth, "working_size": list(WORKING_SIZE)}
     save_weights(options.out, net_g, config, record)
