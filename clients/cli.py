@@ -85,11 +85,16 @@ def connect(args):
         command = [sys.executable, "-m", "colorgrade", "serve", "--unix", socket]
         if args.device:
             command += ["--device", args.device]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        log_path = os.path.join(folder, "daemon.log")
+        # The daemon's log goes to a file: a pipe nobody reads would stall it once full.
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             line = process.stdout.readline()
             if not re.search(r"serving on", line):
-                raise SystemExit(f"colorgrade: private daemon failed to start: {process.stderr.read().strip()}")
+                with open(log_path) as log:
+                    last = (log.read().strip().splitlines() or ["no output"])[-1]
+                raise SystemExit(f"colorgrade: private daemon failed to start: {last}")
             with GradeClient(f"unix:{socket}") as client:
                 yield client
         finally:

@@ -2,10 +2,10 @@
 
 Each step draws clean crops of training photos (split by photo) and makes two half-batches:
 - single catalogue detunes with uniform labels: cross-entropy on the classifier;
-- mixtures of 1-4 errors (in and outside the CDL family): no label.
-On both halves the predicted CDL is applied to the detuned thumbnail and compared in CIE Lab
-with the clean one (mean Euclidean distance, i.e. CIE76 ΔE): an image-space loss, so the head
-learns whatever CDL restores the picture best, not a parameter we invented.
+- mixtures of 1-4 errors (in and outside the CDL family), a quarter of them left clean: on these
+  the predicted CDL is applied to the thumbnail and compared in CIE Lab with the clean one (mean
+  Euclidean distance, i.e. CIE76 ΔE): an image-space loss, so the head learns whatever CDL
+  restores the picture best, not a parameter we invented.
 
 The learning rate follows a cosine over the run's budget (steps or minutes, whichever ends first),
 so a run cut short by ``--minutes`` still anneals. Checkpoints every ``checkpoint_every`` steps make
@@ -46,6 +46,7 @@ class AnalysisOptions:
     weight_decay: float = 1e-4
     correction_weight: float = 0.5   # Lab distance is in ΔE units (~1-10); cross-entropy ~0.01-3
     noise: float = 0.01              # sensor noise added to inputs, so clean noise is not "an error"
+    clean_share: float = 0.25        # of the correction head's examples, the share left clean
     seed: int = 0
     device: str | None = None
     epoch_steps: int = 200           # one log line (and a validation pass) per this many steps
@@ -62,6 +63,12 @@ def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Gene
                noise_generator: torch.Generator):
     """-> inputs (B, 3, S, S), clean (B, 3, S, S), labels (B/2,) for the first half.
 
+    The second half trains the correction head: mixtures of errors, with ``clean_share`` of them
+    left clean. The catalogue's detunes go one way each (blacks only lifted, contrast only raised),
+    so a head trained on them would learn a standing correction and push every unseen frame the
+    other way; the mixtures' symmetric magnitudes plus clean frames put "leave it alone" at the
+    centre of what it learns.
+
     Small random draws come from ``generator`` (CPU); the per-pixel noise from ``noise_generator``,
     which lives on the training device so the GPU does not wait for the CPU to make it.
     """
@@ -70,6 +77,7 @@ def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Gene
     half = options.batch // 2
     labels = torch.randint(len(LABELS), (half,), generator=generator).to(clean.device)
     magnitudes, order = sampler.sample(options.batch - half)
+    magnitudes[torch.rand(len(magnitudes), generator=generator) < options.clean_share] = 0
     inputs = torch.cat([apply_labels(clean[:half], labels),
                         MixtureSampler.apply(clean[half:], magnitudes, order)])
     noise = torch.randn(inputs.shape, generator=noise_generator, device=clean.device) * options.noise
@@ -140,7 +148,8 @@ def train(options: AnalysisOptions) -> dict:
         inputs, clean, labels = make_batch(train_set, options, generator, sampler, noise_generator)
         logits, raw = network(inputs)
         cross_entropy = F.cross_entropy(logits[:len(labels)], labels)
-        lab = lab_distance(apply_cdl(inputs, cdl_from_head(raw)), clean)
+        half = len(labels)
+        lab = lab_distance(apply_cdl(inputs[half:], cdl_from_head(raw[half:])), clean[half:])
         loss = cross_entropy + options.correction_weight * lab
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

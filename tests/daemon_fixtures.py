@@ -2,15 +2,18 @@
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 SERVING = re.compile(r"serving on (\S+)")
 
 
 class RunningDaemon:
-    def __init__(self, *args, env=None):
+    def __init__(self, *args):
+        # The log goes to a file: a pipe nobody reads would stall the daemon once full.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen([sys.executable, "-m", "colorgrade", "serve", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
         deadline = time.monotonic() + 120
         line = ""
         while time.monotonic() < deadline:
@@ -22,7 +25,8 @@ class RunningDaemon:
                 self.address = match.group(1)
                 return
         self.process.kill()
-        raise RuntimeError(f"daemon did not start: {line} {self.process.stderr.read()}")
+        self.log.seek(0)
+        raise RuntimeError(f"daemon did not start: {line} {self.log.read()}")
 
     def engine_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", "colorgrade.server.engine"],
