@@ -90,10 +90,6 @@ class GradeClient:
         self.channel.close()
 
     @_calls
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
-
-    @_calls
     def info(self) -> pb.ServerInfo:
         return self.stub.GetServerInfo(pb.ServerInfoRequest(), metadata=self.metadata, timeout=self.timeout)
 

@@ -29,10 +29,6 @@ def apply_cdl(rgb: torch.Tensor, cdl: torch.Tensor) -> torch.Tensor:
     return (luma + saturation * (sop - luma)).clamp(0.0, 1.0)
 
 
-def identity_cdl(batch: int, device=None) -> torch.Tensor:
-    return torch.tensor([1.0] * 3 + [0.0] * 3 + [1.0] * 3 + [1.0], device=device).repeat(batch, 1)
-
-
 def apply_lut(rgb: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Trilinear 3D LUT over [0, 1]^3, differentiable in both the image and the table.
 

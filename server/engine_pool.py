@@ -7,6 +7,7 @@ the front end, so nothing but that one request is ever lost.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import uuid
 
 import numpy as np
 import zmq
+
+log = logging.getLogger("colorgrade.server.engines")
 
 
 class EngineUnavailable(RuntimeError):
@@ -36,7 +39,6 @@ class EngineProcess:
         self.lock = threading.Lock()
         self.process = None
         self.socket = None
-        self.restarts = 0
         self.description = {}
         self._start()
 
@@ -72,7 +74,6 @@ class EngineProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.restarts += 1
         self._start()
 
     def call(self, op: str, frames: list[np.ndarray], **options) -> list[np.ndarray]:
@@ -85,7 +86,8 @@ class EngineProcess:
                 try:
                     reply = self._request(parts)
                     break
-                except EngineUnavailable:
+                except EngineUnavailable as error:
+                    log.warning("%s; restarting it (attempt %d of 2)", error, attempt)
                     self.restart()
                     if attempt == 2:
                         raise
@@ -94,10 +96,6 @@ class EngineProcess:
             raise EngineFailed(status["error"])
         return [np.frombuffer(part, np.dtype(spec["dtype"])).reshape(spec["shape"])
                 for part, spec in zip(reply[1:], status["results"])]
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     def close(self) -> None:
         if self.process and self.process.poll() is None:
