@@ -38,6 +38,8 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                         help="frame memory held across all clips")
     parser.add_argument("--max-frame-pixels", type=int, default=Limits.max_frame_pixels)
     parser.add_argument("--idle-ttl", type=float, default=Limits.idle_ttl_s, help="seconds before an idle clip is closed")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus-style metrics on http://HOST:PORT/metrics (0 picks a free port)")
     parser.add_argument("--untrained-models", action="store_true",
                         help="serve randomly initialised networks (development and plumbing tests only)")
 
@@ -51,13 +53,15 @@ def run_serve(args) -> int:
                     max_frame_pixels=args.max_frame_pixels, idle_ttl_s=args.idle_ttl)
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
-                          untrained_models=args.untrained_models, limits=limits)
+                          untrained_models=args.untrained_models, metrics_port=args.metrics_port, limits=limits)
     try:
         daemon = Daemon(config)
     except ConfigurationError as error:
         print(f"colorgrade serve: {error}", file=sys.stderr)
         return 2
-    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)})", flush=True)
+    metrics = f"; metrics: {daemon.metrics_address}" if daemon.metrics_address else ""
+    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)}{metrics})",
+          flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -24,6 +24,7 @@ from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.cdl import CDL
 from colorgrade.proto.lut import LUT3D
 from colorgrade.server.limits import Limits
+from colorgrade.server.metrics import Metrics
 from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
 
 
@@ -136,8 +137,8 @@ class ClipStore:
 class FrameGrader:
     """Turns clip frames into results: windows, per-frame analysis through the engines, CDL application."""
 
-    def __init__(self, engines, store: ClipStore):
-        self.engines, self.store = engines, store
+    def __init__(self, engines, store: ClipStore, metrics: Metrics):
+        self.engines, self.store, self.metrics = engines, store, metrics
 
     # --- frames in -------------------------------------------------------------------------
     def decode(self, message: pb.Frame) -> np.ndarray:
@@ -168,8 +169,9 @@ class FrameGrader:
         if missing:
             raise NotReady(f"frame {t} needs frames {window.start}..{window.stop - 1} of its window; "
                            f"missing {missing} (send them in GradeFrameRequest.frames)")
-        result = (self._analysis_result if clip.settings.mode in ANALYSIS_MODES else self._generator_result)(
-            clip, t, window)
+        grade = self._analysis_result if clip.settings.mode in ANALYSIS_MODES else self._generator_result
+        with self.metrics.frame(pb.Mode.Name(clip.settings.mode)):
+            result = grade(clip, t, window)
         clip.frames_processed += 1
         return result
 

@@ -17,6 +17,7 @@ from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from colorgrade.server.clips import ClipStore, FrameGrader
 from colorgrade.server.limits import Limits
+from colorgrade.server.metrics import Metrics, serve_metrics
 from colorgrade.server.engine_pool import EnginePool
 from colorgrade.server.service import GraderService
 
@@ -38,6 +39,7 @@ class DaemonConfig:
     tls_key: str | None = None
     token: str | None = None
     untrained_models: bool = False
+    metrics_port: int | None = None
     limits: Limits = field(default_factory=Limits)
     threads: int = 16
 
@@ -103,7 +105,12 @@ class Daemon:
         self.config = config
         self.engines = EnginePool(config.devices, config.untrained_models)
         store = ClipStore(config.limits, self.engines.generator_radius)
-        service = GraderService(store, FrameGrader(self.engines, store), model_infos(config.untrained_models))
+        metrics = Metrics()
+        service = GraderService(store, FrameGrader(self.engines, store, metrics), model_infos(config.untrained_models))
+        # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
+        metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
+        self.metrics_server = (serve_metrics(metrics, metrics_host, config.metrics_port)
+                               if config.metrics_port is not None else None)
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         interceptors = [TokenInterceptor(config.token)] if config.token else []
@@ -136,7 +143,16 @@ class Daemon:
             raise ConfigurationError(f"could not listen on {config.host}:{config.port} (in use?)")
         return f"{host}:{port}"
 
+    @property
+    def metrics_address(self) -> str | None:
+        if self.metrics_server is None:
+            return None
+        host, port = self.metrics_server.server_address[:2]
+        return f"http://{host}:{port}/metrics"
+
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
         self.engines.close()

@@ -22,7 +22,7 @@ class RunningDaemon:
                 break
             match = SERVING.search(line)
             if match:
-                self.address = match.group(1)
+                self.address, self.banner = match.group(1), line
                 return
         self.process.kill()
         self.log.seek(0)

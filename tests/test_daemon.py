@@ -20,7 +20,7 @@ from daemon_fixtures import RunningDaemon
 
 @pytest.fixture(scope="module")
 def daemon():
-    running = RunningDaemon("--port", "0", "--untrained-models", "--max-sessions", "40")
+    running = RunningDaemon("--port", "0", "--untrained-models", "--max-sessions", "40", "--metrics-port", "0")
     yield running
     running.stop()
 
@@ -254,3 +254,20 @@ def test_generator_modes_stream_equals_random_access(client, mode, options):
     result = client.grade_frame(clip, 3, dict(enumerate(frames)), first_index=0, last_index=6)
     np.testing.assert_array_equal(result.frame, streamed[3].frame)
     client.close_clip(clip)
+
+
+def test_metrics_count_frames_by_mode(daemon, client):
+    import re
+    import urllib.error
+    import urllib.request
+
+    url = re.search(r"metrics: (\S+)\)", daemon.banner).group(1)
+    before = urllib.request.urlopen(url).read().decode()
+    count = lambda text: int((re.search(r'colorgrade_frames_total\{mode="MODE_CDL_FRAMES"\} (\d+)', text)  # noqa: E731
+                              or [None, "0"])[1])
+    stream_all(client, make_clip(12, frames=3))
+    after = urllib.request.urlopen(url).read().decode()
+    assert count(after) == count(before) + 3
+    assert "colorgrade_frames_in_flight 0" in after and "colorgrade_frame_seconds_total" in after
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(url.replace("/metrics", "/other"))
