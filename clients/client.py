@@ -101,11 +101,11 @@ class GradeClient:
         return [_result(c, i) for i, c in enumerate(reply.corrections)]
 
     @_calls
-    def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", return_frames: bool = True,
+    def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", corrections_only: bool = False,
                   return_lut: bool = False, oversample: int = 1, blend_radius: int = 0) -> str:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-        settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, return_frames=return_frames,
+        settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, corrections_only=corrections_only,
                                    return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
         reply = self.stub.OpenClip(pb.OpenClipRequest(settings=settings, name=name), metadata=self.metadata,
                                    timeout=self.timeout)

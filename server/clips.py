@@ -184,7 +184,7 @@ class FrameGrader:
         if clip.settings.return_lut:
             correction.lut.CopyFrom(lut_to_message(cdl.to_lut()))
         result = pb.FrameResult(index=t, correction=correction)
-        if clip.settings.mode == pb.MODE_CDL_FRAMES and clip.settings.return_frames:
+        if clip.settings.mode == pb.MODE_CDL_FRAMES and not clip.settings.corrections_only:
             result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t]), index=t))
         return result
 
@@ -199,7 +199,7 @@ class FrameGrader:
         if table is not None:
             lut = LUT3D(table)
             result.correction.lut.CopyFrom(lut_to_message(lut))
-        if settings.return_frames:
+        if not settings.corrections_only:
             result.frame.CopyFrom(encode_frame(from_float_rgb(graded, alpha, frame.dtype), index=t))
         return result
 

@@ -92,6 +92,9 @@ def test_parameters_mode_returns_no_pixels_and_optional_lut(client):
     assert all(r.frame is None and r.cdl is not None for r in results)
     assert results[0].lut.size == 33
     np.testing.assert_allclose(results[0].lut.table, results[0].cdl.to_lut(33).table, atol=1e-6)
+    clip = client.open_clip(mode="cdl_frames", window_radius=1, corrections_only=True)
+    results = list(client.stream(clip, make_clip(2, frames=3)))
+    assert all(r.frame is None and r.cdl is not None for r in results)
 
 
 def test_window_averages_per_frame_cdls(client):
