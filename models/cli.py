@@ -7,9 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 
-DEFAULT_PHOTOS = ["../shared/data/photos", "../shared/data/photos_extra"]
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "colorgrade" / "samples" / "photos"
 # The small fixed set a weight card's reproducibility numbers are measured on (shipped with the repo).
 FIXED_SET = {"crops_per_photo": 2, "mixtures_per_photo": 6, "seed": 7}
@@ -80,6 +79,12 @@ def evaluate_on_fixed_set(weights, device=None) -> dict:
     return evaluate_analysis(load(weights, device), photos, **FIXED_SET)
 
 
+def describe_segments(training: dict) -> str:
+    """A card's list of the commands that trained the weights, one line per (resumed) run."""
+    return "\n".join(f"- `{s['command']}`: steps {s['from_step']}-{s['to_step']} on {s['device']} "
+                     f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
+
+
 def write_analysis_card(weights, photo_folders, device=None) -> dict:
     """Evaluate ``weights`` on the test split and the fixed set, and write the card beside them."""
     from colorgrade.models.evaluate import format_analysis_report
@@ -92,8 +97,7 @@ def write_analysis_card(weights, photo_folders, device=None) -> dict:
     record = {"training": training, "evaluation_command": card_command, "evaluation_test_split": test,
               "evaluation_fixed_set": {"photos": "colorgrade/samples/photos", **FIXED_SET, "device": "cpu",
                                        "report": fixed}}
-    runs = "\n".join(f"- `{s['command']}`: steps {s['from_step']}-{s['to_step']} on {s['device']} "
-                     f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
+    runs = describe_segments(training)
     split = {name: len(paths) for name, paths in training.get("photos", {}).items()}
     body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "
             f"step {training.get('selected_step')}, the best on the validation photos), from photos "
@@ -183,8 +187,7 @@ def write_generator_card(weights, table: dict | None) -> None:
     record = {"training": training, "evaluation_test_split": table,
               "evaluation_fixed_set": {"photos": "colorgrade/samples/photos", **GENERATOR_FIXED_SET, "device": "cpu",
                                        "mean_ciede2000": generator_fixed_set_numbers(weights)}}
-    runs = "\n".join(f"- `{s['command']}`: steps {s['from_step']}-{s['to_step']} on {s['device']} "
-                     f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
+    runs = describe_segments(training)
     table_text = (f"```\n{format_generator_report(table)}\n```" if table else
                   "Not evaluated yet: run `colorgrade eval generator --write-card`.")
     body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "

@@ -27,13 +27,13 @@ from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
 from colorgrade.models.networks import AnalysisNet, cdl_from_head
 from colorgrade.models.training import TrainingRun
-from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 from colorgrade.models.weights import save_weights
 
 
 @dataclass
 class AnalysisOptions:
-    photos: list[str] = field(default_factory=lambda: ["../shared/data/photos", "../shared/data/photos_extra"])
+    photos: list[str] = field(default_factory=lambda: list(DEFAULT_PHOTOS))
     out: str = str(WEIGHTS_DIR / "analysis.safetensors")
     run_dir: str = "runs/analysis"
     steps: int = 6000

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from colorgrade.models import WEIGHTS_DIR
+from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 from colorgrade.models.analysis import pick_device
 from colorgrade.models.data import list_photos, load_photo, split_photos, synthesise_clip
 from colorgrade.models.generator import WORKING_SIZE
@@ -32,7 +32,7 @@ TEMPORAL_FRAMES = 5
 
 @dataclass
 class GeneratorOptions:
-    photos: list[str] = field(default_factory=lambda: ["../shared/data/photos", "../shared/data/photos_extra"])
+    photos: list[str] = field(default_factory=lambda: list(DEFAULT_PHOTOS))
     temporal: bool = False
     out: str = ""
     run_dir: str = ""

@@ -22,10 +22,10 @@ import numpy as np
 from colorgrade.models.detunes import LABELS
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.cdl import CDL
+from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
 from colorgrade.proto.lut import LUT3D
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
-from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
 
 
 class InvalidInput(ValueError):
@@ -45,7 +45,6 @@ class NotReady(RuntimeError):
 
 
 ANALYSIS_MODES = {pb.MODE_PARAMETERS, pb.MODE_CDL_FRAMES}
-GENERATOR_MODES = {pb.MODE_GENERATOR_FRAMES, pb.MODE_GENERATOR_LUT}
 
 
 @dataclass
@@ -84,9 +83,9 @@ class ClipStore:
     def open(self, settings: pb.ClipSettings, name: str) -> Clip:
         if settings.mode not in pb.Mode.values() or settings.mode == pb.MODE_UNSPECIFIED:
             raise InvalidInput(f"clip mode {settings.mode} is not a known mode (see colorgrade.v1.Mode)")
-        for name in ("window_radius", "blend_radius"):
-            if getattr(settings, name) > self.limits.max_window_radius:
-                raise InvalidInput(f"{name} {getattr(settings, name)} exceeds the server's cap of "
+        for radius in ("window_radius", "blend_radius"):
+            if getattr(settings, radius) > self.limits.max_window_radius:
+                raise InvalidInput(f"{radius} {getattr(settings, radius)} exceeds the server's cap of "
                                    f"{self.limits.max_window_radius}")
         if settings.oversample not in (0, 1, 2):
             raise InvalidInput(f"oversample {settings.oversample} is not 1 or 2")
@@ -194,12 +193,11 @@ class FrameGrader:
         graded, table = self.engines.generate([clip.frames[i] for i in window], t - window.start,
                                               max(1, settings.oversample), settings.blend_radius, distill)
         frame = clip.frames[t]
-        _, alpha = to_float_rgb(frame)
         result = pb.FrameResult(index=t)
         if table is not None:
-            lut = LUT3D(table)
-            result.correction.lut.CopyFrom(lut_to_message(lut))
+            result.correction.lut.CopyFrom(lut_to_message(LUT3D(table)))
         if not settings.corrections_only:
+            alpha = frame[..., 3:] if frame.shape[-1] == 4 else None
             result.frame.CopyFrom(encode_frame(from_float_rgb(graded, alpha, frame.dtype), index=t))
         return result
 

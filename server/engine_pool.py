@@ -106,7 +106,7 @@ class EngineProcess:
 
 
 class EnginePool:
-    """Engines, one per device; requests go to the least busy (round robin under the GIL)."""
+    """Engines, one per device; requests take turns among them (round robin)."""
 
     def __init__(self, devices: list[str | None], untrained: bool = False):
         self.engines = [EngineProcess(device, untrained) for device in devices]
