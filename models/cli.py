@@ -41,6 +41,8 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--width", type=int, default=32, help="channels of the first VGG block (default 32)")
     parser.add_argument("--dropout", type=float, default=0.3, help="dropout after the last batch-norm layer")
+    parser.add_argument("--composite", type=float, default=0.5,
+                        help="analysis: share of training crops with a piece of another photo pasted in (default 0.5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--out", help="weights to write (default models/weights/NAME.safetensors)")
@@ -127,7 +129,8 @@ def train_analysis(args) -> int:
     options = AnalysisOptions(photos=args.photos, out=out, run_dir=args.run_dir or "runs/analysis",
                               steps=args.steps or 6000, minutes=args.minutes, batch=args.batch or 48, seed=args.seed,
                               device=args.device, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
-                              width=args.width, dropout=args.dropout, resume=args.resume)
+                              width=args.width, dropout=args.dropout, composite_share=args.composite,
+                              resume=args.resume)
     record = train(options)
     print(f"trained {record['steps']} steps in {record['minutes']} min; evaluating on the test split ...")
     print(format_analysis_report(write_analysis_card(out, args.photos, args.device)))

@@ -85,8 +85,30 @@ class PhotoSet:
     def __len__(self):
         return len(self.images)
 
-    def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
-        """(B, 3, h, w) crops of random photos, each 50-100 % of the photo's side, randomly mirrored."""
+    def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator,
+                     composite_share: float = 0.0) -> torch.Tensor:
+        """(B, 3, h, w) crops of random photos, each 50-100 % of the photo's side, randomly mirrored.
+
+        ``composite_share`` of them get a rectangle (20-60 % of each side) cut from another random
+        crop pasted in: two well-graded pictures side by side are still a well-graded picture, so
+        this makes new "clean" scenes from a few dozen photos, and a network can no longer
+        recognise the photo and recall its colours instead of judging them.
+        """
+        crops = self._crops(batch, size, generator)
+        if composite_share <= 0:
+            return crops
+        rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+        donors = self._crops(batch, size, generator)
+        height, width = size
+        y, x = torch.arange(height)[:, None], torch.arange(width)[None, :]
+        sides = (0.2 + 0.4 * rand(batch, 2)) * torch.tensor([height, width])
+        corners = rand(batch, 2) * (torch.tensor([height, width]) - sides)
+        inside = ((y >= corners[:, 0, None, None]) & (y < (corners[:, 0] + sides[:, 0])[:, None, None])
+                  & (x >= corners[:, 1, None, None]) & (x < (corners[:, 1] + sides[:, 1])[:, None, None]))
+        inside &= (rand(batch) < composite_share)[:, None, None]
+        return torch.where(inside[:, None].to(crops.device), donors, crops)
+
+    def _crops(self, batch: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
         rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
         which = torch.randint(len(self.images), (batch,), generator=generator)
         scale = 0.5 + 0.5 * rand(batch)

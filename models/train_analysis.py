@@ -46,6 +46,7 @@ class AnalysisOptions:
     weight_decay: float = 1e-4
     correction_weight: float = 0.5   # Lab distance is in ΔE units (~1-10); cross-entropy ~0.01-3
     noise: float = 0.01              # sensor noise added to inputs, so clean noise is not "an error"
+    composite_share: float = 0.5     # training crops with a piece of another photo pasted in (data.PhotoSet)
     clean_share: float = 0.25        # of the correction head's examples, the share left clean
     seed: int = 0
     device: str | None = None
@@ -73,7 +74,7 @@ def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Gene
     which lives on the training device so the GPU does not wait for the CPU to make it.
     """
     size = (options.thumbnail, options.thumbnail)
-    clean = photos.random_crops(options.batch, size, generator)
+    clean = photos.random_crops(options.batch, size, generator, options.composite_share)
     half = options.batch // 2
     labels = torch.randint(len(LABELS), (half,), generator=generator).to(clean.device)
     magnitudes, order = sampler.sample(options.batch - half)

@@ -30,6 +30,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", action="append", dest="devices", metavar="DEVICE",
                         help="engine device: cpu, cuda, cuda:1; repeat for one engine per device "
                              "(default: CUDA when present, else CPU)")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="frames per analysis forward pass, gathered across clips (default: 8 on CUDA, 1 on CPU, "
+                             "where batching is no faster); a frame's result does not depend on which frames share its batch")
     parser.add_argument("--tls-cert", help="PEM certificate (required off loopback)")
     parser.add_argument("--tls-key", help="PEM private key (required off loopback)")
     parser.add_argument("--token-file", help="file holding the token clients must send (required off loopback)")
@@ -53,7 +56,8 @@ def run_serve(args) -> int:
                     max_frame_pixels=args.max_frame_pixels, idle_ttl_s=args.idle_ttl)
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
-                          untrained_models=args.untrained_models, metrics_port=args.metrics_port, limits=limits)
+                          untrained_models=args.untrained_models, metrics_port=args.metrics_port,
+                          batch_size=args.batch_size, limits=limits)
     try:
         daemon = Daemon(config)
     except ConfigurationError as error:

@@ -6,15 +6,22 @@ frames alone, so it is the same whether the clip is streamed in order, graded ou
 interleaved with other clips. Averaging over the window is also what keeps the grade from
 flickering: a CDL that moves only as fast as the window slides.
 
-Each frame is analysed on its own (batch of one) and the result cached for the clip's life in
-the window, so no frame is analysed twice and batching cannot change a result.
+Each frame is analysed once and its result cached while its window needs it. Analyses of frames
+from every clip are batched in the engines with a fixed batch shape (see ``server.engine``), so
+batching cannot change a result either.
+
+A stream is pipelined: while frame t is graded (its CDL applied at full resolution) on a worker
+thread, the stream's own thread already receives frame t+1 and the engine analyses it. Results
+still leave in order, and at most ``PIPELINE_DEPTH`` frames per stream are in progress.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +33,9 @@ from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, f
 from colorgrade.proto.lut import LUT3D
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
+
+log = logging.getLogger("colorgrade.server.clips")
+PIPELINE_DEPTH = 2   # frames of one stream being graded at once (results still leave in order)
 
 
 class InvalidInput(ValueError):
@@ -54,7 +64,8 @@ class Clip:
     settings: pb.ClipSettings
     reach: int                                     # frame t needs frames t-reach .. t+reach
     frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
-    analyses: dict = field(default_factory=dict)   # index -> (cdl vector (10,), probabilities (25,))
+    analyses: dict = field(default_factory=dict)   # index -> Future of (cdl vector (10,), probabilities (25,))
+    held_bytes: int = 0
     first_index: int | None = None
     last_index: int | None = None
     next_stream_index: int | None = None
@@ -67,10 +78,6 @@ class Clip:
         high = t + self.reach if self.last_index is None else min(self.last_index, t + self.reach)
         return range(low, high + 1)
 
-    @property
-    def buffered_bytes(self) -> int:
-        return sum(frame.nbytes for frame in self.frames.values())
-
 
 class ClipStore:
     """Open clips, with the caps: session count, buffered bytes, idle time."""
@@ -78,6 +85,7 @@ class ClipStore:
     def __init__(self, limits: Limits, generator_radius: int):
         self.limits, self.generator_radius = limits, generator_radius
         self.clips: dict[str, Clip] = {}
+        self.held_bytes = 0   # decoded frames held across all clips
         self.lock = threading.Lock()
 
     def open(self, settings: pb.ClipSettings, name: str) -> Clip:
@@ -102,7 +110,9 @@ class ClipStore:
                                     f"{self.limits.max_sessions}; close clips you are done with")
             clip = Clip(uuid.uuid4().hex, name, settings, reach)
             self.clips[clip.clip_id] = clip
-            return clip
+        log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", pb.Mode.Name(settings.mode),
+                 reach)
+        return clip
 
     def get(self, clip_id: str) -> Clip:
         with self.lock:
@@ -115,29 +125,56 @@ class ClipStore:
     def close(self, clip_id: str) -> Clip:
         with self.lock:
             clip = self.clips.pop(clip_id, None)
+            if clip is not None:
+                self.held_bytes -= clip.held_bytes
         if clip is None:
             raise ClipNotFound(f"no open clip with id {clip_id!r}")
+        log.info("closed clip %s (%s) after %d frames", clip_id, clip.name or "unnamed", clip.frames_processed)
         return clip
 
     def evict_idle(self) -> None:
         deadline = time.monotonic() - self.limits.idle_ttl_s
         with self.lock:
-            for clip_id in [c for c, clip in self.clips.items() if clip.last_used < deadline]:
-                del self.clips[clip_id]
+            idle = [clip for clip in self.clips.values() if clip.last_used < deadline]
+            for clip in idle:
+                del self.clips[clip.clip_id]
+                self.held_bytes -= clip.held_bytes
+        for clip in idle:
+            log.info("closed idle clip %s (%s) after %d frames", clip.clip_id, clip.name or "unnamed",
+                     clip.frames_processed)
 
-    def reserve(self, extra_bytes: int) -> None:
+    def keep(self, clip: Clip, index: int, frame: np.ndarray, extra_frames: int = 0) -> None:
+        """Buffer frame ``index`` of ``clip`` within the memory cap; the clip's oldest frames go first.
+
+        A clip keeps at least its window (2 * reach + 1 frames) plus ``extra_frames`` still being
+        graded, so eviction never takes a frame a result in progress needs.
+        """
+        if index in clip.frames:
+            return
         with self.lock:
-            held = sum(clip.buffered_bytes for clip in self.clips.values())
-        if held + extra_bytes > self.limits.max_buffer_bytes:
-            raise LimitExceeded(f"buffering another {extra_bytes} bytes would pass the server's frame memory cap of "
-                                f"{self.limits.max_buffer_bytes} bytes; close idle clips or send smaller frames")
+            if self.held_bytes + frame.nbytes > self.limits.max_buffer_bytes:
+                raise LimitExceeded(f"buffering another {frame.nbytes} bytes would pass the server's frame memory "
+                                    f"cap of {self.limits.max_buffer_bytes} bytes; close idle clips or send smaller "
+                                    "frames")
+            self.held_bytes += frame.nbytes
+            clip.held_bytes += frame.nbytes
+            clip.frames[index] = frame
+            while len(clip.frames) > max(self.limits.frames_per_clip, 2 * clip.reach + 1 + extra_frames):
+                old, dropped = clip.frames.popitem(last=False)
+                self.held_bytes -= dropped.nbytes
+                clip.held_bytes -= dropped.nbytes
+                clip.analyses.pop(old, None)
 
 
 class FrameGrader:
     """Turns clip frames into results: windows, per-frame analysis through the engines, CDL application."""
 
-    def __init__(self, engines, store: ClipStore, metrics: Metrics):
+    def __init__(self, engines, store: ClipStore, metrics: Metrics, workers: int = 4):
         self.engines, self.store, self.metrics = engines, store, metrics
+        self.workers = ThreadPoolExecutor(workers, thread_name_prefix="grade")
+
+    def close(self) -> None:
+        self.workers.shutdown(wait=True, cancel_futures=True)
 
     # --- frames in -------------------------------------------------------------------------
     def decode(self, message: pb.Frame) -> np.ndarray:
@@ -146,20 +183,20 @@ class FrameGrader:
         except ValueError as error:
             raise InvalidInput(str(error)) from None
 
-    def _keep(self, clip: Clip, index: int, frame: np.ndarray) -> None:
-        if index in clip.frames:
-            return
-        self.store.reserve(frame.nbytes)
-        clip.frames[index] = frame
-        while len(clip.frames) > max(self.store.limits.frames_per_clip, 2 * clip.reach + 1):
-            old, _ = clip.frames.popitem(last=False)
-            clip.analyses.pop(old, None)
+    def _analysis_future(self, clip: Clip, index: int) -> Future:
+        """Start (or find) the engine's analysis of a buffered frame."""
+        future = clip.analyses.get(index)
+        if future is None:
+            future = clip.analyses[index] = self.engines.submit_analysis(clip.frames[index])
+        return future
 
     def _analysis(self, clip: Clip, index: int):
-        if index not in clip.analyses:
-            cdls, probabilities = self.engines.analyze([clip.frames[index]])
-            clip.analyses[index] = (cdls[0], probabilities[0])
-        return clip.analyses[index]
+        future = self._analysis_future(clip, index)
+        try:
+            return future.result()
+        except Exception:
+            clip.analyses.pop(index, None)   # a failed analysis is asked again next time, not cached
+            raise
 
     # --- results out -----------------------------------------------------------------------
     def result(self, clip: Clip, t: int) -> pb.FrameResult:
@@ -170,9 +207,7 @@ class FrameGrader:
                            f"missing {missing} (send them in GradeFrameRequest.frames)")
         grade = self._analysis_result if clip.settings.mode in ANALYSIS_MODES else self._generator_result
         with self.metrics.frame(pb.Mode.Name(clip.settings.mode)):
-            result = grade(clip, t, window)
-        clip.frames_processed += 1
-        return result
+            return grade(clip, t, window)
 
     def _analysis_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
         analyses = [self._analysis(clip, i) for i in window]
@@ -203,6 +238,8 @@ class FrameGrader:
 
     def stream(self, clip: Clip, requests):
         """Frames in increasing index in, a result per frame out as soon as its window is complete."""
+        in_progress: deque[Future] = deque()
+        analysis_mode = clip.settings.mode in ANALYSIS_MODES
         last_seen = None
         for request in requests:
             if request.HasField("frame"):
@@ -214,20 +251,31 @@ class FrameGrader:
                     frame = self.decode(request.frame)
                     if clip.first_index is None:
                         clip.first_index = index
-                    self._keep(clip, index, frame)
+                    self.store.keep(clip, index, frame, extra_frames=PIPELINE_DEPTH)
+                    if analysis_mode:
+                        self._analysis_future(clip, index)   # the engine starts on it while we go on
                     clip.next_stream_index = index + 1
                     last_seen = index
                     ready = index - clip.reach
                     if ready >= clip.first_index:
-                        yield self.result(clip, ready)
+                        in_progress.append(self.workers.submit(self.result, clip, ready))
+                while in_progress and (in_progress[0].done() or len(in_progress) >= PIPELINE_DEPTH):
+                    yield self._count(clip, in_progress.popleft().result())
             if request.end_of_clip:
                 break
+        while in_progress:
+            yield self._count(clip, in_progress.popleft().result())
         if last_seen is None:
             return
         with clip.lock:
             clip.last_index = last_seen
             for t in range(max(clip.first_index, last_seen - clip.reach + 1), last_seen + 1):
-                yield self.result(clip, t)
+                yield self._count(clip, self.result(clip, t))
+
+    @staticmethod
+    def _count(clip: Clip, result: pb.FrameResult) -> pb.FrameResult:
+        clip.frames_processed += 1   # only the clip's one stream or (under clip.lock) grade() counts
+        return result
 
     def grade(self, clip: Clip, request: pb.GradeFrameRequest) -> pb.FrameResult:
         with clip.lock:
@@ -236,17 +284,15 @@ class FrameGrader:
             if request.HasField("first_index"):
                 clip.first_index = request.first_index
             for message in request.frames:
-                self._keep(clip, message.index, self.decode(message))
-            return self.result(clip, request.index)
+                self.store.keep(clip, message.index, self.decode(message))
+            return self._count(clip, self.result(clip, request.index))
 
     def analyze_stills(self, messages) -> pb.AnalyzeReply:
         if not messages:
             raise InvalidInput("AnalyzeRequest has no frames")
-        reply = pb.AnalyzeReply()
-        for message in messages:
-            cdls, probabilities = self.engines.analyze([self.decode(message)])
-            reply.corrections.append(correction_message(CDL.from_vector(cdls[0]), probabilities[0]))
-        return reply
+        cdls, probabilities = self.engines.analyze([self.decode(message) for message in messages])
+        return pb.AnalyzeReply(corrections=[correction_message(CDL.from_vector(cdl), p)
+                                            for cdl, p in zip(cdls, probabilities)])
 
 
 def apply_to_frame(cdl: CDL, frame: np.ndarray) -> np.ndarray:

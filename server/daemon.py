@@ -40,6 +40,7 @@ class DaemonConfig:
     token: str | None = None
     untrained_models: bool = False
     metrics_port: int | None = None
+    batch_size: int | None = None      # frames per analysis forward pass (None: 8 on CUDA, 1 on CPU)
     limits: Limits = field(default_factory=Limits)
     threads: int = 16
 
@@ -103,10 +104,11 @@ class Daemon:
     def __init__(self, config: DaemonConfig):
         check_security(config)
         self.config = config
-        self.engines = EnginePool(config.devices, config.untrained_models)
-        store = ClipStore(config.limits, self.engines.generator_radius)
         metrics = Metrics()
-        service = GraderService(store, FrameGrader(self.engines, store, metrics), model_infos(config.untrained_models))
+        self.engines = EnginePool(config.devices, config.untrained_models, config.batch_size, on_batch=metrics.batch)
+        store = ClipStore(config.limits, self.engines.generator_radius)
+        self.grader = FrameGrader(self.engines, store, metrics)
+        service = GraderService(store, self.grader, model_infos(config.untrained_models))
         # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
         metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
         self.metrics_server = (serve_metrics(metrics, metrics_host, config.metrics_port)
@@ -153,6 +155,7 @@ class Daemon:
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.grader.close()
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
         self.engines.close()

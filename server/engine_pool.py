@@ -6,6 +6,7 @@ the front end, so nothing but that one request is ever lost.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,9 +15,12 @@ import sys
 import tempfile
 import threading
 import uuid
+from concurrent.futures import Future
 
 import numpy as np
 import zmq
+
+from colorgrade.server.batching import MicroBatcher
 
 log = logging.getLogger("colorgrade.server.engines")
 
@@ -32,8 +36,9 @@ class EngineFailed(RuntimeError):
 class EngineProcess:
     """One engine worker process on one device, reached over an ipc:// socket."""
 
-    def __init__(self, device: str | None, untrained: bool, timeout_s: float = 120.0):
-        self.device, self.untrained, self.timeout_ms = device, untrained, int(timeout_s * 1000)
+    def __init__(self, device: str | None, untrained: bool, batch_size: int | None = None, timeout_s: float = 120.0):
+        self.device, self.untrained, self.batch_size = device, untrained, batch_size
+        self.timeout_ms = int(timeout_s * 1000)
         self.endpoint = f"ipc://{tempfile.gettempdir()}/colorgrade-engine-{uuid.uuid4().hex[:12]}"
         self.context = zmq.Context.instance()
         self.lock = threading.Lock()
@@ -46,6 +51,8 @@ class EngineProcess:
         command = [sys.executable, "-m", "colorgrade.server.engine", self.endpoint]
         if self.device:
             command += ["--device", self.device]
+        if self.batch_size:
+            command += ["--batch-size", str(self.batch_size)]
         if self.untrained:
             command.append("--untrained")
         self.process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -106,12 +113,16 @@ class EngineProcess:
 
 
 class EnginePool:
-    """Engines, one per device; requests take turns among them (round robin)."""
+    """Engines, one per device. Analysis goes through a micro-batcher (frames of any clips share a
+    forward pass); generator windows take turns among the engines (round robin)."""
 
-    def __init__(self, devices: list[str | None], untrained: bool = False):
-        self.engines = [EngineProcess(device, untrained) for device in devices]
+    def __init__(self, devices: list[str | None], untrained: bool = False, batch_size: int | None = None,
+                 max_wait_s: float = 0.002, on_batch=lambda size: None):
+        self.engines = [EngineProcess(device, untrained, batch_size) for device in devices]
         self._next = 0
         self._lock = threading.Lock()
+        self.batcher = MicroBatcher([(functools.partial(self._analyze_batch, engine), engine.description["batch_size"])
+                                     for engine in self.engines], max_wait_s, on_batch)
 
     def pick(self) -> EngineProcess:
         with self._lock:
@@ -119,10 +130,19 @@ class EnginePool:
             self._next += 1
             return engine
 
+    @staticmethod
+    def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        cdls, probabilities = engine.call("analyze", frames)
+        return list(zip(cdls, probabilities))
+
+    def submit_analysis(self, frame: np.ndarray) -> Future:
+        """One frame's analysis, batched with other waiting frames -> Future of (CDL vector (10,), probabilities (25,))."""
+        return self.batcher.submit(frame)
+
     def analyze(self, frames) -> tuple[np.ndarray, np.ndarray]:
         """Frames -> (CDL vectors (N, 10), label probabilities (N, 25))."""
-        cdls, probabilities = self.pick().call("analyze", frames)
-        return cdls, probabilities
+        results = [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
+        return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
 
     def generate(self, frames, center: int, oversample: int, blend: int, distill_lut: bool):
         """The generator's grade of frame ``center`` -> (float32 (H, W, 3), LUT table (N, N, N, 3) or None)."""
@@ -139,5 +159,6 @@ class EnginePool:
         return self.engines[0].description["generator_radius"]
 
     def close(self) -> None:
+        self.batcher.close()
         for engine in self.engines:
             engine.close()

@@ -14,6 +14,8 @@ class Metrics:
         self.frames: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
         self.in_flight = 0
+        self.batches = 0
+        self.batched_frames = 0
 
     @contextmanager
     def frame(self, mode: str):
@@ -30,6 +32,12 @@ class Metrics:
                 self.frames[mode] = self.frames.get(mode, 0) + 1
                 self.seconds[mode] = self.seconds.get(mode, 0.0) + elapsed
 
+    def batch(self, frames: int) -> None:
+        """Count one analysis forward pass of ``frames`` frames (gathered across clips)."""
+        with self.lock:
+            self.batches += 1
+            self.batched_frames += frames
+
     def render(self) -> str:
         with self.lock:
             lines = ["# HELP colorgrade_frames_total Frames graded, by clip mode.",
@@ -39,7 +47,14 @@ class Metrics:
                       "# TYPE colorgrade_frame_seconds_total counter"]
             lines += [f'colorgrade_frame_seconds_total{{mode="{m}"}} {s:.6f}' for m, s in sorted(self.seconds.items())]
             lines += ["# HELP colorgrade_frames_in_flight Frames being graded now (queue depth).",
-                      "# TYPE colorgrade_frames_in_flight gauge", f"colorgrade_frames_in_flight {self.in_flight}"]
+                      "# TYPE colorgrade_frames_in_flight gauge", f"colorgrade_frames_in_flight {self.in_flight}",
+                      "# HELP colorgrade_analysis_batches_total Forward passes of the analysis network.",
+                      "# TYPE colorgrade_analysis_batches_total counter",
+                      f"colorgrade_analysis_batches_total {self.batches}",
+                      "# HELP colorgrade_analysis_batch_frames_total Frames analysed in those passes "
+                      "(divided by the passes: the mean batch).",
+                      "# TYPE colorgrade_analysis_batch_frames_total counter",
+                      f"colorgrade_analysis_batch_frames_total {self.batched_frames}"]
         return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,9 @@ from daemon_fixtures import RunningDaemon
 
 @pytest.fixture(scope="module")
 def daemon():
-    running = RunningDaemon("--port", "0", "--untrained-models", "--max-sessions", "40", "--metrics-port", "0")
+    # Batches of 4 on CPU too, so the interleaving tests check that batching never changes a result.
+    running = RunningDaemon("--port", "0", "--untrained-models", "--max-sessions", "40", "--metrics-port", "0",
+                            "--batch-size", "4")
     yield running
     running.stop()
 
@@ -125,17 +127,27 @@ def test_random_access_names_missing_window_frames(client):
     client.close_clip(clip)
 
 
+def read_metrics(daemon) -> dict[str, float]:
+    """The daemon's unlabelled metrics, name -> value."""
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(re.search(r"metrics: (\S+)\)", daemon.banner).group(1)).read().decode()
+    return {name: float(value) for name, value in re.findall(r"^(\w+) (\S+)$", text, re.MULTILINE)}
+
+
 def test_interleaved_clips_from_threads_equal_each_clip_alone(daemon):
     clips = [make_clip(100 + i, frames=60, size=(16, 24)) for i in range(8)]
+    before = read_metrics(daemon)
     with GradeClient(daemon.address) as alone_client:
-        alone = [[r.frame for r in stream_all(alone_client, c, radius=2)] for c in clips]
+        alone = [[(r.frame, r.cdl) for r in stream_all(alone_client, c, radius=2)] for c in clips]
     together = [None] * len(clips)
     errors = []
 
     def run(i):
         try:
             with GradeClient(daemon.address) as c:
-                together[i] = [r.frame for r in stream_all(c, clips[i], radius=2)]
+                together[i] = [(r.frame, r.cdl) for r in stream_all(c, clips[i], radius=2)]
         except Exception as error:  # surfaced below with the clip number
             errors.append((i, error))
 
@@ -145,10 +157,15 @@ def test_interleaved_clips_from_threads_equal_each_clip_alone(daemon):
     for t in threads:
         t.join()
     assert not errors
+    after = read_metrics(daemon)
+    frames = after["colorgrade_analysis_batch_frames_total"] - before["colorgrade_analysis_batch_frames_total"]
+    passes = after["colorgrade_analysis_batches_total"] - before["colorgrade_analysis_batches_total"]
+    assert frames == 2 * 8 * 60 and passes < frames   # each frame analysed once per run, some in shared batches
     for i in range(len(clips)):
         assert len(together[i]) == 60
-        for a, b in zip(alone[i], together[i]):
-            np.testing.assert_array_equal(a, b)
+        for (frame_alone, cdl_alone), (frame_together, cdl_together) in zip(alone[i], together[i]):
+            np.testing.assert_array_equal(frame_alone, frame_together)
+            assert cdl_alone == cdl_together   # exact: sharing an engine batch must not change a bit
 
 
 def raw_stub(daemon):
