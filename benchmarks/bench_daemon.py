@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,9 @@ def daemon_fps(client, frames, mode="cdl_frames") -> tuple[float, object]:
 
 
 def ffmpeg_fps(frames, cdl, folder: Path) -> float:
+    """ffmpeg's own lut3d on the same frames and correction; NaN where no ffmpeg is installed."""
+    if shutil.which("ffmpeg") is None:
+        return float("nan")
     cube = folder / "bench.cube"
     write_cube(cube, cdl.to_lut(33))
     height, width = frames[0].shape[:2]

@@ -46,7 +46,7 @@ class AnalysisOptions:
     weight_decay: float = 1e-4
     correction_weight: float = 0.5   # Lab distance is in ΔE units (~1-10); cross-entropy ~0.01-3
     noise: float = 0.01              # sensor noise added to inputs, so clean noise is not "an error"
-    composite_share: float = 0.5     # training crops with a piece of another photo pasted in (data.PhotoSet)
+    composite_share: float = 0.0     # training crops with a piece of another photo pasted in (data.PhotoSet)
     clean_share: float = 0.25        # of the correction head's examples, the share left clean
     seed: int = 0
     device: str | None = None

@@ -17,6 +17,7 @@ still leave in order, and at most ``PIPELINE_DEPTH`` frames per stream are in pr
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -172,9 +173,13 @@ class FrameGrader:
     def __init__(self, engines, store: ClipStore, metrics: Metrics, workers: int = 4):
         self.engines, self.store, self.metrics = engines, store, metrics
         self.workers = ThreadPoolExecutor(workers, thread_name_prefix="grade")
+        # Half the cores grade bands of a frame at once (a CPU engine has the other half).
+        self.band_count = max(1, (os.cpu_count() or 2) // 2)
+        self.bands = ThreadPoolExecutor(self.band_count, thread_name_prefix="band")
 
     def close(self) -> None:
         self.workers.shutdown(wait=True, cancel_futures=True)
+        self.bands.shutdown(wait=True)
 
     # --- frames in -------------------------------------------------------------------------
     def decode(self, message: pb.Frame) -> np.ndarray:
@@ -219,7 +224,7 @@ class FrameGrader:
             correction.lut.CopyFrom(lut_to_message(cdl.to_lut()))
         result = pb.FrameResult(index=t, correction=correction)
         if clip.settings.mode == pb.MODE_CDL_FRAMES and not clip.settings.corrections_only:
-            result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t]), index=t))
+            result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t], self.bands, self.band_count), index=t))
         return result
 
     def _generator_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
@@ -295,8 +300,21 @@ class FrameGrader:
                                             for cdl, p in zip(cdls, probabilities)])
 
 
-def apply_to_frame(cdl: CDL, frame: np.ndarray) -> np.ndarray:
-    """Grade a wire frame (any sample type, RGB or RGBA) by ``cdl``; alpha and type are kept."""
+def apply_to_frame(cdl: CDL, frame: np.ndarray, pool: ThreadPoolExecutor | None = None, bands: int = 1) -> np.ndarray:
+    """Grade a wire frame (any sample type, RGB or RGBA) by ``cdl``; alpha and type are kept.
+
+    With a ``pool``, ``bands`` horizontal bands of the frame are graded on its threads at once
+    (numpy lets go of the interpreter lock while it works); each pixel's arithmetic is the same.
+    """
+    if pool is not None and bands > 1 and frame.shape[0] >= bands:
+        out = np.empty_like(frame)
+
+        def grade_band(rows: slice) -> None:
+            out[rows] = apply_to_frame(cdl, frame[rows])
+
+        edges = np.linspace(0, frame.shape[0], bands + 1).astype(int)
+        list(pool.map(grade_band, [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]))
+        return out
     if frame.dtype.kind == "u":
         graded = cdl.apply_codes(frame[..., :3])
         return np.concatenate([graded, frame[..., 3:]], axis=-1) if frame.shape[-1] == 4 else graded
