@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from colorgrade.models.colour import thumbnail
+from colorgrade.models.colour import thumbnail, thumbnail_block
 from colorgrade.models.detunes import LABELS, correction_matrix
 from colorgrade.models.networks import AnalysisNet, cdl_from_head
 from colorgrade.models import WEIGHTS_DIR
@@ -61,6 +61,16 @@ def validate_frames(frames) -> list[np.ndarray]:
     return checked
 
 
+def block_means(codes: np.ndarray, block: int) -> np.ndarray:
+    """(H, W, 3) uint8/uint16 codes -> (H//block, W//block, 3) float32 means of block x block squares,
+    scaled to [0, 1]. Sums are exact integers; rows and columns short of a whole block are left out
+    (as ``colour.thumbnail``'s block step does)."""
+    height, width = codes.shape[0] // block, codes.shape[1] // block
+    rows = codes[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32)
+    sums = rows.reshape(height, codes.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
+    return sums.astype(np.float32) * np.float32(1.0 / (block * block * np.iinfo(codes.dtype).max))
+
+
 class Analyzer:
     """An ``AnalysisNet`` with its thumbnail size, on a device, in inference mode."""
 
@@ -71,9 +81,20 @@ class Analyzer:
         self._corrections = correction_matrix(self.device)
 
     def thumbnails(self, frames: list[np.ndarray]) -> torch.Tensor:
-        """Frames of any sizes -> (B, 3, S, S) squashed thumbnails on the device."""
-        return torch.cat([thumbnail(torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(self.device),
-                                    self.thumbnail_size) for f in frames])
+        """Frames of any sizes -> (B, 3, S, S) squashed thumbnails on the device.
+
+        A frame is float (H, W, 3) in [0, 1], or uint8/uint16 codes (what the daemon receives):
+        those are block-averaged in integers first, so a full frame is never converted to floats.
+        """
+        return torch.cat([self._thumbnail(frame) for frame in frames])
+
+    def _thumbnail(self, frame: np.ndarray) -> torch.Tensor:
+        if frame.dtype.kind == "u":
+            block = thumbnail_block(frame.shape[0], frame.shape[1], self.thumbnail_size)
+            top = np.float32(np.iinfo(frame.dtype).max)
+            frame = block_means(frame, block) if block > 1 else frame.astype(np.float32) / top
+        tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
+        return thumbnail(tensor.to(self.device), self.thumbnail_size)
 
     @torch.inference_mode()
     def predict(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

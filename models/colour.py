@@ -56,12 +56,26 @@ def linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
 
 
 def thumbnail(rgb: torch.Tensor, size: int) -> torch.Tensor:
-    """Squash (B, 3, H, W) to (B, 3, size, size) by area averaging (the paper squashed, not cropped)."""
+    """Squash (B, 3, H, W) to (B, 3, size, size) by area averaging (the paper squashed, not cropped).
+
+    Whole k x k blocks are averaged first (k = ``thumbnail_block(H, W, size)``; the last rows and
+    columns short of a block, fewer than k, are left out), then adaptive averaging goes the rest of
+    the way. The block step is what lets integer frames be reduced exactly and cheaply
+    (``analysis.block_means``) without converting a whole 4K frame to floats first.
+    """
     if rgb.shape[-2:] == (size, size):
         return rgb
     if rgb.shape[-2] < size or rgb.shape[-1] < size:
         return F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    block = thumbnail_block(rgb.shape[-2], rgb.shape[-1], size)
+    if block > 1:
+        rgb = F.avg_pool2d(rgb, block)
     return F.adaptive_avg_pool2d(rgb, (size, size))
+
+
+def thumbnail_block(height: int, width: int, size: int) -> int:
+    """The largest block size that leaves both sides at least ``size`` (1: no block step)."""
+    return max(1, min(height, width) // size)
 
 
 def srgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:

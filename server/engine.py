@@ -51,7 +51,9 @@ class Engine:
 
     def analyze(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Frames (H, W, 3|4) of any sample type -> [CDL vectors (N, 10) float64, probabilities (N, 25) float32]."""
-        thumbnails = self.analyzer.thumbnails([to_float_rgb(frame)[0] for frame in frames])
+        # Integer frames go in as codes: the analyser block-averages them before any float conversion.
+        thumbnails = self.analyzer.thumbnails([frame[..., :3] if frame.dtype.kind == "u" else to_float_rgb(frame)[0]
+                                               for frame in frames])
         probabilities, cdls = [], []
         for start in range(0, len(thumbnails), self.batch_size):
             part = thumbnails[start:start + self.batch_size]

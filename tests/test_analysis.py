@@ -32,6 +32,29 @@ def test_analyze_returns_cdl_and_scores_for_any_size(analyzer):
         assert result.label == max(result.scores, key=result.scores.get)
 
 
+@pytest.mark.parametrize("shape", [(1080, 1920), (288, 512), (301, 130), (100, 90)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_frames_give_the_float_frames_thumbnail(analyzer, shape, dtype):
+    """The daemon hands the analyser integer codes; their exact block sums must match the float path."""
+    codes = (np.random.default_rng(1).random((*shape, 3)) * np.iinfo(dtype).max).astype(dtype)
+    floats = codes.astype(np.float32) / np.iinfo(dtype).max
+    from_codes, from_floats = analyzer.thumbnails([codes]), analyzer.thumbnails([floats])
+    assert from_codes.shape == (1, 3, 128, 128)
+    torch.testing.assert_close(from_codes, from_floats, rtol=0, atol=1e-6)
+
+
+def test_thumbnail_of_whole_multiples_is_the_plain_area_average():
+    """Training crops (256 -> 128) and evaluation crops (512 -> 128) see exactly k x k block means."""
+    from colorgrade.models.colour import thumbnail
+
+    images = torch.rand(2, 3, 512, 512)
+    for size in (128, 256):
+        block = 512 // size
+        expected = images.reshape(2, 3, size, block, size, block).mean(dim=(3, 5))
+        torch.testing.assert_close(thumbnail(images, size), expected, rtol=0, atol=1e-6)
+    assert thumbnail(images[..., :200, :300], 128).shape == (2, 3, 128, 128)   # 1 block, then adaptive
+
+
 def test_device_is_automatic_and_can_be_forced(analyzer):
     assert analysis.pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert analyzer.device.type == "cpu"
