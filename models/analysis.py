@@ -61,14 +61,16 @@ def validate_frames(frames) -> list[np.ndarray]:
     return checked
 
 
-def block_means(codes: np.ndarray, block: int) -> np.ndarray:
-    """(H, W, 3) uint8/uint16 codes -> (H//block, W//block, 3) float32 means of block x block squares,
-    scaled to [0, 1]. Sums are exact integers; rows and columns short of a whole block are left out
-    (as ``colour.thumbnail``'s block step does)."""
-    height, width = codes.shape[0] // block, codes.shape[1] // block
-    rows = codes[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32)
-    sums = rows.reshape(height, codes.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
-    return sums.astype(np.float32) * np.float32(1.0 / (block * block * np.iinfo(codes.dtype).max))
+def block_means(frame: np.ndarray, block: int) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, 3) float32 means of
+    block x block squares, in [0, 1]. Codes are summed in exact integers; rows and columns short of
+    a whole block are left out (as ``colour.thumbnail``'s block step does)."""
+    height, width = frame.shape[0] // block, frame.shape[1] // block
+    integer = frame.dtype.kind == "u"
+    rows = frame[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32 if integer else np.float32)
+    sums = rows.reshape(height, frame.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
+    top = np.iinfo(frame.dtype).max if integer else 1
+    return sums.astype(np.float32) * np.float32(1.0 / (block * block * top))
 
 
 class Analyzer:
@@ -84,15 +86,18 @@ class Analyzer:
         """Frames of any sizes -> (B, 3, S, S) squashed thumbnails on the device.
 
         A frame is float (H, W, 3) in [0, 1], or uint8/uint16 codes (what the daemon receives):
-        those are block-averaged in integers first, so a full frame is never converted to floats.
+        codes are block-averaged in integers, so a full frame is never converted to floats.
         """
         return torch.cat([self._thumbnail(frame) for frame in frames])
 
     def _thumbnail(self, frame: np.ndarray) -> torch.Tensor:
-        if frame.dtype.kind == "u":
-            block = thumbnail_block(frame.shape[0], frame.shape[1], self.thumbnail_size)
-            top = np.float32(np.iinfo(frame.dtype).max)
-            frame = block_means(frame, block) if block > 1 else frame.astype(np.float32) / top
+        # The block step in numpy, on the frame as it lies in memory (H, W, 3): cheaper than torch's
+        # pooling over a channels-last view; ``colour.thumbnail`` then only has the rest to do.
+        block = thumbnail_block(frame.shape[0], frame.shape[1], self.thumbnail_size)
+        if block > 1:
+            frame = block_means(frame, block)
+        elif frame.dtype.kind == "u":
+            frame = frame.astype(np.float32) / np.float32(np.iinfo(frame.dtype).max)
         tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
         return thumbnail(tensor.to(self.device), self.thumbnail_size)
 

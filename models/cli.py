@@ -31,7 +31,9 @@ EVAL_EPILOG = """examples:
 def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.epilog = TRAIN_EPILOG
     parser.add_argument("network", choices=["analysis", "generator"], help="which network to train")
-    parser.add_argument("--temporal", action="store_true", help="generator: train on 5-frame windows")
+    parser.add_argument("--temporal", action="store_true", help="generator: train on windows of frames")
+    parser.add_argument("--window", type=int, default=5, metavar="F",
+                        help="generator: frames per temporal window, odd (default 5)")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
                         help="folders of graded photos (split by photo: 2/3 train, 1/6 test, 1/6 validation)")
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget (default 45)")
@@ -117,7 +119,7 @@ def write_analysis_card(weights, photo_folders, device=None) -> dict:
 def run_train(args) -> int:
     try:
         return train_generator(args) if args.network == "generator" else train_analysis(args)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"colorgrade train: {error}", file=sys.stderr)
         return 2
 
@@ -142,7 +144,7 @@ def train_analysis(args) -> int:
 def train_generator(args) -> int:
     from colorgrade.models.train_generator import GeneratorOptions, train
 
-    options = GeneratorOptions(photos=args.photos, temporal=args.temporal, out=args.out or "",
+    options = GeneratorOptions(photos=args.photos, temporal=args.temporal, window=args.window, out=args.out or "",
                                run_dir=args.run_dir or "", steps=args.steps or 4000, minutes=args.minutes,
                                batch=args.batch or 4, seed=args.seed, device=args.device, resume=args.resume)
     record = train(options)

@@ -34,6 +34,7 @@ TEMPORAL_FRAMES = 5
 class GeneratorOptions:
     photos: list[str] = field(default_factory=lambda: list(DEFAULT_PHOTOS))
     temporal: bool = False
+    window: int = TEMPORAL_FRAMES   # frames per temporal window (odd); the per-frame model has 1
     out: str = ""
     run_dir: str = ""
     steps: int = 4000
@@ -49,13 +50,15 @@ class GeneratorOptions:
     resume: bool = False
 
     def __post_init__(self):
+        if self.window < 1 or self.window % 2 == 0:
+            raise ValueError(f"the temporal window must be an odd number of frames, got {self.window}")
         name = "generator_temporal" if self.temporal else "generator_frame"
         self.out = self.out or str(WEIGHTS_DIR / f"{name}.safetensors")
         self.run_dir = self.run_dir or f"runs/{name}"
 
     @property
     def frames(self) -> int:
-        return TEMPORAL_FRAMES if self.temporal else 1
+        return self.window if self.temporal else 1
 
 
 def clip_batch(photos: list[np.ndarray], options: GeneratorOptions, generator: torch.Generator, flips: bool):

@@ -34,13 +34,16 @@ def test_analyze_returns_cdl_and_scores_for_any_size(analyzer):
 
 @pytest.mark.parametrize("shape", [(1080, 1920), (288, 512), (301, 130), (100, 90)])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_integer_frames_give_the_float_frames_thumbnail(analyzer, shape, dtype):
-    """The daemon hands the analyser integer codes; their exact block sums must match the float path."""
+def test_integer_and_float_frames_give_the_training_thumbnail(analyzer, shape, dtype):
+    """The daemon hands the analyser integer codes, the Python API floats; both are block-averaged in
+    numpy, and must match the torch thumbnail that training and evaluation use."""
+    from colorgrade.models.colour import thumbnail
+
     codes = (np.random.default_rng(1).random((*shape, 3)) * np.iinfo(dtype).max).astype(dtype)
     floats = codes.astype(np.float32) / np.iinfo(dtype).max
-    from_codes, from_floats = analyzer.thumbnails([codes]), analyzer.thumbnails([floats])
-    assert from_codes.shape == (1, 3, 128, 128)
-    torch.testing.assert_close(from_codes, from_floats, rtol=0, atol=1e-6)
+    reference = thumbnail(torch.from_numpy(floats).permute(2, 0, 1)[None], 128)
+    for frame in (codes, floats):
+        torch.testing.assert_close(analyzer.thumbnails([frame]), reference, rtol=0, atol=1e-6)
 
 
 def test_thumbnail_of_whole_multiples_is_the_plain_area_average():

@@ -87,13 +87,16 @@ def test_generator_training_smoke_run(tmp_path):
     for i, source in enumerate(sorted((SAMPLES / "photos").glob("*.png")) * 2):
         (photos / f"{i}_{source.name}").write_bytes(source.read_bytes())
     out = tmp_path / "generator_temporal.safetensors"
-    result = subprocess.run([sys.executable, "-m", "colorgrade", "train", "generator", "--temporal", "--photos",
-                             str(photos), "--steps", "2", "--batch", "1", "--out", str(out), "--run-dir",
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "train", "generator", "--temporal", "--window", "3",
+                             "--photos", str(photos), "--steps", "2", "--batch", "1", "--out", str(out), "--run-dir",
                              str(tmp_path / "run"), "--device", "cpu"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     model = gen.load(out, "cpu")
-    assert model.radius == 2 and len(model.grade(clip(3))) == 3
+    assert model.radius == 1 and len(model.grade(clip(3))) == 3
     assert out.with_suffix(".md").exists()
+    even = subprocess.run([sys.executable, "-m", "colorgrade", "train", "generator", "--temporal", "--window", "4"],
+                          capture_output=True, text=True)
+    assert even.returncode == 2 and "odd number of frames, got 4" in even.stderr
 
 
 def test_shipped_generator_weights_reproduce_their_cards():
