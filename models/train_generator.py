@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +82,8 @@ def train(options: GeneratorOptions) -> dict:
     split = split_photos(list_photos(options.photos))
     train_photos = [load_photo(p, max_side=512) for p in split["train"]]
     validation_photos = [load_photo(p, max_side=512) for p in split["validation"]]
-    validation = [t.to(device) for t in clip_batch(validation_photos, GeneratorOptions(
-        batch=8, temporal=options.temporal), torch.Generator().manual_seed(999), flips=False)]
+    validation = [t.to(device) for t in clip_batch(validation_photos, replace(options, batch=8),
+                                                   torch.Generator().manual_seed(999), flips=False)]
 
     torch.manual_seed(options.seed)
     net_g = UNetGenerator(options.frames, options.base, options.depth).to(device)

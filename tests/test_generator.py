@@ -94,6 +94,13 @@ def test_generator_training_smoke_run(tmp_path):
     model = gen.load(out, "cpu")
     assert model.radius == 1 and len(model.grade(clip(3))) == 3
     assert out.with_suffix(".md").exists()
+    # A window other than the default, through the validation pass (every step here).
+    from colorgrade.models.train_generator import GeneratorOptions, train
+
+    record = train(GeneratorOptions(photos=[str(photos)], temporal=True, window=3, steps=2, minutes=1, batch=1,
+                                    epoch_steps=1, out=str(tmp_path / "w3.safetensors"), run_dir=str(tmp_path / "w3"),
+                                    device="cpu"))
+    assert record["steps"] == 2 and record["selected_validation"]["l2"] > 0
     even = subprocess.run([sys.executable, "-m", "colorgrade", "train", "generator", "--temporal", "--window", "4"],
                           capture_output=True, text=True)
     assert even.returncode == 2 and "odd number of frames, got 4" in even.stderr
