@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_models.py [--device cpu]
 
 - analysis: frames/s at batch 1 and batch 16, 1080p float frames in, thumbnail preparation included;
-- generator: frames/s at working size (144x256, temporal 5-frame windows), and seconds per 1080p
+- generator: frames/s at working size (144x256, the served per-frame model), and seconds per 1080p
   frame with LUT distillation (generator at working size + LUT fit + full-resolution application).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
     model = generator.load_default(args.device)
     small = [rng.random((144, 256, 3), dtype=np.float32) for _ in range(9)]
     working = rate(lambda: model.grade(small), max(1, args.repeats // 2)) * len(small)
-    print(f"generator at working size 256x144 (temporal): {working:.1f} frames/s")
+    print(f"generator at working size 256x144 (per-frame): {working:.1f} frames/s")
     window = frames[:5]
     started = time.perf_counter()
     model.grade_at(window, 2, distill_lut=True)

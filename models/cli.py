@@ -214,6 +214,7 @@ def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
     temporal = load(WEIGHTS_DIR / "generator_temporal.safetensors", device)
     variants = {
         "per-frame generator": lambda f: frame.grade(f),
+        "per-frame + LUT distillation": lambda f: frame.grade(f, distill_lut=True),
         "temporal generator": lambda f: temporal.grade(f),
         "temporal + 2x oversampling": lambda f: temporal.grade(f, oversample=2),
         "temporal + blending (+-1)": lambda f: temporal.grade(f, blend=1),

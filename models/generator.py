@@ -1,17 +1,17 @@
 """The generative network as a service: consecutive frames in, corrected frames (or a LUT) out.
 
     from colorgrade.models.generator import load_default
-    generator = load_default()                              # temporal weights; CUDA when present
+    generator = load_default()                              # shipped per-frame weights; CUDA when present
     graded = generator.grade(frames)                        # list of float32 (H, W, 3) in [0, 1], consecutive
     graded = generator.grade(frames, oversample=2, blend=1) # the paper's two remedies
     graded = generator.grade(frames, distill_lut=True)      # past the paper: no blur, no flicker
     lut = generator.fit_lut(frames)                         # the distilled LUT itself (LUT3D)
 
 Window semantics: the output for frame t depends only on frames t-r .. t+r, where r is the model's
-window radius k plus the blend radius; with LUT distillation the LUT for t is fitted over the
-outputs of frames t-r .. t+r, so t depends on frames t-2r .. t+2r. At a clip's ends the window is
-filled by repeating the edge frame. Frames are squashed to the working size (144x256 by default),
-graded, and resized back.
+window radius k plus the blend radius b; with LUT distillation the LUT for t is fitted over the
+outputs of frames t-d .. t+d, d = DISTILL_RADIUS + b, so t depends on frames within r + d
+(``reach``). At a clip's ends the window is filled by repeating the edge frame. Frames are squashed
+to the working size (144x256 by default), graded, and resized back.
 
 LUT distillation: over each frame's window, fit a smooth 3D LUT that maps the input frames to the
 generator's output at working size, then apply it to the full-resolution frame. Detail comes from
@@ -31,7 +31,9 @@ from colorgrade.models.networks import UNetGenerator
 from colorgrade.models.weights import load_weights
 from colorgrade.proto.lut import LUT3D, lattice
 
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_temporal.safetensors"
+# The per-frame model is served: on held-out clips it beat the temporal one with and without LUT
+# distillation (models/weights/generator_frame.md, docs/notes.md).
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_frame.safetensors"
 WORKING_SIZE = (144, 256)
 
 
@@ -77,6 +79,16 @@ def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness:
         direction = residual + (new_norm / norm) * direction
         norm = new_norm
     return LUT3D(solution[0].clamp(0, 1).float().numpy())
+
+
+# The LUT for frame t is fitted over the outputs of frames t-2 .. t+2 (widened by blending), whatever
+# the model's own window: the fit over neighbouring frames is what keeps distilled output steady.
+DISTILL_RADIUS = 2
+
+
+def reach(radius: int, blend: int = 0, distill_lut: bool = False) -> int:
+    """How far frame t's result looks for a model of window radius ``radius``: frames t-reach .. t+reach."""
+    return radius + blend + (DISTILL_RADIUS + blend if distill_lut else 0)
 
 
 class Generator:
@@ -135,8 +147,8 @@ class Generator:
 
     def _finish(self, frames, inputs, outputs, t: int, blend: int, distill_lut: bool):
         if distill_lut:
-            reach = self.radius + blend
-            lut = self._fit(inputs[max(0, t - reach):t + reach + 1], outputs[max(0, t - reach):t + reach + 1])
+            fit = slice(max(0, t - DISTILL_RADIUS - blend), t + DISTILL_RADIUS + blend + 1)
+            lut = self._fit(inputs[fit], outputs[fit])
             return lut.apply(frames[t]), lut
         resized = F.interpolate(outputs[t:t + 1], size=frames[t].shape[:2], mode="bilinear", align_corners=False)
         return resized[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), None
@@ -162,7 +174,7 @@ def load(path, device=None) -> Generator:
 
 
 def load_default(device=None) -> Generator:
-    """The shipped temporal weights (``models/weights/generator_temporal.safetensors``)."""
+    """The shipped per-frame weights (``models/weights/generator_frame.safetensors``)."""
     return load(DEFAULT_WEIGHTS, device)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colorgrade.models.detunes import LABELS
+from colorgrade.models.generator import reach as generator_reach
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.cdl import CDL
 from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
@@ -101,9 +102,8 @@ class ClipStore:
         if settings.mode in ANALYSIS_MODES:
             reach = settings.window_radius
         else:
-            # The generator's window, widened by blending; distillation fits over a window of outputs.
-            reach = self.generator_radius + settings.blend_radius
-            reach *= 2 if settings.mode == pb.MODE_GENERATOR_LUT else 1
+            reach = generator_reach(self.generator_radius, settings.blend_radius,
+                                    distill_lut=settings.mode == pb.MODE_GENERATOR_LUT)
         self.evict_idle()
         with self.lock:
             if len(self.clips) >= self.limits.max_sessions:

@@ -91,7 +91,7 @@ def model_infos(untrained: bool) -> list[pb.ModelInfo]:
         return [pb.ModelInfo(name=name, card="untrained (development and tests)", trained=False)
                 for name in ("analysis", "generator")]
     infos = []
-    for name, stem in (("analysis", "analysis"), ("generator", "generator_temporal")):
+    for name, stem in (("analysis", "analysis"), ("generator", "generator_frame")):
         weights = WEIGHTS_DIR / f"{stem}.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
         infos.append(pb.ModelInfo(name=name, card=f"{stem}.md (weights sha256 {digest})", trained=True))

@@ -22,14 +22,29 @@ def model():
     return model
 
 
+@pytest.fixture(scope="module")
+def frame_model():
+    """A per-frame generator (radius 0) whose head is random."""
+    model = gen.untrained(frames=1, device="cpu")
+    with torch.no_grad():
+        torch.manual_seed(1)
+        model.network.head.weight.normal_(0, 0.02)
+    return model
+
+
 def clip(count, seed=0, size=(36, 64)):
     rng = np.random.default_rng(seed)
     return [rng.random((*size, 3), dtype=np.float32) for _ in range(count)]
 
 
-@pytest.mark.parametrize("options, reach", [({}, 2), ({"blend": 1}, 3), ({"distill_lut": True}, 4)])
-def test_frame_t_depends_only_on_its_window(model, options, reach):
-    frames = clip(12)
+@pytest.mark.parametrize("which, options, reach", [
+    ("model", {}, 2), ("model", {"blend": 1}, 3), ("model", {"distill_lut": True}, 4),
+    ("model", {"distill_lut": True, "blend": 1}, 6),
+    ("frame_model", {}, 0), ("frame_model", {"distill_lut": True}, 2)])
+def test_frame_t_depends_only_on_its_window(request, which, options, reach):
+    model = request.getfixturevalue(which)
+    assert gen.reach(model.radius, options.get("blend", 0), options.get("distill_lut", False)) == reach
+    frames = clip(14)
     base = model.grade(frames, **options)
     for changed in (6 + reach, 6 + reach + 1):
         edited = list(frames)
