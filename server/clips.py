@@ -150,6 +150,7 @@ class ClipStore:
         A clip keeps at least its window (2 * reach + 1 frames) plus ``extra_frames`` still being
         graded, so eviction never takes a frame a result in progress needs.
         """
+        clip.last_used = time.monotonic()   # a clip being streamed is not idle, however long the stream
         if index in clip.frames:
             return
         with self.lock:

@@ -1,4 +1,5 @@
 """ClipStore and the front end's CDL application as plain classes: settings, reach, frame memory, bands."""
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,6 +34,17 @@ def test_frame_memory_is_counted_across_clips_evicted_and_released():
         store.keep(a, 6, np.zeros((20, 10, 3), np.uint8))
     store.close(a.clip_id)
     assert store.held_bytes == 1500
+
+
+def test_a_clip_receiving_frames_is_not_evicted_as_idle():
+    store = ClipStore(Limits(idle_ttl_s=0.3), generator_radius=2)
+    streaming = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES), "long take")
+    forgotten = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES), "abandoned")
+    for i in range(4):
+        time.sleep(0.1)
+        store.keep(streaming, i, np.zeros((2, 2, 3), np.uint8))
+    store.evict_idle()
+    assert streaming.clip_id in store.clips and forgotten.clip_id not in store.clips
 
 
 @pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint8, 4), (np.uint16, 3), (np.float32, 4)])
