@@ -12,24 +12,25 @@ from colorgrade.proto.cdl import CDL
 from conftest import SAMPLES
 
 
-@pytest.fixture(scope="module")
-def model():
-    """A temporal generator (radius 2) whose head is random, so every input frame moves the output."""
-    model = gen.untrained(frames=5, device="cpu")
+def random_head(frames):
+    """An untrained generator whose head is random, so every input frame moves the output."""
+    model = gen.untrained(frames=frames, device="cpu")
     with torch.no_grad():
         torch.manual_seed(1)
         model.network.head.weight.normal_(0, 0.02)
     return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A temporal generator (radius 2)."""
+    return random_head(frames=5)
 
 
 @pytest.fixture(scope="module")
 def frame_model():
-    """A per-frame generator (radius 0) whose head is random."""
-    model = gen.untrained(frames=1, device="cpu")
-    with torch.no_grad():
-        torch.manual_seed(1)
-        model.network.head.weight.normal_(0, 0.02)
-    return model
+    """A per-frame generator (radius 0)."""
+    return random_head(frames=1)
 
 
 def clip(count, seed=0, size=(36, 64)):
