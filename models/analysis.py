@@ -21,6 +21,7 @@ from colorgrade.models.networks import AnalysisNet, cdl_from_head
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.weights import load_weights
 from colorgrade.proto.cdl import CDL
+from colorgrade.proto.codec import to_float_rgb
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "analysis.safetensors"
 DEFAULT_THUMBNAIL = 128
@@ -97,7 +98,7 @@ class Analyzer:
         if block > 1:
             frame = block_means(frame, block)
         elif frame.dtype.kind == "u":
-            frame = frame.astype(np.float32) / np.float32(np.iinfo(frame.dtype).max)
+            frame = to_float_rgb(frame)[0]
         tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
         return thumbnail(tensor.to(self.device), self.thumbnail_size)
 
