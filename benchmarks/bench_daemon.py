@@ -7,6 +7,8 @@
    (b) the real ``ffmpeg -vf lut3d`` applying the same correction (baked to 33^3) to the same frames.
 2. Parameters mode with 256-px thumbnails: frames/s and bytes on the wire per frame.
 3. Cold start of a one-off CLI run (private daemon) against a warm daemon, per still.
+4. Generator modes on 960x540 uint8 frames: frames/s of generator_frames and generator_lut (each frame
+   goes through the generator once, whatever the windows it belongs to).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from colorgrade.clients import GradeClient  # noqa: E402
 from colorgrade.clients.media import shrink, write_image  # noqa: E402
 from colorgrade.proto import grader_pb2 as pb  # noqa: E402
 from colorgrade.proto.codec import encode_frame  # noqa: E402
-from colorgrade.proto.lut import write_cube  # noqa: E402
+from colorgrade.color import write_cube  # noqa: E402
 from daemon_fixtures import RunningDaemon  # noqa: E402
 
 ECHO_METHOD = "/bench.Echo/Stream"
@@ -68,8 +70,8 @@ def echo_fps(frames) -> float:
             process.kill()
 
 
-def daemon_fps(client, frames, mode="cdl_frames") -> tuple[float, object]:
-    clip = client.open_clip(mode=mode, window_radius=2)
+def daemon_fps(client, frames, mode="cdl_frames", **settings) -> tuple[float, object]:
+    clip = client.open_clip(mode=mode, window_radius=2, **settings)
     started = time.perf_counter()
     results = list(client.stream(clip, frames))
     elapsed = time.perf_counter() - started
@@ -108,6 +110,7 @@ def make_frames(count: int, dtype) -> list[np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--generator-frames", type=int, default=12)
     parser.add_argument("--untrained-models", action="store_true")
     parser.add_argument("--echo-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,6 +153,12 @@ def main() -> None:
             warm = time.perf_counter() - started
             print(f"\n3. One still through the CLI: cold (private daemon) {cold:.2f} s, warm daemon {warm:.2f} s "
                   f"-> warm is {cold / warm:.1f} x faster")
+
+            small = [f[::2, ::2].copy() for f in make_frames(args.generator_frames, np.uint8)]
+            print("\n4. Generator modes, 960x540 uint8                 frames/s")
+            for mode, settings in (("generator_frames", {}), ("generator_lut", {}), ("generator_lut", {"blend_radius": 1})):
+                rate, _ = daemon_fps(client, small, mode=mode, **settings)
+                print(f"   {mode:<17} {str(settings or ''):<20} {rate:7.2f}")
     finally:
         daemon.stop()
 

@@ -118,8 +118,8 @@ def _frames_of(path: Path):
 def run_analyze(args) -> int:
     from colorgrade.clients.client import GradeError
     from colorgrade.clients.media import MediaError, shrink
-    from colorgrade.proto.cdl import CDL, write_cdl
-    from colorgrade.proto.lut import write_cube
+    from colorgrade.color import CDL, write_cdl
+    from colorgrade.color import write_cube
 
     inputs = [Path(p) for p in args.inputs]
     try:

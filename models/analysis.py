@@ -12,16 +12,16 @@ averaged with the classifier's probabilities.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from colorgrade.models.colour import thumbnail, thumbnail_block
+from colorgrade.color import CDL, block_means, thumbnail_block, to_float_rgb
+from colorgrade.models.colour import thumbnail
 from colorgrade.models.detunes import LABELS, correction_matrix
 from colorgrade.models.networks import AnalysisNet, cdl_from_head
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.weights import load_weights
-from colorgrade.proto.cdl import CDL
-from colorgrade.proto.codec import to_float_rgb
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "analysis.safetensors"
 DEFAULT_THUMBNAIL = 128
@@ -60,18 +60,6 @@ def validate_frames(frames) -> list[np.ndarray]:
             raise ValueError(f"frame {i}: holds NaN or Inf")
         checked.append(frame.astype(np.float32, copy=False))
     return checked
-
-
-def block_means(frame: np.ndarray, block: int) -> np.ndarray:
-    """(H, W, 3) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, 3) float32 means of
-    block x block squares, in [0, 1]. Codes are summed in exact integers; rows and columns short of
-    a whole block are left out (as ``colour.thumbnail``'s block step does)."""
-    height, width = frame.shape[0] // block, frame.shape[1] // block
-    integer = frame.dtype.kind == "u"
-    rows = frame[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32 if integer else np.float32)
-    sums = rows.reshape(height, frame.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
-    top = np.iinfo(frame.dtype).max if integer else 1
-    return sums.astype(np.float32) * np.float32(1.0 / (block * block * top))
 
 
 class Analyzer:

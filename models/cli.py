@@ -7,16 +7,18 @@ import shlex
 import sys
 from pathlib import Path
 
+from colorgrade import SAMPLES_DIR
 from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 
-SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "colorgrade" / "samples" / "photos"
+SAMPLE_PHOTOS = SAMPLES_DIR / "photos"
 # The small fixed set a weight card's reproducibility numbers are measured on (shipped with the repo).
 FIXED_SET = {"crops_per_photo": 2, "mixtures_per_photo": 6, "seed": 7}
 
 TRAIN_EPILOG = """examples:
   colorgrade train analysis --photos ../shared/data/photos ../shared/data/photos_extra --minutes 45
   colorgrade train analysis --resume            # continue from runs/analysis/checkpoint.pt
-  colorgrade train generator --temporal --minutes 60   # the paper's cGAN over 5-frame windows
+  colorgrade train generator --temporal --minutes 45   # the paper's cGAN over 5-frame windows
+  colorgrade train generator --help             # every option of one network, with its default
 
 Writes the weights (safetensors) and a card beside them (command, data, steps, wall time, machine,
 evaluation on the held-out test photos). Progress, a log line per epoch (runs/NAME/log.tsv) and a
@@ -29,28 +31,14 @@ EVAL_EPILOG = """examples:
 
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
+    from colorgrade.models.options import OPTIONS, add_arguments
+
     parser.epilog = TRAIN_EPILOG
-    parser.add_argument("network", choices=["analysis", "generator"], help="which network to train")
-    parser.add_argument("--temporal", action="store_true", help="generator: train on windows of frames")
-    parser.add_argument("--window", type=int, default=5, metavar="F",
-                        help="generator: frames per temporal window, odd (default 5)")
-    parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
-                        help="folders of graded photos (split by photo: 2/3 train, 1/6 test, 1/6 validation)")
-    parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget (default 45)")
-    parser.add_argument("--steps", type=int, help="step budget (default 6000 analysis, 4000 generator)")
-    parser.add_argument("--batch", type=int, help="images (or clips) per step (default 48 analysis, 4 generator)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--width", type=int, default=32, help="channels of the first VGG block (default 32)")
-    parser.add_argument("--dropout", type=float, default=0.3, help="dropout after the last batch-norm layer")
-    parser.add_argument("--composite", type=float, default=0.0,
-                        help="analysis: share of training crops with a piece of another photo pasted in (default 0; "
-                             "raises held-out accuracy but damages clean frames more, see docs/notes.md)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    parser.add_argument("--out", help="weights to write (default models/weights/NAME.safetensors)")
-    parser.add_argument("--run-dir", help="checkpoints and log (default runs/NAME)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    networks = parser.add_subparsers(dest="network", metavar="NETWORK", required=True)
+    for name, summary in (("analysis", "the analysis network: classifier of detunes + CDL correction head"),
+                          ("generator", "the generative network (pix2pix cGAN), per-frame or --temporal")):
+        sub = networks.add_parser(name, help=summary, description=summary)
+        add_arguments(sub, OPTIONS[name])
 
 
 def configure_eval(parser: argparse.ArgumentParser) -> None:
@@ -126,27 +114,22 @@ def run_train(args) -> int:
 
 def train_analysis(args) -> int:
     from colorgrade.models.evaluate import format_analysis_report
-    from colorgrade.models.train_analysis import AnalysisOptions, train
+    from colorgrade.models.options import AnalysisOptions, from_arguments
+    from colorgrade.models.train_analysis import train
 
-    out = args.out or str(WEIGHTS_DIR / "analysis.safetensors")
-    options = AnalysisOptions(photos=args.photos, out=out, run_dir=args.run_dir or "runs/analysis",
-                              steps=args.steps or 6000, minutes=args.minutes, batch=args.batch or 48, seed=args.seed,
-                              device=args.device, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
-                              width=args.width, dropout=args.dropout, composite_share=args.composite,
-                              resume=args.resume)
+    options = from_arguments(AnalysisOptions, args)
     record = train(options)
     print(f"trained {record['steps']} steps in {record['minutes']} min; evaluating on the test split ...")
-    print(format_analysis_report(write_analysis_card(out, args.photos, args.device)))
-    print(f"weights: {out}\ncard:    {Path(out).with_suffix('.md')}")
+    print(format_analysis_report(write_analysis_card(options.out, options.photos, options.device)))
+    print(f"weights: {options.out}\ncard:    {Path(options.out).with_suffix('.md')}")
     return 0
 
 
 def train_generator(args) -> int:
-    from colorgrade.models.train_generator import GeneratorOptions, train
+    from colorgrade.models.options import GeneratorOptions, from_arguments
+    from colorgrade.models.train_generator import train
 
-    options = GeneratorOptions(photos=args.photos, temporal=args.temporal, window=args.window, out=args.out or "",
-                               run_dir=args.run_dir or "", steps=args.steps or 4000, minutes=args.minutes,
-                               batch=args.batch or 4, seed=args.seed, device=args.device, resume=args.resume)
+    options = from_arguments(GeneratorOptions, args)
     record = train(options)
     print(f"trained {record['steps']} steps in {record['minutes']} min (kept step {record['selected_step']}, "
           f"validation {record['selected_validation']})")

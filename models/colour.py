@@ -1,4 +1,4 @@
-"""Differentiable, batched colour maths in torch, equal to the numpy values in ``colorgrade.proto``.
+"""Differentiable, batched colour maths in torch: the training-side twins of ``colorgrade.color``.
 
 Images are (B, 3, H, W) float tensors of display-referred RGB in [0, 1].
 A CDL travels as a (B, 10) tensor: slope[3], offset[3], power[3], saturation (``CDL.to_vector``).
@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-REC709_LUMA = (0.2126, 0.7152, 0.0722)
+from colorgrade.color import REC709_LUMA, thumbnail_block
+
 # Keeps pow() differentiable at 0 for powers below 1; far below an 8- or 16-bit code value.
 _POW_FLOOR = 1e-6
 
@@ -27,19 +28,6 @@ def apply_cdl(rgb: torch.Tensor, cdl: torch.Tensor) -> torch.Tensor:
     sop = sop.clamp_min(_POW_FLOOR) ** power
     luma = luma_rec709(sop)
     return (luma + saturation * (sop - luma)).clamp(0.0, 1.0)
-
-
-def apply_lut(rgb: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Trilinear 3D LUT over [0, 1]^3, differentiable in both the image and the table.
-
-    rgb (B, 3, H, W); table (B, N, N, N, 3) indexed [r, g, b] like ``LUT3D.table``.
-    """
-    # grid_sample's 3D input is (B, C, D, H, W) sampled at (x, y, z) = (W, H, D) coordinates:
-    # lay the table out as D=r, H=g, W=b and sample at (b, g, r).
-    volume = table.permute(0, 4, 1, 2, 3)
-    grid = rgb.clamp(0.0, 1.0).flip(1).permute(0, 2, 3, 1).unsqueeze(1) * 2.0 - 1.0
-    out = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    return out.squeeze(2)
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
@@ -61,7 +49,7 @@ def thumbnail(rgb: torch.Tensor, size: int) -> torch.Tensor:
     Whole k x k blocks are averaged first (k = ``thumbnail_block(H, W, size)``; the last rows and
     columns short of a block, fewer than k, are left out), then adaptive averaging goes the rest of
     the way. The block step is what lets integer frames be reduced exactly and cheaply
-    (``analysis.block_means``) without converting a whole 4K frame to floats first.
+    (``colorgrade.color.block_means``) without converting a whole 4K frame to floats first.
     """
     if rgb.shape[-2:] == (size, size):
         return rgb
@@ -71,11 +59,6 @@ def thumbnail(rgb: torch.Tensor, size: int) -> torch.Tensor:
     if block > 1:
         rgb = F.avg_pool2d(rgb, block)
     return F.adaptive_avg_pool2d(rgb, (size, size))
-
-
-def thumbnail_block(height: int, width: int, size: int) -> int:
-    """The largest block size that leaves both sides at least ``size`` (1: no block step)."""
-    return max(1, min(height, width) // size)
 
 
 def srgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:

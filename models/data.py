@@ -17,7 +17,6 @@ from PIL import Image
 
 from colorgrade.models.detunes import MixtureSampler
 
-SPLITS = ("train", "test", "validation")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_linear
-from colorgrade.proto.cdl import CDL
+from colorgrade.color import CDL
+from colorgrade.models.colour import apply_cdl, linear_to_srgb, luma_rec709, srgb_to_linear
 
 LEVELS = (33, 66, 100)
 CONTRAST_PIVOT = 0.45
@@ -154,7 +154,7 @@ def _contrast(images, magnitude):
 
 def _saturation(images, magnitude):
     s = (1 + magnitude).view(-1, 1, 1, 1)
-    luma = (images * images.new_tensor((0.2126, 0.7152, 0.0722)).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    luma = luma_rec709(images)
     return (luma + s * (images - luma)).clamp(0, 1)
 
 

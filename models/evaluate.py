@@ -124,7 +124,7 @@ CLIP_FRAMES = 10
 
 def _cdl_path(analyzer: Analyzer, frames: list[np.ndarray], radius: int = 2) -> list[np.ndarray]:
     """The daemon's analysis path: per-frame head CDLs averaged over +-radius frames, applied exactly."""
-    from colorgrade.proto.cdl import CDL
+    from colorgrade.color import CDL
 
     vectors = [analyzer.predict(thumbnail(torch.from_numpy(f).permute(2, 0, 1)[None], analyzer.thumbnail_size))[1][0]
                .cpu().numpy() for f in frames]

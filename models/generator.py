@@ -26,10 +26,9 @@ import torch.nn.functional as F
 
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.analysis import pick_device, validate_frames
-from colorgrade.models.colour import apply_lut
 from colorgrade.models.networks import UNetGenerator
 from colorgrade.models.weights import load_weights
-from colorgrade.proto.lut import LUT3D, lattice
+from colorgrade.color.lut import LUT3D, fit_lut
 
 # The per-frame model is served: on held-out clips it beat the temporal one with and without LUT
 # distillation (models/weights/generator_frame.md, docs/notes.md).
@@ -37,53 +36,23 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_frame.safetensors"
 WORKING_SIZE = (144, 256)
 
 
-def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness: float = 1e-3,
-            samples: int = 20000, iterations: int = 100, seed: int = 0) -> LUT3D:
-    """Fit a smooth LUT with ``lut(inputs) ≈ outputs``; arrays (..., 3) float in [0, 1].
-
-    Regularised least squares through the trilinear interpolation of ``apply_lut``: minimise
-    mean((lut(x) - y)^2) + smoothness * mean(second differences of the table along r, g, b)^2.
-    Where the pixels say nothing (colours absent from the window) the table continues smoothly from
-    where they do. The problem is quadratic, so conjugate gradients solve it in a few dozen
-    matrix-free steps (each one gather and one scatter through ``grid_sample``'s autograd).
-    """
-    rng = np.random.default_rng(seed)
-    source = np.asarray(inputs, np.float32).reshape(-1, 3)
-    target = np.asarray(outputs, np.float32).reshape(-1, 3)
-    if len(source) > samples:
-        pick = rng.choice(len(source), samples, replace=False)
-        source, target = source[pick], target[pick]
-    x = torch.from_numpy(source).T.reshape(1, 3, -1, 1).double()
-    y = torch.from_numpy(target).T.reshape(1, 3, -1, 1).double()
-
-    def normal_matrix_times(v: torch.Tensor) -> torch.Tensor:
-        v = v.detach().requires_grad_(True)
-        energy = 0.5 * (apply_lut(x, v) ** 2).mean() + 0.5 * smoothness * sum(
-            (torch.diff(v, n=2, dim=axis) ** 2).mean() for axis in (1, 2, 3))
-        return torch.autograd.grad(energy, v)[0]
-
-    zero = torch.zeros(1, size, size, size, 3, dtype=torch.float64, requires_grad=True)
-    rhs = torch.autograd.grad((apply_lut(x, zero) * y).mean(), zero)[0]
-    solution = torch.from_numpy(lattice(size))[None].double()
-    residual = rhs - normal_matrix_times(solution)
-    direction = residual.clone()
-    norm = (residual * residual).sum()
-    for _ in range(iterations):
-        product = normal_matrix_times(direction)
-        step = norm / (direction * product).sum()
-        solution = solution + step * direction
-        residual = residual - step * product
-        new_norm = (residual * residual).sum()
-        if new_norm.sqrt() < 1e-10:
-            break
-        direction = residual + (new_norm / norm) * direction
-        norm = new_norm
-    return LUT3D(solution[0].clamp(0, 1).float().numpy())
-
-
 # The LUT for frame t is fitted over the outputs of frames t-2 .. t+2 (widened by blending), whatever
 # the model's own window: the fit over neighbouring frames is what keeps distilled output steady.
 DISTILL_RADIUS = 2
+
+
+def check_options(oversample: int, blend: int) -> None:
+    if oversample not in (1, 2):
+        raise ValueError(f"oversample must be 1 or 2, got {oversample}")
+    if blend < 0:
+        raise ValueError(f"blend must be >= 0, got {blend}")
+
+
+def blended(outputs: torch.Tensor, blend: int) -> torch.Tensor:
+    """The paper's frame blending: each of (N, 3, h, w) outputs averaged with its neighbours within +-blend."""
+    if not blend:
+        return outputs
+    return torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(len(outputs))])
 
 
 def reach(radius: int, blend: int = 0, distill_lut: bool = False) -> int:
@@ -100,57 +69,66 @@ class Generator:
         self.radius = network.frames // 2
         self.working_size = tuple(working_size)
 
-    def _to_working(self, frames: list[np.ndarray], scale: int) -> torch.Tensor:
-        size = (self.working_size[0] * scale, self.working_size[1] * scale)
+    def working(self, frames: list[np.ndarray], oversample: int = 1) -> torch.Tensor:
+        """Float32 (H, W, 3) frames -> (N, 3, h, w) at working size x oversample, on the device."""
+        size = (self.working_size[0] * oversample, self.working_size[1] * oversample)
         batch = torch.stack([torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1) for f in frames]).to(self.device)
         return F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
     @torch.inference_mode()
+    def output_at(self, small: torch.Tensor, t: int) -> torch.Tensor:
+        """The network's output (3, h, w) for frame ``t`` of working-size frames ``small`` (N, 3, h, w).
+
+        It reads frames t-radius .. t+radius; past either end of ``small`` the edge frame is repeated.
+        """
+        count, k = len(small), self.radius
+        index = [min(max(i, 0), count - 1) for i in range(t - k, t + k + 1)]
+        window = small[index].reshape(1, -1, *small.shape[-2:])
+        return self.network(window).view(len(index), 3, *small.shape[-2:])[k]
+
+    @torch.inference_mode()
     def working_outputs(self, frames: list[np.ndarray], oversample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (inputs, outputs) at working size x oversample, (N, 3, h, w), one output per frame."""
-        small = self._to_working(frames, oversample)
-        count, k = len(frames), self.radius
-        outputs = []
-        for t in range(count):
-            index = [min(max(i, 0), count - 1) for i in range(t - k, t + k + 1)]
-            window = small[index].reshape(1, -1, *small.shape[-2:])
-            outputs.append(self.network(window).view(len(index), 3, *small.shape[-2:])[k])
-        return small, torch.stack(outputs)
+        small = self.working(frames, oversample)
+        return small, torch.stack([self.output_at(small, t) for t in range(len(frames))])
 
     def grade(self, frames, oversample: int = 1, blend: int = 0, distill_lut: bool = False) -> list[np.ndarray]:
         """Consecutive float32 (H, W, 3) frames in [0, 1] -> graded frames of the same sizes."""
         frames, inputs, outputs = self._prepare(frames, oversample, blend)
-        return [self._finish(frames, inputs, outputs, t, blend, distill_lut)[0] for t in range(len(frames))]
+        return [self._graded(frames[t], *self.finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2]))
+                for t in range(len(frames))]
 
     def grade_at(self, frames, t: int, oversample: int = 1, blend: int = 0,
                  distill_lut: bool = False) -> tuple[np.ndarray, LUT3D | None]:
         """Frame ``t`` of ``frames`` graded as ``grade`` would, and its distilled LUT (None without distillation).
 
-        ``frames`` need only hold t's reach (see the module's window semantics), cut at the clip's ends:
-        that is what the daemon sends its engines.
+        ``frames`` need only hold t's reach (see the module's window semantics), cut at the clip's ends.
         """
         frames, inputs, outputs = self._prepare(frames, oversample, blend)
         if not 0 <= t < len(frames):
             raise ValueError(f"frame {t} is not among the {len(frames)} frames given")
-        return self._finish(frames, inputs, outputs, t, blend, distill_lut)
+        resized, lut = self.finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2])
+        return self._graded(frames[t], resized, lut), lut
 
     def _prepare(self, frames, oversample: int, blend: int):
         frames = validate_frames(frames)
-        if oversample not in (1, 2):
-            raise ValueError(f"oversample must be 1 or 2, got {oversample}")
-        if blend < 0:
-            raise ValueError(f"blend must be >= 0, got {blend}")
+        check_options(oversample, blend)
         inputs, outputs = self.working_outputs(frames, oversample)
-        if blend:
-            outputs = torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(len(frames))])
-        return frames, inputs, outputs
+        return frames, inputs, blended(outputs, blend)
 
-    def _finish(self, frames, inputs, outputs, t: int, blend: int, distill_lut: bool):
+    @staticmethod
+    def _graded(frame: np.ndarray, resized: np.ndarray | None, lut: LUT3D | None) -> np.ndarray:
+        return lut.apply(frame) if lut is not None else resized
+
+    def finish(self, inputs: torch.Tensor, outputs: torch.Tensor, t: int, blend: int, distill_lut: bool,
+               size) -> tuple[np.ndarray | None, LUT3D | None]:
+        """Frame ``t``'s result from working-size ``inputs`` and (blended) ``outputs`` of its window:
+        (its output resized to ``size`` (H, W) as float32, None), or with ``distill_lut`` (None, the LUT
+        fitted over outputs t-DISTILL_RADIUS-blend .. t+DISTILL_RADIUS+blend), to apply at full resolution."""
         if distill_lut:
             fit = slice(max(0, t - DISTILL_RADIUS - blend), t + DISTILL_RADIUS + blend + 1)
-            lut = self._fit(inputs[fit], outputs[fit])
-            return lut.apply(frames[t]), lut
-        resized = F.interpolate(outputs[t:t + 1], size=frames[t].shape[:2], mode="bilinear", align_corners=False)
+            return None, self._fit(inputs[fit], outputs[fit])
+        resized = F.interpolate(outputs[t:t + 1], size=tuple(size), mode="bilinear", align_corners=False)
         return resized[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), None
 
     @staticmethod

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from colorgrade.color import luma_rec709
 from colorgrade.models.colour import srgb_to_lab
 
 
@@ -81,7 +82,7 @@ def identical_share(output: np.ndarray, target: np.ndarray) -> float:
 
 def _high_frequency(rgb: np.ndarray) -> np.ndarray:
     """Laplacian of Rec.709 luma, per image: what blur removes first."""
-    luma = np.asarray(rgb, np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+    luma = luma_rec709(rgb, np.float64)
     return (4 * luma[..., 1:-1, 1:-1] - luma[..., :-2, 1:-1] - luma[..., 2:, 1:-1]
             - luma[..., 1:-1, :-2] - luma[..., 1:-1, 2:])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from colorgrade.models.colour import luma_rec709
 from colorgrade.models.detunes import LABELS
 
 HISTOGRAM_BINS = 32
@@ -27,7 +28,7 @@ def _conv_block(channels_in: int, channels_out: int, convs: int) -> nn.Sequentia
 
 def channel_histograms(images: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 4 * bins): normalised histograms of R, G, B and Rec.709 luma."""
-    luma = (images * images.new_tensor((0.2126, 0.7152, 0.0722)).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    luma = luma_rec709(images)
     planes = torch.cat([images, luma], dim=1).flatten(2)  # (B, 4, H*W)
     index = (planes.clamp(0, 1) * (bins - 1)).round().long()
     counts = torch.zeros(*planes.shape[:2], bins, device=images.device, dtype=images.dtype)

@@ -14,7 +14,6 @@ so a run cut short by ``--minutes`` still anneals. Checkpoints every ``checkpoin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,33 +25,9 @@ from colorgrade.models.colour import apply_cdl, srgb_to_lab
 from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
 from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models.options import AnalysisOptions
 from colorgrade.models.training import TrainingRun
-from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 from colorgrade.models.weights import save_weights
-
-
-@dataclass
-class AnalysisOptions:
-    photos: list[str] = field(default_factory=lambda: list(DEFAULT_PHOTOS))
-    out: str = str(WEIGHTS_DIR / "analysis.safetensors")
-    run_dir: str = "runs/analysis"
-    steps: int = 6000
-    minutes: float = 45.0
-    batch: int = 48
-    thumbnail: int = 128
-    width: int = 32
-    dropout: float = 0.3
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    correction_weight: float = 0.5   # Lab distance is in ΔE units (~1-10); cross-entropy ~0.01-3
-    noise: float = 0.01              # sensor noise added to inputs, so clean noise is not "an error"
-    composite_share: float = 0.0     # training crops with a piece of another photo pasted in (data.PhotoSet)
-    clean_share: float = 0.25        # of the correction head's examples, the share left clean
-    seed: int = 0
-    device: str | None = None
-    epoch_steps: int = 200           # one log line (and a validation pass) per this many steps
-    checkpoint_every: int = 200
-    resume: bool = False
 
 
 def lab_distance(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,47 +19,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 from colorgrade.models.analysis import pick_device
 from colorgrade.models.data import list_photos, load_photo, split_photos, synthesise_clip
 from colorgrade.models.generator import WORKING_SIZE
 from colorgrade.models.networks import PatchDiscriminator, UNetGenerator
+from colorgrade.models.options import GeneratorOptions
 from colorgrade.models.training import TrainingRun
 from colorgrade.models.weights import save_weights
-
-TEMPORAL_FRAMES = 5
-
-
-@dataclass
-class GeneratorOptions:
-    photos: list[str] = field(default_factory=lambda: list(DEFAULT_PHOTOS))
-    temporal: bool = False
-    window: int = TEMPORAL_FRAMES   # frames per temporal window (odd); the per-frame model has 1
-    out: str = ""
-    run_dir: str = ""
-    steps: int = 4000
-    minutes: float = 60.0
-    batch: int = 4
-    base: int = 16
-    depth: int = 4
-    learning_rate: float = 2e-4
-    l2_weight: float = 100.0
-    seed: int = 0
-    device: str | None = None
-    epoch_steps: int = 100
-    resume: bool = False
-
-    def __post_init__(self):
-        if self.window < 1 or self.window % 2 == 0:
-            raise ValueError(f"the temporal window must be an odd number of frames, got {self.window}")
-        name = "generator_temporal" if self.temporal else "generator_frame"
-        self.out = self.out or str(WEIGHTS_DIR / f"{name}.safetensors")
-        self.run_dir = self.run_dir or f"runs/{name}"
-
-    @property
-    def frames(self) -> int:
-        return self.window if self.temporal else 1
-
 
 def clip_batch(photos: list[np.ndarray], options: GeneratorOptions, generator: torch.Generator, flips: bool):
     """-> (inputs, targets), each (B, 3F, h, w): windows of synthetic clips, frames stacked as channels."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from colorgrade.color import CDL, LUT3D
 from colorgrade.proto import grader_pb2 as pb
-from colorgrade.proto.cdl import CDL
-from colorgrade.proto.lut import LUT3D
 
 DTYPE_OF_PIXEL_TYPE = {
     pb.PIXEL_TYPE_UINT8: np.dtype("u1"),
@@ -66,30 +65,6 @@ def decode_frame(frame: pb.Frame, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
     if dtype.kind == "f" and not np.isfinite(image).all():
         raise FrameError(f"frame {frame.index}: holds NaN or Inf samples")
     return image
-
-
-def to_float_rgb(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Split an (H, W, 3|4) frame into float32 RGB in [0, 1] and its untouched alpha (or None)."""
-    rgb = image[..., :3]
-    if image.dtype.kind == "u":
-        rgb = rgb.astype(np.float32) * np.float32(1.0 / np.iinfo(image.dtype).max)
-    else:
-        rgb = rgb.astype(np.float32)
-    alpha = image[..., 3:] if image.shape[-1] == 4 else None
-    return rgb, alpha
-
-
-def from_float_rgb(rgb: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    """Inverse of ``to_float_rgb``: back to ``dtype`` (rounded, clipped), alpha re-attached as it was."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "u":
-        top = np.iinfo(dtype).max
-        out = np.clip(np.rint(rgb * np.float32(top)), 0, top).astype(dtype)
-    else:
-        out = rgb.astype(dtype)
-    if alpha is not None:
-        out = np.concatenate([out, alpha.astype(dtype, copy=False)], axis=-1)
-    return out
 
 
 def cdl_to_message(cdl: CDL) -> pb.Cdl:

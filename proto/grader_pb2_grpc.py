@@ -5,25 +5,6 @@ import warnings
 
 from . import grader_pb2 as grader__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
-GRPC_VERSION = grpc.__version__
-_version_not_supported = False
-
-try:
-    from grpc._utilities import first_version_is_lower
-    _version_not_supported = first_version_is_lower(GRPC_VERSION, GRPC_GENERATED_VERSION)
-except ImportError:
-    _version_not_supported = True
-
-if _version_not_supported:
-    raise RuntimeError(
-        f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in grader_pb2_grpc.py depends on'
-        + f' grpcio>={GRPC_GENERATED_VERSION}.'
-        + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
-        + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
-    )
-
 
 class GraderStub:
     """Missing associated documentation comment in .proto file."""
@@ -37,33 +18,27 @@ class GraderStub:
         self.OpenClip = channel.unary_unary(
                 '/colorgrade.v1.Grader/OpenClip',
                 request_serializer=grader__pb2.OpenClipRequest.SerializeToString,
-                response_deserializer=grader__pb2.ClipHandle.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.ClipHandle.FromString)
         self.CloseClip = channel.unary_unary(
                 '/colorgrade.v1.Grader/CloseClip',
                 request_serializer=grader__pb2.ClipHandle.SerializeToString,
-                response_deserializer=grader__pb2.CloseClipReply.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.CloseClipReply.FromString)
         self.StreamClip = channel.stream_stream(
                 '/colorgrade.v1.Grader/StreamClip',
                 request_serializer=grader__pb2.StreamRequest.SerializeToString,
-                response_deserializer=grader__pb2.FrameResult.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.FrameResult.FromString)
         self.GradeFrame = channel.unary_unary(
                 '/colorgrade.v1.Grader/GradeFrame',
                 request_serializer=grader__pb2.GradeFrameRequest.SerializeToString,
-                response_deserializer=grader__pb2.FrameResult.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.FrameResult.FromString)
         self.AnalyzeStills = channel.unary_unary(
                 '/colorgrade.v1.Grader/AnalyzeStills',
                 request_serializer=grader__pb2.AnalyzeRequest.SerializeToString,
-                response_deserializer=grader__pb2.AnalyzeReply.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.AnalyzeReply.FromString)
         self.GetServerInfo = channel.unary_unary(
                 '/colorgrade.v1.Grader/GetServerInfo',
                 request_serializer=grader__pb2.ServerInfoRequest.SerializeToString,
-                response_deserializer=grader__pb2.ServerInfo.FromString,
-                _registered_method=True)
+                response_deserializer=grader__pb2.ServerInfo.FromString)
 
 
 class GraderServicer:
@@ -143,7 +118,6 @@ def add_GraderServicer_to_server(servicer, server):
     generic_handler = grpc.method_handlers_generic_handler(
             'colorgrade.v1.Grader', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('colorgrade.v1.Grader', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -174,8 +148,7 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)
 
     @staticmethod
     def CloseClip(request,
@@ -201,8 +174,7 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)
 
     @staticmethod
     def StreamClip(request_iterator,
@@ -228,8 +200,7 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)
 
     @staticmethod
     def GradeFrame(request,
@@ -255,8 +226,7 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)
 
     @staticmethod
     def AnalyzeStills(request,
@@ -282,8 +252,7 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)
 
     @staticmethod
     def GetServerInfo(request,
@@ -309,5 +278,4 @@ class Grader:
             compression,
             wait_for_ready,
             timeout,
-            metadata,
-            _registered_method=True)
+            metadata)

@@ -1,4 +1,8 @@
-"""Clip sessions and the front end's grading logic (plain classes; the gRPC servicer only maps calls to them).
+"""Clip sessions and the front end's grading logic, as plain classes of numpy arrays and colour values.
+
+The gRPC servicer (``server.service``) translates messages to and from these; nothing here knows
+protobuf, and nothing here loads torch: what the front end must know about the models comes from
+the engines' ``Description``.
 
 Window semantics: the correction of frame t is the mean of the analysis network's per-frame CDLs
 (and label probabilities) over frames ``max(first, t-k) .. min(last, t+k)`` — a function of those
@@ -6,16 +10,18 @@ frames alone, so it is the same whether the clip is streamed in order, graded ou
 interleaved with other clips. Averaging over the window is also what keeps the grade from
 flickering: a CDL that moves only as fast as the window slides.
 
-Each frame is analysed once and its result cached while its window needs it. Analyses of frames
-from every clip are batched in the engines with a fixed batch shape (see ``server.engine``), so
-batching cannot change a result either.
+Each frame goes through a network once: its analysis (analysis modes) or its generator output at
+working size (generator modes) is cached while a window still needs it. Analyses of frames from
+every clip are batched in the engines with a fixed batch shape (see ``server.engine``), so batching
+cannot change a result either.
 
-A stream is pipelined: while frame t is graded (its CDL applied at full resolution) on a worker
-thread, the stream's own thread already receives frame t+1 and the engine analyses it. Results
-still leave in order, and at most ``PIPELINE_DEPTH`` frames per stream are in progress.
+A stream is pipelined: while frame t is graded on a worker thread, the stream's own thread already
+receives frame t+1 and the engine starts on it. Results still leave in order, and at most
+``PIPELINE_DEPTH`` frames per stream are in progress. No lock is held while a stream yields.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import threading
@@ -24,15 +30,12 @@ import uuid
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from colorgrade.models.detunes import LABELS
-from colorgrade.models.generator import reach as generator_reach
-from colorgrade.proto import grader_pb2 as pb
-from colorgrade.proto.cdl import CDL
-from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, from_float_rgb, lut_to_message, to_float_rgb
-from colorgrade.proto.lut import LUT3D
+from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
+from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
 
@@ -56,17 +59,52 @@ class NotReady(RuntimeError):
     """The request needs frames or models the server does not have (maps to FAILED_PRECONDITION)."""
 
 
-ANALYSIS_MODES = {pb.MODE_PARAMETERS, pb.MODE_CDL_FRAMES}
+class Mode(enum.Enum):
+    PARAMETERS = "parameters"              # analysis network; corrections only
+    CDL_FRAMES = "cdl_frames"              # analysis network's CDL applied to the full frame
+    GENERATOR_FRAMES = "generator_frames"  # generator's pixels
+    GENERATOR_LUT = "generator_lut"        # generator distilled to a LUT per window, applied to the full frame
+
+    @property
+    def uses_analysis(self) -> bool:
+        return self in (Mode.PARAMETERS, Mode.CDL_FRAMES)
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    mode: Mode
+    window_radius: int = 2        # analysis modes: frames averaged on each side
+    oversample: int = 1           # generator modes: 1 or 2
+    blend_radius: int = 0         # generator modes: outputs averaged on each side
+    corrections_only: bool = False
+    return_lut: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    label: str                    # the most likely label
+    scores: dict[str, float]      # every label -> probability
+
+
+@dataclass
+class FrameResult:
+    """What the server answers for one frame: the correction and, in the frames modes, the pixels."""
+    index: int
+    cdl: CDL | None = None
+    diagnosis: Diagnosis | None = None
+    lut: LUT3D | None = None
+    frame: np.ndarray | None = None
 
 
 @dataclass
 class Clip:
     clip_id: str
     name: str
-    settings: pb.ClipSettings
+    settings: ClipSettings
     reach: int                                     # frame t needs frames t-reach .. t+reach
     frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
-    analyses: dict = field(default_factory=dict)   # index -> Future of (cdl vector (10,), probabilities (25,))
+    analyses: dict = field(default_factory=dict)   # index -> Future of (cdl vector (10,), probabilities)
+    generated: dict = field(default_factory=dict)  # index -> (neighbours it used, Future of msg.GeneratedFrame)
     held_bytes: int = 0
     first_index: int | None = None
     last_index: int | None = None
@@ -74,36 +112,38 @@ class Clip:
     frames_processed: int = 0
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def around(self, t: int, radius: int) -> range:
+        """Frames t-radius .. t+radius, cut at the clip's ends where they are known."""
+        low = t - radius if self.first_index is None else max(self.first_index, t - radius)
+        high = t + radius if self.last_index is None else min(self.last_index, t + radius)
+        return range(low, high + 1)
 
     def window(self, t: int) -> range:
-        low = t - self.reach if self.first_index is None else max(self.first_index, t - self.reach)
-        high = t + self.reach if self.last_index is None else min(self.last_index, t + self.reach)
-        return range(low, high + 1)
+        return self.around(t, self.reach)
 
 
 class ClipStore:
     """Open clips, with the caps: session count, buffered bytes, idle time."""
 
-    def __init__(self, limits: Limits, generator_radius: int):
-        self.limits, self.generator_radius = limits, generator_radius
+    def __init__(self, limits: Limits, models: msg.Description):
+        self.limits, self.models = limits, models
         self.clips: dict[str, Clip] = {}
         self.held_bytes = 0   # decoded frames held across all clips
         self.lock = threading.Lock()
 
-    def open(self, settings: pb.ClipSettings, name: str) -> Clip:
-        if settings.mode not in pb.Mode.values() or settings.mode == pb.MODE_UNSPECIFIED:
-            raise InvalidInput(f"clip mode {settings.mode} is not a known mode (see colorgrade.v1.Mode)")
+    def open(self, settings: ClipSettings, name: str) -> Clip:
         for radius in ("window_radius", "blend_radius"):
             if getattr(settings, radius) > self.limits.max_window_radius:
                 raise InvalidInput(f"{radius} {getattr(settings, radius)} exceeds the server's cap of "
                                    f"{self.limits.max_window_radius}")
-        if settings.oversample not in (0, 1, 2):
+        if settings.oversample not in (1, 2):
             raise InvalidInput(f"oversample {settings.oversample} is not 1 or 2")
-        if settings.mode in ANALYSIS_MODES:
+        if settings.mode.uses_analysis:
             reach = settings.window_radius
         else:
-            reach = generator_reach(self.generator_radius, settings.blend_radius,
-                                    distill_lut=settings.mode == pb.MODE_GENERATOR_LUT)
+            reach = self.models.generator_reach(settings.blend_radius, settings.mode is Mode.GENERATOR_LUT)
         self.evict_idle()
         with self.lock:
             if len(self.clips) >= self.limits.max_sessions:
@@ -111,8 +151,7 @@ class ClipStore:
                                     f"{self.limits.max_sessions}; close clips you are done with")
             clip = Clip(uuid.uuid4().hex, name, settings, reach)
             self.clips[clip.clip_id] = clip
-        log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", pb.Mode.Name(settings.mode),
-                 reach)
+        log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.value, reach)
         return clip
 
     def get(self, clip_id: str) -> Clip:
@@ -166,13 +205,16 @@ class ClipStore:
                 self.held_bytes -= dropped.nbytes
                 clip.held_bytes -= dropped.nbytes
                 clip.analyses.pop(old, None)
+                clip.generated.pop(old, None)
 
 
 class FrameGrader:
-    """Turns clip frames into results: windows, per-frame analysis through the engines, CDL application."""
+    """Turns clip frames into results: windows, per-frame network results through the engines,
+    corrections applied at full resolution."""
 
     def __init__(self, engines, store: ClipStore, metrics: Metrics, workers: int = 4):
         self.engines, self.store, self.metrics = engines, store, metrics
+        self.models: msg.Description = store.models
         self.workers = ThreadPoolExecutor(workers, thread_name_prefix="grade")
         # Half the cores grade bands of a frame at once (a CPU engine has the other half).
         self.band_count = max(1, (os.cpu_count() or 2) // 2)
@@ -182,13 +224,7 @@ class FrameGrader:
         self.workers.shutdown(wait=True, cancel_futures=True)
         self.bands.shutdown(wait=True)
 
-    # --- frames in -------------------------------------------------------------------------
-    def decode(self, message: pb.Frame) -> np.ndarray:
-        try:
-            return decode_frame(message, self.store.limits.max_frame_pixels)
-        except ValueError as error:
-            raise InvalidInput(str(error)) from None
-
+    # --- per-frame network results, each computed once --------------------------------------
     def _analysis_future(self, clip: Clip, index: int) -> Future:
         """Start (or find) the engine's analysis of a buffered frame."""
         future = clip.analyses.get(index)
@@ -204,126 +240,129 @@ class FrameGrader:
             clip.analyses.pop(index, None)   # a failed analysis is asked again next time, not cached
             raise
 
+    def _generated(self, clip: Clip, index: int) -> msg.GeneratedFrame:
+        """The generator's working-size input and output for a buffered frame, from the engine once.
+
+        The output reads the frame's neighbours within the model's radius, cut at the clip's ends;
+        it is cached with the neighbours it read, so a clip end learned later is not ignored.
+        """
+        neighbours = clip.around(index, self.models.generator_radius)
+        with clip.cache_lock:   # two results of one stream, graded at once, often share a frame
+            cached = clip.generated.get(index)
+            owner = cached is None or cached[0] != neighbours
+            if owner:
+                future = Future()
+                clip.generated[index] = (neighbours, future)
+            else:
+                future = cached[1]
+        if owner:
+            try:
+                future.set_result(self.engines.generate_frame([clip.frames[i] for i in neighbours],
+                                                              index - neighbours.start, clip.settings.oversample))
+            except Exception as error:
+                with clip.cache_lock:
+                    clip.generated.pop(index, None)   # asked again next time, not cached
+                future.set_exception(error)
+        return future.result()
+
     # --- results out -----------------------------------------------------------------------
-    def result(self, clip: Clip, t: int) -> pb.FrameResult:
+    def result(self, clip: Clip, t: int) -> FrameResult:
         window = clip.window(t)
         missing = [i for i in window if i not in clip.frames]
         if missing:
             raise NotReady(f"frame {t} needs frames {window.start}..{window.stop - 1} of its window; "
                            f"missing {missing} (send them in GradeFrameRequest.frames)")
-        grade = self._analysis_result if clip.settings.mode in ANALYSIS_MODES else self._generator_result
-        with self.metrics.frame(pb.Mode.Name(clip.settings.mode)):
+        grade = self._analysis_result if clip.settings.mode.uses_analysis else self._generator_result
+        with self.metrics.frame(clip.settings.mode.value):
             return grade(clip, t, window)
 
-    def _analysis_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
+    def _analysis_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         analyses = [self._analysis(clip, i) for i in window]
-        vector = np.mean([a[0] for a in analyses], axis=0)
-        probabilities = np.mean([a[1] for a in analyses], axis=0)
-        cdl = CDL.from_vector(vector)
-        correction = correction_message(cdl, probabilities)
+        cdl = CDL.from_vector(np.mean([a[0] for a in analyses], axis=0))
+        result = FrameResult(index=t, cdl=cdl, diagnosis=self.diagnosis(np.mean([a[1] for a in analyses], axis=0)))
         if clip.settings.return_lut:
-            correction.lut.CopyFrom(lut_to_message(cdl.to_lut()))
-        result = pb.FrameResult(index=t, correction=correction)
-        if clip.settings.mode == pb.MODE_CDL_FRAMES and not clip.settings.corrections_only:
-            result.frame.CopyFrom(encode_frame(apply_to_frame(cdl, clip.frames[t], self.bands, self.band_count), index=t))
+            result.lut = cdl.to_lut()
+        if clip.settings.mode is Mode.CDL_FRAMES and not clip.settings.corrections_only:
+            result.frame = apply(cdl, clip.frames[t], self.bands, self.band_count)
         return result
 
-    def _generator_result(self, clip: Clip, t: int, window: range) -> pb.FrameResult:
+    def _generator_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         settings = clip.settings
-        distill = settings.mode == pb.MODE_GENERATOR_LUT
-        graded, table = self.engines.generate([clip.frames[i] for i in window], t - window.start,
-                                              max(1, settings.oversample), settings.blend_radius, distill)
+        distill = settings.mode is Mode.GENERATOR_LUT
+        outputs = clip.around(t, self.models.output_reach(settings.blend_radius, distill))
+        generated = [self._generated(clip, i) for i in outputs]
         frame = clip.frames[t]
-        result = pb.FrameResult(index=t)
-        if table is not None:
-            result.correction.lut.CopyFrom(lut_to_message(LUT3D(table)))
+        finished = self.engines.finish_generated(msg.FinishGenerated(
+            working_inputs=[g.working_input for g in generated], working_outputs=[g.working_output for g in generated],
+            center=t - outputs.start, blend=settings.blend_radius, distill_lut=distill, size=list(frame.shape[:2])))
+        result = FrameResult(index=t)
+        if finished.lut_table is not None:
+            result.lut = LUT3D(finished.lut_table)
         if not settings.corrections_only:
-            alpha = frame[..., 3:] if frame.shape[-1] == 4 else None
-            result.frame.CopyFrom(encode_frame(from_float_rgb(graded, alpha, frame.dtype), index=t))
+            if result.lut is not None:
+                result.frame = apply(result.lut, frame, self.bands, self.band_count)
+            else:
+                alpha = frame[..., 3:] if frame.shape[-1] == 4 else None
+                result.frame = from_float_rgb(finished.frame, alpha, frame.dtype)
         return result
 
-    def stream(self, clip: Clip, requests):
-        """Frames in increasing index in, a result per frame out as soon as its window is complete."""
+    def diagnosis(self, probabilities: np.ndarray) -> Diagnosis:
+        labels = self.models.labels
+        return Diagnosis(label=labels[int(probabilities.argmax())],
+                         scores={label: float(p) for label, p in zip(labels, probabilities)})
+
+    def stream(self, clip: Clip, frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[FrameResult]:
+        """(index, frame) pairs in increasing index in, a result per frame out as soon as its window is complete;
+        the frames still waiting for their window are flushed when ``frames`` ends."""
         in_progress: deque[Future] = deque()
-        analysis_mode = clip.settings.mode in ANALYSIS_MODES
         last_seen = None
-        for request in requests:
-            if request.HasField("frame"):
-                index = request.frame.index
-                with clip.lock:
-                    if clip.next_stream_index is not None and index != clip.next_stream_index:
-                        direction = "went backwards" if index < clip.next_stream_index else "skipped ahead"
-                        raise InvalidInput(f"frame index {direction}: got {index}, expected {clip.next_stream_index}")
-                    frame = self.decode(request.frame)
-                    if clip.first_index is None:
-                        clip.first_index = index
-                    self.store.keep(clip, index, frame, extra_frames=PIPELINE_DEPTH)
-                    if analysis_mode:
-                        self._analysis_future(clip, index)   # the engine starts on it while we go on
-                    clip.next_stream_index = index + 1
-                    last_seen = index
-                    ready = index - clip.reach
-                    if ready >= clip.first_index:
-                        in_progress.append(self.workers.submit(self.result, clip, ready))
-                while in_progress and (in_progress[0].done() or len(in_progress) >= PIPELINE_DEPTH):
-                    yield self._count(clip, in_progress.popleft().result())
-            if request.end_of_clip:
-                break
+        for index, frame in frames:
+            with clip.lock:
+                if clip.next_stream_index is not None and index != clip.next_stream_index:
+                    direction = "went backwards" if index < clip.next_stream_index else "skipped ahead"
+                    raise InvalidInput(f"frame index {direction}: got {index}, expected {clip.next_stream_index}")
+                if clip.first_index is None:
+                    clip.first_index = index
+                self.store.keep(clip, index, frame, extra_frames=PIPELINE_DEPTH)
+                if clip.settings.mode.uses_analysis:
+                    self._analysis_future(clip, index)   # the engine starts on it while we go on
+                clip.next_stream_index = index + 1
+                last_seen = index
+                ready = index - clip.reach
+                if ready >= clip.first_index:
+                    in_progress.append(self.workers.submit(self.result, clip, ready))
+            while in_progress and (in_progress[0].done() or len(in_progress) >= PIPELINE_DEPTH):
+                yield self._count(clip, in_progress.popleft().result())
         while in_progress:
             yield self._count(clip, in_progress.popleft().result())
         if last_seen is None:
             return
         with clip.lock:
             clip.last_index = last_seen
-            for t in range(max(clip.first_index, last_seen - clip.reach + 1), last_seen + 1):
-                yield self._count(clip, self.result(clip, t))
+        for t in range(max(clip.first_index, last_seen - clip.reach + 1), last_seen + 1):
+            with clip.lock:
+                result = self.result(clip, t)
+            yield self._count(clip, result)
 
     @staticmethod
-    def _count(clip: Clip, result: pb.FrameResult) -> pb.FrameResult:
+    def _count(clip: Clip, result: FrameResult) -> FrameResult:
         clip.frames_processed += 1   # only the clip's one stream or (under clip.lock) grade() counts
         return result
 
-    def grade(self, clip: Clip, request: pb.GradeFrameRequest) -> pb.FrameResult:
+    def grade(self, clip: Clip, index: int, frames: dict[int, np.ndarray], first_index: int | None = None,
+              last_index: int | None = None) -> FrameResult:
+        """Frame ``index`` out of order; ``frames`` are the neighbours the client sent along (by index)."""
         with clip.lock:
-            if request.HasField("last_index"):
-                clip.last_index = request.last_index
-            if request.HasField("first_index"):
-                clip.first_index = request.first_index
-            for message in request.frames:
-                self.store.keep(clip, message.index, self.decode(message))
-            return self._count(clip, self.result(clip, request.index))
+            if last_index is not None:
+                clip.last_index = last_index
+            if first_index is not None:
+                clip.first_index = first_index
+            for i, frame in frames.items():
+                self.store.keep(clip, i, frame)
+            return self._count(clip, self.result(clip, index))
 
-    def analyze_stills(self, messages) -> pb.AnalyzeReply:
-        if not messages:
+    def analyze_stills(self, frames: list[np.ndarray]) -> list[tuple[CDL, Diagnosis]]:
+        if not frames:
             raise InvalidInput("AnalyzeRequest has no frames")
-        cdls, probabilities = self.engines.analyze([self.decode(message) for message in messages])
-        return pb.AnalyzeReply(corrections=[correction_message(CDL.from_vector(cdl), p)
-                                            for cdl, p in zip(cdls, probabilities)])
-
-
-def apply_to_frame(cdl: CDL, frame: np.ndarray, pool: ThreadPoolExecutor | None = None, bands: int = 1) -> np.ndarray:
-    """Grade a wire frame (any sample type, RGB or RGBA) by ``cdl``; alpha and type are kept.
-
-    With a ``pool``, ``bands`` horizontal bands of the frame are graded on its threads at once
-    (numpy lets go of the interpreter lock while it works); each pixel's arithmetic is the same.
-    """
-    if pool is not None and bands > 1 and frame.shape[0] >= bands:
-        out = np.empty_like(frame)
-
-        def grade_band(rows: slice) -> None:
-            out[rows] = apply_to_frame(cdl, frame[rows])
-
-        edges = np.linspace(0, frame.shape[0], bands + 1).astype(int)
-        list(pool.map(grade_band, [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]))
-        return out
-    if frame.dtype.kind == "u":
-        graded = cdl.apply_codes(frame[..., :3])
-        return np.concatenate([graded, frame[..., 3:]], axis=-1) if frame.shape[-1] == 4 else graded
-    rgb, alpha = to_float_rgb(frame)
-    return from_float_rgb(cdl.apply(rgb), alpha, frame.dtype)
-
-
-def correction_message(cdl: CDL, probabilities: np.ndarray) -> pb.Correction:
-    return pb.Correction(cdl=cdl_to_message(cdl), diagnosis=pb.Diagnosis(
-        label=LABELS[int(probabilities.argmax())],
-        scores={label: float(p) for label, p in zip(LABELS, probabilities)}))
+        cdls, probabilities = self.engines.analyze(frames)
+        return [(CDL.from_vector(cdl), self.diagnosis(p)) for cdl, p in zip(cdls, probabilities)]

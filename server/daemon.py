@@ -1,7 +1,6 @@
 """The colorgrade daemon: the gRPC front end, its engine workers, and its security rules."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import logging
@@ -84,20 +83,6 @@ class TokenInterceptor(grpc.ServerInterceptor):
         return self._deny_stream if details.method.endswith("/StreamClip") else self._deny
 
 
-def model_infos(untrained: bool) -> list[pb.ModelInfo]:
-    from colorgrade.models import WEIGHTS_DIR
-
-    if untrained:
-        return [pb.ModelInfo(name=name, card="untrained (development and tests)", trained=False)
-                for name in ("analysis", "generator")]
-    infos = []
-    for name, stem in (("analysis", "analysis"), ("generator", "generator_frame")):
-        weights = WEIGHTS_DIR / f"{stem}.safetensors"
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        infos.append(pb.ModelInfo(name=name, card=f"{stem}.md (weights sha256 {digest})", trained=True))
-    return infos
-
-
 class Daemon:
     """A started daemon: gRPC server, engines, and the address clients use."""
 
@@ -106,9 +91,9 @@ class Daemon:
         self.config = config
         metrics = Metrics()
         self.engines = EnginePool(config.devices, config.untrained_models, config.batch_size, on_batch=metrics.batch)
-        store = ClipStore(config.limits, self.engines.generator_radius)
+        store = ClipStore(config.limits, self.engines.description)
         self.grader = FrameGrader(self.engines, store, metrics)
-        service = GraderService(store, self.grader, model_infos(config.untrained_models))
+        service = GraderService(store, self.grader, self.engines.description.models)
         # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
         metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
         self.metrics_server = (serve_metrics(metrics, metrics_host, config.metrics_port)

@@ -1,30 +1,30 @@
 """Engine worker: one process per device, both networks resident, stateless (frames in -> results out).
 
-The front end talks to it over pyzmq (REQ/REP) with zero-copy frame buffers: a request is a
-multipart message ``[header JSON, frame bytes, frame bytes, ...]``; the reply is
-``[header JSON, result buffers ...]``. Because the engine keeps no state, the front end can kill
-and restart it at any time and retry what was in flight.
+The front end talks to it over pyzmq (REQ/REP) with the typed messages of ``server.protocol`` and
+zero-copy frame buffers. Because the engine keeps no state, the front end can kill and restart it
+at any time and retry what was in flight.
 
 Batches of frames from different clips are analysed in one forward pass of a fixed shape: always
 ``batch_size`` thumbnails, padded with black. Kernels pick their algorithm (and so their rounding)
 by the tensor's shape; with the shape fixed, a frame's result does not depend on which frames or
 how many shared its batch, so batching keeps the daemon's "same output however it was asked"
 invariant. The default size is 8 on CUDA and 1 on CPU, where larger batches bought no speed
-(benchmarks/bench_models.py).
+(docs/notes.md, Benchmarks).
 
 Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--batch-size N] [--untrained]``.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import hashlib
 import os
 
 import numpy as np
 import torch
 import zmq
 
-from colorgrade.proto.codec import to_float_rgb
+from colorgrade.color import to_float_rgb
+from colorgrade.server import protocol as msg
 
 
 class Engine:
@@ -38,22 +38,44 @@ class Engine:
         torch.backends.cudnn.deterministic = True
         self.analyzer = analysis.untrained(device) if untrained else analysis.load_default(device)
         self.generator = generator.untrained(device=device) if untrained else generator.load_default(device)
-        self.device = str(self.analyzer.device)
+        self.untrained = untrained
         if self.analyzer.device.type == "cpu":
-            # Half the cores: the front end needs the rest to apply CDLs and move frames. Measured on
-            # 2 cores: with both threads here, torch's workers and the front end's numpy fought over
-            # the cores and a 1080p CDL-frames stream ran 16.5 frames/s; with one, 22.
+            # Half the cores: the front end needs the rest to apply CDLs and move frames (docs/notes.md).
             torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
         self.batch_size = batch_size or (8 if self.analyzer.device.type == "cuda" else 1)
 
-    def describe(self) -> dict:
-        return {"device": self.device, "generator_radius": self.generator.radius, "batch_size": self.batch_size}
+    def handle(self, request):
+        """One protocol request -> its reply (``Failure`` for input the networks cannot take)."""
+        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame,
+                    msg.FinishGenerated: self.finish_generated}
+        handler = handlers.get(type(request))
+        if handler is None:
+            return msg.Failure(f"the engine does not handle {type(request).__name__}")
+        try:
+            return handler(request)
+        except Exception as error:  # at the process boundary: reported to the front end as a gRPC status
+            return msg.Failure(f"{type(error).__name__}: {error}")
 
-    def analyze(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Frames (H, W, 3|4) of any sample type -> [CDL vectors (N, 10) float64, probabilities (N, 25) float32]."""
+    def describe(self, request: msg.Describe) -> msg.Description:
+        from colorgrade.models import WEIGHTS_DIR, generator
+        from colorgrade.models.detunes import LABELS
+
+        if self.untrained:
+            models = [msg.ModelCard(name, "untrained (development and tests)", False) for name in ("analysis", "generator")]
+        else:
+            models = []
+            for name, weights in (("analysis", WEIGHTS_DIR / "analysis.safetensors"),
+                                  ("generator", generator.DEFAULT_WEIGHTS)):
+                digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+                models.append(msg.ModelCard(name, f"{weights.with_suffix('.md').name} (weights sha256 {digest})", True))
+        return msg.Description(device=str(self.analyzer.device), batch_size=self.batch_size, labels=list(LABELS),
+                               generator_radius=self.generator.radius, distill_radius=generator.DISTILL_RADIUS,
+                               working_size=list(self.generator.working_size), models=models)
+
+    def analyze(self, request: msg.Analyze) -> msg.Analyses:
         # Integer frames go in as codes: the analyser block-averages them before any float conversion.
         thumbnails = self.analyzer.thumbnails([frame[..., :3] if frame.dtype.kind == "u" else to_float_rgb(frame)[0]
-                                               for frame in frames])
+                                               for frame in request.frames])
         probabilities, cdls = [], []
         for start in range(0, len(thumbnails), self.batch_size):
             part = thumbnails[start:start + self.batch_size]
@@ -62,16 +84,27 @@ class Engine:
             batch_probabilities, batch_cdls, _ = self.analyzer.predict(padded)
             probabilities.append(batch_probabilities[:len(part)])
             cdls.append(batch_cdls[:len(part)])
-        return [torch.cat(cdls).cpu().numpy().astype(np.float64),
-                torch.cat(probabilities).cpu().numpy().astype(np.float32)]
+        return msg.Analyses(cdls=torch.cat(cdls).cpu().numpy().astype(np.float64),
+                            probabilities=torch.cat(probabilities).cpu().numpy().astype(np.float32))
 
-    def generate(self, frames: list[np.ndarray], center: int, oversample: int, blend: int,
-                 distill_lut: bool) -> list[np.ndarray]:
-        """The generator's frame ``center`` of ``frames`` -> [graded float32 (H, W, 3), LUT table or empty]."""
-        rgb = [to_float_rgb(frame)[0] for frame in frames]
-        graded, lut = self.generator.grade_at(rgb, center, oversample, blend, distill_lut)
-        return [np.ascontiguousarray(graded, np.float32),
-                lut.table if lut is not None else np.zeros(0, np.float32)]
+    def generate_frame(self, request: msg.GenerateFrame) -> msg.GeneratedFrame:
+        from colorgrade.models.generator import check_options
+
+        check_options(request.oversample, 0)
+        small = self.generator.working([to_float_rgb(frame)[0] for frame in request.frames], request.oversample)
+        output = self.generator.output_at(small, request.center)
+        return msg.GeneratedFrame(working_input=small[request.center].cpu().numpy(), working_output=output.cpu().numpy())
+
+    def finish_generated(self, request: msg.FinishGenerated) -> msg.Finished:
+        from colorgrade.models.generator import blended, check_options
+
+        check_options(1, request.blend)
+        to_device = lambda arrays: torch.from_numpy(np.stack(arrays)).to(self.generator.device)  # noqa: E731
+        outputs = blended(to_device(request.working_outputs), request.blend)
+        frame, lut = self.generator.finish(to_device(request.working_inputs), outputs, request.center, request.blend,
+                                           request.distill_lut, request.size)
+        return msg.Finished(frame=None if frame is None else np.ascontiguousarray(frame, np.float32),
+                            lut_table=None if lut is None else lut.table)
 
 
 def serve_forever(endpoint: str, device: str | None, untrained: bool, batch_size: int | None) -> None:
@@ -80,22 +113,13 @@ def serve_forever(endpoint: str, device: str | None, untrained: bool, batch_size
     socket.bind(endpoint)
     while True:
         parts = socket.recv_multipart(copy=False)
-        header = json.loads(bytes(parts[0].buffer))
-        if header["op"] == "describe":
-            socket.send_multipart([json.dumps(engine.describe()).encode()])
-            continue
-        frames = [np.frombuffer(part.buffer, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
-                  for part, spec in zip(parts[1:], header["frames"])]
         try:
-            if header["op"] == "analyze":
-                results = engine.analyze(frames)
-            else:
-                results = engine.generate(frames, **header["options"])
-        except Exception as error:  # reported to the front end, which maps it to a gRPC status
-            socket.send_multipart([json.dumps({"error": f"{type(error).__name__}: {error}"}).encode()])
-            continue
-        shapes = [{"dtype": r.dtype.str, "shape": r.shape} for r in results]
-        socket.send_multipart([json.dumps({"results": shapes}).encode(), *results], copy=False)
+            request = msg.decode(parts)
+        except (ValueError, KeyError, TypeError) as error:
+            reply = msg.Failure(f"malformed engine request: {error}")
+        else:
+            reply = engine.handle(request)
+        socket.send_multipart(msg.encode(reply), copy=False)
 
 
 def main(argv=None) -> None:

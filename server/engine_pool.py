@@ -7,7 +7,6 @@ the front end, so nothing but that one request is ever lost.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import subprocess
@@ -20,6 +19,7 @@ from concurrent.futures import Future
 import numpy as np
 import zmq
 
+from colorgrade.server import protocol as msg
 from colorgrade.server.batching import MicroBatcher
 
 log = logging.getLogger("colorgrade.server.engines")
@@ -44,7 +44,7 @@ class EngineProcess:
         self.lock = threading.Lock()
         self.process = None
         self.socket = None
-        self.description = {}
+        self.description: msg.Description | None = None
         self._start()
 
     def _start(self) -> None:
@@ -57,7 +57,7 @@ class EngineProcess:
             command.append("--untrained")
         self.process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._connect()
-        self.description = json.loads(self._request([json.dumps({"op": "describe"}).encode()])[0])
+        self.description = msg.decode(self._request(msg.encode(msg.Describe())))
 
     def _connect(self) -> None:
         if self.socket is not None:
@@ -83,26 +83,22 @@ class EngineProcess:
         self.process.wait()
         self._start()
 
-    def call(self, op: str, frames: list[np.ndarray], **options) -> list[np.ndarray]:
-        """One request -> its result arrays; retried once on a fresh engine if this one dies or hangs."""
-        header = json.dumps({"op": op, "options": options,
-                             "frames": [{"dtype": f.dtype.str, "shape": f.shape} for f in frames]})
-        parts = [header.encode()] + [memoryview(np.ascontiguousarray(f)).cast("B") for f in frames]
+    def call(self, request):
+        """One protocol request -> its reply; retried once on a fresh engine if this one dies or hangs."""
+        parts = msg.encode(request)
         with self.lock:
             for attempt in (1, 2):
                 try:
-                    reply = self._request(parts)
+                    reply = msg.decode(self._request(parts))
                     break
                 except EngineUnavailable as error:
                     log.warning("%s; restarting it (attempt %d of 2)", error, attempt)
                     self.restart()
                     if attempt == 2:
                         raise
-        status = json.loads(reply[0])
-        if "error" in status:
-            raise EngineFailed(status["error"])
-        return [np.frombuffer(part, np.dtype(spec["dtype"])).reshape(spec["shape"])
-                for part, spec in zip(reply[1:], status["results"])]
+        if isinstance(reply, msg.Failure):
+            raise EngineFailed(reply.message)
+        return reply
 
     def close(self) -> None:
         if self.process and self.process.poll() is None:
@@ -114,15 +110,24 @@ class EngineProcess:
 
 class EnginePool:
     """Engines, one per device. Analysis goes through a micro-batcher (frames of any clips share a
-    forward pass); generator windows take turns among the engines (round robin)."""
+    forward pass); generator work takes turns among the engines (round robin)."""
 
     def __init__(self, devices: list[str | None], untrained: bool = False, batch_size: int | None = None,
                  max_wait_s: float = 0.002, on_batch=lambda size: None):
         self.engines = [EngineProcess(device, untrained, batch_size) for device in devices]
         self._next = 0
         self._lock = threading.Lock()
-        self.batcher = MicroBatcher([(functools.partial(self._analyze_batch, engine), engine.description["batch_size"])
+        self.batcher = MicroBatcher([(functools.partial(self._analyze_batch, engine), engine.description.batch_size)
                                      for engine in self.engines], max_wait_s, on_batch)
+
+    @property
+    def description(self) -> msg.Description:
+        """The models, as the first engine describes them (every engine loads the same weights)."""
+        return self.engines[0].description
+
+    @property
+    def devices(self) -> list[str]:
+        return [engine.description.device for engine in self.engines]
 
     def pick(self) -> EngineProcess:
         with self._lock:
@@ -132,31 +137,24 @@ class EnginePool:
 
     @staticmethod
     def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        cdls, probabilities = engine.call("analyze", frames)
-        return list(zip(cdls, probabilities))
+        reply = engine.call(msg.Analyze(frames))
+        return list(zip(reply.cdls, reply.probabilities))
 
     def submit_analysis(self, frame: np.ndarray) -> Future:
-        """One frame's analysis, batched with other waiting frames -> Future of (CDL vector (10,), probabilities (25,))."""
+        """One frame's analysis, batched with other waiting frames -> Future of (CDL vector (10,), probabilities)."""
         return self.batcher.submit(frame)
 
     def analyze(self, frames) -> tuple[np.ndarray, np.ndarray]:
-        """Frames -> (CDL vectors (N, 10), label probabilities (N, 25))."""
+        """Frames -> (CDL vectors (N, 10), label probabilities (N, labels))."""
         results = [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
         return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
 
-    def generate(self, frames, center: int, oversample: int, blend: int, distill_lut: bool):
-        """The generator's grade of frame ``center`` -> (float32 (H, W, 3), LUT table (N, N, N, 3) or None)."""
-        graded, table = self.pick().call("generate", frames, center=center, oversample=oversample, blend=blend,
-                                         distill_lut=distill_lut)
-        return graded, (table if table.size else None)
+    def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
+        """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""
+        return self.pick().call(msg.GenerateFrame(frames, center, oversample))
 
-    @property
-    def devices(self) -> list[str]:
-        return [engine.description["device"] for engine in self.engines]
-
-    @property
-    def generator_radius(self) -> int:
-        return self.engines[0].description["generator_radius"]
+    def finish_generated(self, request: msg.FinishGenerated) -> msg.Finished:
+        return self.pick().call(request)
 
     def close(self) -> None:
         self.batcher.close()

@@ -13,7 +13,7 @@ from colorgrade.models.data import load_photo
 from colorgrade.models.detunes import LABELS
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.weights import read_card
-from colorgrade.proto.cdl import CDL
+from colorgrade.color import CDL
 from conftest import SAMPLES
 
 

@@ -69,14 +69,15 @@ def test_two_workers_share_the_queue():
 
 def test_engine_result_for_a_frame_does_not_depend_on_its_batch():
     from colorgrade.server.engine import Engine
+    from colorgrade.server.protocol import Analyze
 
     # The shipped weights: with them, unpadded batches of 1 and 2 differ in the last bits on CPU.
     engine = Engine("cpu", batch_size=4)
     rng = np.random.default_rng(3)
     frames = [(rng.random((36, 64, 3)) * 255).astype(np.uint8) for _ in range(7)]
-    alone_cdl, alone_probabilities = engine.analyze([frames[0]])
+    alone = engine.analyze(Analyze([frames[0]]))
     for company in ([frames[0], frames[1]], [frames[2], frames[3], frames[0]], frames[4:] + [frames[0]] + frames[1:4]):
-        cdls, probabilities = engine.analyze(company)
+        together = engine.analyze(Analyze(company))
         position = next(i for i, f in enumerate(company) if f is frames[0])
-        np.testing.assert_array_equal(cdls[position], alone_cdl[0])
-        np.testing.assert_array_equal(probabilities[position], alone_probabilities[0])
+        np.testing.assert_array_equal(together.cdls[position], alone.cdls[0])
+        np.testing.assert_array_equal(together.probabilities[position], alone.probabilities[0])

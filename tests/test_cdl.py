@@ -3,7 +3,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 import pytest
 
-from colorgrade.proto.cdl import CDL, read_cdl, write_cdl
+from colorgrade.color import CDL, read_cdl, write_cdl
 
 
 def random_cdl(rng, spread=1.0):
@@ -44,7 +44,7 @@ def test_apply_matches_ocio_for_random_cdls(rng):
 
 def test_identity_leaves_pixels_alone(rng):
     pixels = rng.random((64, 64, 3), dtype=np.float32)
-    assert CDL.identity().is_identity()
+    assert CDL.identity() == CDL((1, 1, 1), (0, 0, 0), (1, 1, 1), 1)
     np.testing.assert_array_equal(CDL.identity().apply(pixels), pixels)
 
 

@@ -8,8 +8,8 @@ import PyOpenColorIO as OCIO
 import pytest
 
 from colorgrade.clients import media
-from colorgrade.proto.cdl import read_cdl
-from colorgrade.proto.lut import read_cube
+from colorgrade.color import read_cdl
+from colorgrade.color import read_cube
 from conftest import SAMPLES
 from daemon_fixtures import RunningDaemon
 

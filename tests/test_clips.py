@@ -1,29 +1,31 @@
-"""ClipStore and the front end's CDL application as plain classes: settings, reach, frame memory, bands."""
+"""ClipStore as a plain class: settings, reach, frame memory, idle eviction."""
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from colorgrade.proto import grader_pb2 as pb
-from colorgrade.proto.cdl import CDL
-from colorgrade.server.clips import ClipStore, LimitExceeded, apply_to_frame
+from colorgrade.server.clips import ClipSettings, ClipStore, LimitExceeded, Mode
 from colorgrade.server.limits import Limits
+from colorgrade.server.protocol import Description
+
+# What an engine serving a temporal generator (radius 2) would describe.
+MODELS = Description(device="cpu", batch_size=1, labels=["clean", "warm_33"], generator_radius=2, distill_radius=2,
+                     working_size=[144, 256], models=[])
 
 
 def test_open_keeps_name_and_sets_reach_per_mode():
-    store = ClipStore(Limits(), generator_radius=2)
-    cases = [(pb.MODE_CDL_FRAMES, 3, 0, 3), (pb.MODE_GENERATOR_FRAMES, 3, 1, 3), (pb.MODE_GENERATOR_LUT, 0, 1, 6)]
+    store = ClipStore(Limits(), MODELS)
+    cases = [(Mode.CDL_FRAMES, 3, 0, 3), (Mode.GENERATOR_FRAMES, 3, 1, 3), (Mode.GENERATOR_LUT, 0, 1, 6)]
     for mode, window, blend, reach in cases:
-        clip = store.open(pb.ClipSettings(mode=mode, window_radius=window, blend_radius=blend), "shot_010")
+        clip = store.open(ClipSettings(mode=mode, window_radius=window, blend_radius=blend), "shot_010")
         assert clip.name == "shot_010" and clip.reach == reach
 
 
 def test_frame_memory_is_counted_across_clips_evicted_and_released():
     frame = np.zeros((10, 10, 3), np.uint8)              # 300 bytes
-    store = ClipStore(Limits(max_buffer_bytes=3000, frames_per_clip=4), generator_radius=2)
-    a = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES, window_radius=1), "a")
-    b = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES, window_radius=1), "b")
+    store = ClipStore(Limits(max_buffer_bytes=3000, frames_per_clip=4), MODELS)
+    a = store.open(ClipSettings(mode=Mode.CDL_FRAMES, window_radius=1), "a")
+    b = store.open(ClipSettings(mode=Mode.CDL_FRAMES, window_radius=1), "b")
     for i in range(6):                                   # a keeps its newest 4 frames
         store.keep(a, i, frame.copy())
     assert list(a.frames) == [2, 3, 4, 5] and store.held_bytes == 1200
@@ -37,23 +39,11 @@ def test_frame_memory_is_counted_across_clips_evicted_and_released():
 
 
 def test_a_clip_receiving_frames_is_not_evicted_as_idle():
-    store = ClipStore(Limits(idle_ttl_s=0.3), generator_radius=2)
-    streaming = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES), "long take")
-    forgotten = store.open(pb.ClipSettings(mode=pb.MODE_CDL_FRAMES), "abandoned")
+    store = ClipStore(Limits(idle_ttl_s=0.3), MODELS)
+    streaming = store.open(ClipSettings(mode=Mode.CDL_FRAMES), "long take")
+    forgotten = store.open(ClipSettings(mode=Mode.CDL_FRAMES), "abandoned")
     for i in range(4):
         time.sleep(0.1)
         store.keep(streaming, i, np.zeros((2, 2, 3), np.uint8))
     store.evict_idle()
     assert streaming.clip_id in store.clips and forgotten.clip_id not in store.clips
-
-
-@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint8, 4), (np.uint16, 3), (np.float32, 4)])
-def test_bands_on_threads_grade_exactly_like_one_pass(dtype, channels):
-    rng = np.random.default_rng(0)
-    frame = rng.random((37, 23, channels))
-    frame = (frame * np.iinfo(dtype).max).astype(dtype) if dtype != np.float32 else frame.astype(dtype)
-    cdl = CDL((1.2, 0.9, 1.05), (0.02, -0.01, 0.0), (0.9, 1.1, 1.0), 1.3)
-    with ThreadPoolExecutor(3) as pool:
-        banded = apply_to_frame(cdl, frame, pool, bands=3)
-    np.testing.assert_array_equal(banded, apply_to_frame(cdl, frame))
-    assert banded.dtype == frame.dtype and banded.shape == frame.shape

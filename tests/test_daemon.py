@@ -283,7 +283,7 @@ def test_metrics_count_frames_by_mode(daemon, client):
 
     url = re.search(r"metrics: (\S+)\)", daemon.banner).group(1)
     before = urllib.request.urlopen(url).read().decode()
-    count = lambda text: int((re.search(r'colorgrade_frames_total\{mode="MODE_CDL_FRAMES"\} (\d+)', text)  # noqa: E731
+    count = lambda text: int((re.search(r'colorgrade_frames_total\{mode="cdl_frames"\} (\d+)', text)  # noqa: E731
                               or [None, "0"])[1])
     stream_all(client, make_clip(12, frames=3))
     after = urllib.request.urlopen(url).read().decode()

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+from colorgrade.color.lut import LUT3D
+from colorgrade.color.standards import REC709_LUMA
+
+_LUMA = np.asarray(REC709_LUMA, dtype=np.float32)
 ASC_NAMESPACE = "urn:ASC:CDL:v1.01"
 
 
@@ -62,9 +65,6 @@ class CDL:
     def to_vector(self) -> np.ndarray:
         return np.array([*self.slope, *self.offset, *self.power, self.saturation], dtype=np.float64)
 
-    def is_identity(self, tolerance: float = 1e-9) -> bool:
-        return bool(np.all(np.abs(self.to_vector() - CDL().to_vector()) <= tolerance))
-
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """Apply to float RGB in [0, 1], shape (..., 3); returns float32 of the same shape."""
         rgb = np.asarray(rgb)
@@ -78,7 +78,7 @@ class CDL:
             sop = sop ** power
         if self.saturation == 1.0:
             return sop
-        luma = sop @ REC709_LUMA
+        luma = sop @ _LUMA
         out = luma[..., None] + np.float32(self.saturation) * (sop - luma[..., None])
         return np.clip(out, 0.0, 1.0, out=out)
 
@@ -88,8 +88,8 @@ class CDL:
         Equal to converting to float in [0, 1], ``apply`` and rounding back, but the per-channel
         slope/offset/power part becomes a table lookup over every code value (256 or 65536 of them):
         the work that costs most in ``apply`` (``pow``) is done once per code, not once per pixel.
-        The rest runs a band of rows at a time, so its float intermediates stay in the CPU's cache
-        (half the time of whole-frame passes on a 1080p frame).
+        The rest runs a band of pixels at a time, so its float intermediates stay in the CPU's cache
+        (docs/notes.md, Benchmarks, has what that bought).
         """
         if image.dtype not in (np.uint8, np.uint16) or image.shape[-1] != 3:
             raise ValueError(f"CDL.apply_codes expects (..., 3) uint8 or uint16, got {image.dtype} {image.shape}")
@@ -106,7 +106,7 @@ class CDL:
             for c in range(3):
                 np.take(tables[c], codes_in[:, c], out=sop[:, c])
             if self.saturation != 1.0:
-                luma = (sop @ REC709_LUMA)[:, None]
+                luma = (sop @ _LUMA)[:, None]
                 sop -= luma
                 sop *= np.float32(self.saturation)
                 sop += luma
@@ -117,8 +117,6 @@ class CDL:
 
     def to_lut(self, size: int = 33):
         """Bake into a ``LUT3D`` over [0, 1]^3 (for ffmpeg's lut3d and hosts that take .cube)."""
-        from colorgrade.proto.lut import LUT3D
-
         return LUT3D.from_function(self.apply, size)
 
 

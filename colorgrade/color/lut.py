@@ -1,4 +1,4 @@
-"""3D LUT values, tetrahedral application in numpy, and Adobe .cube 1.0 files.
+"""3D LUT values, tetrahedral application and fitting in numpy, and Adobe .cube 1.0 files.
 
 The table is indexed ``table[r, g, b] -> (R, G, B)``; in a .cube file the red index runs fastest.
 Tetrahedral interpolation is what ffmpeg's ``lut3d`` and Resolve use by default, so a LUT we
@@ -57,26 +57,96 @@ class LUT3D:
         rgb = np.asarray(rgb, dtype=np.float32)
         if rgb.ndim < 1 or rgb.shape[-1] != 3:
             raise ValueError(f"LUT3D.apply expects (..., 3) RGB, got shape {rgb.shape}")
-        n = self.size
-        low = np.asarray(self.domain_min, dtype=np.float32)
-        high = np.asarray(self.domain_max, dtype=np.float32)
-        flat = rgb.reshape(-1, 3)
-        position = np.clip((flat - low) / (high - low), 0.0, 1.0) * np.float32(n - 1)
-        base = np.minimum(position.astype(np.int64), n - 2)
-        fraction = position - base
-        # Walk from the cell's low corner to its high corner along the axes in order of
-        # decreasing fraction; the weights are the differences of the sorted fractions.
-        order = np.argsort(-fraction, axis=1, kind="stable")
-        sorted_fraction = np.take_along_axis(fraction, order, axis=1)
+        corners, weights = tetrahedra(rgb.reshape(-1, 3), self.size, self.domain_min, self.domain_max)
         table = self.table.reshape(-1, 3)
-        strides = np.array([n * n, n, 1], dtype=np.int64)
-        corner = base.copy()
-        out = (1.0 - sorted_fraction[:, :1]) * table[corner @ strides]
-        for step in range(3):
-            corner += _AXIS_STEP[order[:, step]]
-            upper = sorted_fraction[:, step + 1:step + 2] if step < 2 else 0.0
-            out += (sorted_fraction[:, step:step + 1] - upper) * table[corner @ strides]
+        out = weights[:, :1] * table[corners[:, 0]]
+        for k in range(1, 4):
+            out += weights[:, k:k + 1] * table[corners[:, k]]
         return out.reshape(rgb.shape).astype(np.float32, copy=False)
+
+
+def tetrahedra(rgb: np.ndarray, size: int, domain_min=(0.0, 0.0, 0.0), domain_max=(1.0, 1.0, 1.0)):
+    """Where tetrahedral interpolation reads a size^3 lattice for (M, 3) float32 RGB:
+    -> (corners (M, 4) flat indices into the [r, g, b] table, weights (M, 4) float64 summing to 1)."""
+    low = np.asarray(domain_min, dtype=np.float32)
+    high = np.asarray(domain_max, dtype=np.float32)
+    position = np.clip((rgb - low) / (high - low), 0.0, 1.0) * np.float32(size - 1)
+    base = np.minimum(position.astype(np.int64), size - 2)
+    fraction = position - base
+    # Walk from the cell's low corner to its high corner along the axes in order of decreasing
+    # fraction; the weights are the differences of the sorted fractions.
+    order = np.argsort(-fraction, axis=1, kind="stable")
+    sorted_fraction = np.take_along_axis(fraction, order, axis=1)
+    strides = np.array([size * size, size, 1], dtype=np.int64)
+    corner = base.copy()
+    corners = [corner @ strides]
+    weights = [1.0 - sorted_fraction[:, 0]]
+    for step in range(3):
+        corner += _AXIS_STEP[order[:, step]]
+        corners.append(corner @ strides)
+        upper = sorted_fraction[:, step + 1] if step < 2 else 0.0
+        weights.append(sorted_fraction[:, step] - upper)
+    return np.stack(corners, axis=1), np.stack(weights, axis=1)
+
+
+def fit_lut(inputs: np.ndarray, outputs: np.ndarray, size: int = 25, smoothness: float = 1e-3,
+            samples: int = 20000, iterations: int = 100, seed: int = 0) -> LUT3D:
+    """Fit a smooth LUT with ``lut.apply(inputs) ≈ outputs``; arrays (..., 3) float in [0, 1].
+
+    Regularised least squares through the same tetrahedral interpolation ``LUT3D.apply`` uses, so
+    the LUT is applied exactly as it was fitted: minimise mean((lut(x) - y)^2) + smoothness *
+    (mean of squared second differences of the table along r, g and b). Where the pixels say nothing
+    (colours absent from them) the table continues smoothly from where they do. The problem is
+    quadratic and sparse (each pixel reads 4 entries), so conjugate gradients from the identity
+    solve it in a few dozen matrix-free steps.
+    """
+    rng = np.random.default_rng(seed)
+    source = np.asarray(inputs, np.float32).reshape(-1, 3)
+    target = np.asarray(outputs, np.float64).reshape(-1, 3)
+    if len(source) > samples:
+        pick = rng.choice(len(source), samples, replace=False)
+        source, target = source[pick], target[pick]
+    corners, weights = tetrahedra(source, size)
+    data_scale = 1.0 / target.size
+    smooth_scale = smoothness / ((size - 2) * size * size * 3)
+
+    def read(table):            # A v: the interpolated value at every pixel
+        flat = table.reshape(-1, 3)
+        return sum(weights[:, k:k + 1] * flat[corners[:, k]] for k in range(4))
+
+    def spread(values):         # A^T r: each pixel's value back onto the entries it read
+        flat = np.stack([np.bincount(corners.ravel(), (weights * values[:, None, c]).ravel(), minlength=size ** 3)
+                         for c in range(3)], axis=1)
+        return flat.reshape(size, size, size, 3)
+
+    def roughness_gradient(table):   # D^T D v for second differences along each axis
+        out = np.zeros_like(table)
+        for axis in range(3):
+            d = np.diff(table, n=2, axis=axis)
+            head = [slice(None)] * 4
+            for shift, factor in ((0, 1.0), (1, -2.0), (2, 1.0)):
+                head[axis] = slice(shift, shift + size - 2)
+                out[tuple(head)] += factor * d
+        return out
+
+    def normal_times(table):
+        return data_scale * spread(read(table)) + smooth_scale * roughness_gradient(table)
+
+    solution = lattice(size).astype(np.float64)
+    residual = data_scale * spread(target) - normal_times(solution)
+    direction = residual.copy()
+    norm = float((residual * residual).sum())
+    for _ in range(iterations):
+        product = normal_times(direction)
+        step = norm / float((direction * product).sum())
+        solution += step * direction
+        residual -= step * product
+        new_norm = float((residual * residual).sum())
+        if new_norm ** 0.5 < 1e-10:
+            break
+        direction = residual + (new_norm / norm) * direction
+        norm = new_norm
+    return LUT3D(np.clip(solution, 0.0, 1.0).astype(np.float32))
 
 
 def lattice(size: int) -> np.ndarray:

@@ -1,0 +1,53 @@
+"""Frames as they arrive from files and the wire: integer codes or floats, RGB or RGBA.
+
+A frame is an (H, W, 3|4) array of uint8, uint16, float16 or float32; integer codes map to [0, 1]
+by dividing by the type's largest code. Alpha is never graded: it is split off and re-attached as
+it was.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_float_rgb(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split an (H, W, 3|4) frame into float32 RGB in [0, 1] and its untouched alpha (or None)."""
+    rgb = image[..., :3]
+    if image.dtype.kind == "u":
+        rgb = rgb.astype(np.float32) * np.float32(1.0 / np.iinfo(image.dtype).max)
+    else:
+        rgb = rgb.astype(np.float32)
+    alpha = image[..., 3:] if image.shape[-1] == 4 else None
+    return rgb, alpha
+
+
+def from_float_rgb(rgb: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """Inverse of ``to_float_rgb``: back to ``dtype`` (rounded, clipped), alpha re-attached as it was."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "u":
+        top = np.iinfo(dtype).max
+        out = np.clip(np.rint(rgb * np.float32(top)), 0, top).astype(dtype)
+    else:
+        out = rgb.astype(dtype)
+    if alpha is not None:
+        out = np.concatenate([out, alpha.astype(dtype, copy=False)], axis=-1)
+    return out
+
+
+def thumbnail_block(height: int, width: int, size: int) -> int:
+    """The largest block size that leaves both sides of a (height, width) frame at least ``size`` (1: none)."""
+    return max(1, min(height, width) // size)
+
+
+def block_means(frame: np.ndarray, block: int) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, 3) float32 means of
+    block x block squares, in [0, 1].
+
+    Codes are summed in exact integers, so a 4K frame is reduced without converting it to floats
+    first; rows and columns short of a whole block are left out.
+    """
+    height, width = frame.shape[0] // block, frame.shape[1] // block
+    integer = frame.dtype.kind == "u"
+    rows = frame[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32 if integer else np.float32)
+    sums = rows.reshape(height, frame.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
+    top = np.iinfo(frame.dtype).max if integer else 1
+    return sums.astype(np.float32) * np.float32(1.0 / (block * block * top))

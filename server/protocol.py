@@ -1,0 +1,151 @@
+"""The messages between the front end and an engine worker: typed, in one module both sides import.
+
+Each request is a dataclass; the engine answers each with the reply dataclass named beside it, or
+with ``Failure``. On the pyzmq hop a message is multipart: a JSON header naming the message type
+and its plain fields, then one zero-copy buffer per array. A field typed ``X | None`` is optional:
+``None`` travels as JSON null, never as an empty array.
+
+This module is numpy-only (never torch), like the front end that imports it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+
+# --- requests and their replies -------------------------------------------------------------
+@dataclass
+class Describe:
+    """What the engine serves. Reply: ``Description``."""
+
+
+@dataclass
+class ModelCard:
+    name: str          # "analysis" or "generator"
+    card: str          # the weight card's file and the weights' digest, or "untrained ..."
+    trained: bool
+
+
+@dataclass
+class Description:
+    """Everything the front end needs to know about the models, so that it imports nothing from them."""
+    device: str
+    batch_size: int                 # frames per analysis forward pass (always padded to this)
+    labels: list[str]               # the analysis network's catalogue labels, in probability order
+    generator_radius: int           # the generator sees frames t-radius .. t+radius
+    distill_radius: int             # a distilled LUT for t is fitted over outputs t-d-blend .. t+d+blend
+    working_size: list[int]         # the generator's (height, width)
+    models: list[ModelCard]
+
+    def generator_reach(self, blend: int, distill_lut: bool) -> int:
+        """How far frame t's generator result looks: frames t-reach .. t+reach."""
+        return self.generator_radius + self.output_reach(blend, distill_lut)
+
+    def output_reach(self, blend: int, distill_lut: bool) -> int:
+        """Whose per-frame generator outputs frame t's result reads: t-reach .. t+reach of those."""
+        return blend + (self.distill_radius + blend if distill_lut else 0)
+
+
+@dataclass
+class Analyze:
+    """Frames (H, W, 3|4) of any sample type -> ``Analyses``, one row per frame."""
+    frames: list[np.ndarray]
+
+
+@dataclass
+class Analyses:
+    cdls: np.ndarray                # (N, 10) float64: slope[3], offset[3], power[3], saturation
+    probabilities: np.ndarray       # (N, labels) float32
+
+
+@dataclass
+class GenerateFrame:
+    """The generator's output for one frame -> ``GeneratedFrame``.
+
+    ``frames`` are the frame and its neighbours within the model's radius, cut at the clip's ends;
+    ``center`` is the frame's position among them (the engine repeats edge frames as the model expects).
+    """
+    frames: list[np.ndarray]
+    center: int
+    oversample: int
+
+
+@dataclass
+class GeneratedFrame:
+    working_input: np.ndarray       # (3, h, w) float32: the frame at working size x oversample
+    working_output: np.ndarray      # (3, h, w) float32: the generator's output for it
+
+
+@dataclass
+class FinishGenerated:
+    """Per-frame generator outputs over frame t's window -> ``Finished``: blended, then distilled to a
+    LUT (``distill_lut``) or resized to the frame's full ``size`` (height, width)."""
+    working_inputs: list[np.ndarray]
+    working_outputs: list[np.ndarray]
+    center: int
+    blend: int
+    distill_lut: bool
+    size: list[int]
+
+
+@dataclass
+class Finished:
+    frame: np.ndarray | None        # (H, W, 3) float32 in [0, 1]; None when distilled
+    lut_table: np.ndarray | None    # (N, N, N, 3) float32; None when not distilled
+
+
+@dataclass
+class Failure:
+    """The engine could not process a request (bad input it was given); the message says why."""
+    message: str
+
+
+MESSAGES = {cls.__name__: cls for cls in (Describe, Description, Analyze, Analyses, GenerateFrame, GeneratedFrame,
+                                          FinishGenerated, Finished, Failure)}
+_NESTED = {"models": ModelCard}
+
+
+# --- the wire: [header JSON, buffer, buffer, ...] -------------------------------------------
+def encode(message) -> list:
+    """A message -> multipart parts; arrays go as buffers (not copied), the rest in the JSON header."""
+    buffers: list = []
+
+    def pack(value):
+        if isinstance(value, np.ndarray):
+            buffers.append(memoryview(np.ascontiguousarray(value)).cast("B"))
+            return {"array": len(buffers) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
+        if isinstance(value, list):
+            return [pack(v) for v in value]
+        if dataclasses.is_dataclass(value):
+            return dataclasses.asdict(value)
+        return value
+
+    fields = {f.name: pack(getattr(message, f.name)) for f in dataclasses.fields(message)}
+    return [json.dumps({"type": type(message).__name__, "fields": fields}).encode(), *buffers]
+
+
+def decode(parts) -> object:
+    """Multipart parts (bytes or zmq frames) -> the message; arrays are read-only views of the buffers."""
+    header = json.loads(bytes(_buffer(parts[0])))
+    cls = MESSAGES.get(header.get("type"))
+    if cls is None:
+        raise ValueError(f"unknown engine message type {header.get('type')!r}")
+
+    def unpack(name, value):
+        if isinstance(value, dict) and "array" in value:
+            buffer = _buffer(parts[1 + value["array"]])
+            return np.frombuffer(buffer, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
+        if isinstance(value, list):
+            return [unpack(name, v) for v in value]
+        if name in _NESTED and isinstance(value, dict):
+            return _NESTED[name](**value)
+        return value
+
+    return cls(**{name: unpack(name, value) for name, value in header["fields"].items()})
+
+
+def _buffer(part):
+    return part.buffer if hasattr(part, "buffer") else part

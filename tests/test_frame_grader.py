@@ -1,0 +1,103 @@
+"""FrameGrader over an in-process engine: the daemon's generator path (each frame through the network once,
+windows assembled from cached per-frame outputs) gives exactly what the generator gives in one piece."""
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+import torch
+
+from colorgrade.color import apply, from_float_rgb, to_float_rgb
+from colorgrade.models import generator as gen
+from colorgrade.server import protocol as msg
+from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, Mode
+from colorgrade.server.engine import Engine
+from colorgrade.server.limits import Limits
+from colorgrade.server.metrics import Metrics
+
+
+class InProcessEngines:
+    """The EnginePool's interface over an Engine in this process; counts the frames sent through the generator."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.generated = engine, 0
+        self.description = engine.describe(msg.Describe())
+        self.devices = [self.description.device]
+
+    def submit_analysis(self, frame):
+        reply = self.engine.analyze(msg.Analyze([frame]))
+        future = Future()
+        future.set_result((reply.cdls[0], reply.probabilities[0]))
+        return future
+
+    def analyze(self, frames):
+        reply = self.engine.analyze(msg.Analyze(frames))
+        return reply.cdls, reply.probabilities
+
+    def generate_frame(self, frames, center, oversample):
+        self.generated += 1
+        return self.engine.generate_frame(msg.GenerateFrame(frames, center, oversample))
+
+    def finish_generated(self, request):
+        return self.engine.finish_generated(request)
+
+
+@pytest.fixture(scope="module")
+def engines():
+    engine = Engine("cpu", untrained=True)
+    # A temporal generator (radius 2) whose random head makes every input frame move the output.
+    engine.generator = gen.untrained(frames=5, device="cpu")
+    with torch.no_grad():
+        torch.manual_seed(1)
+        engine.generator.network.head.weight.normal_(0, 0.02)
+    return InProcessEngines(engine)
+
+
+def clip_frames(count=9, size=(36, 64), seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((*size, 4)) * 255).astype(np.uint8) for _ in range(count)]
+
+
+@pytest.mark.parametrize("mode, oversample, blend", [(Mode.GENERATOR_LUT, 1, 0), (Mode.GENERATOR_LUT, 1, 1),
+                                                     (Mode.GENERATOR_FRAMES, 2, 1), (Mode.GENERATOR_FRAMES, 1, 0)])
+def test_generator_frames_go_through_the_network_once_and_results_equal_the_generator(engines, mode, oversample,
+                                                                                      blend):
+    store = ClipStore(Limits(), engines.description)
+    grader = FrameGrader(engines, store, Metrics())
+    frames = clip_frames()
+    clip = store.open(ClipSettings(mode=mode, oversample=oversample, blend_radius=blend), "test")
+    engines.generated = 0
+    streamed = list(grader.stream(clip, enumerate(frames)))
+    grader.close()
+    assert [r.index for r in streamed] == list(range(len(frames)))
+    assert engines.generated == len(frames)        # not once per window it appears in
+
+    distill = mode is Mode.GENERATOR_LUT
+    expected = engines.engine.generator.grade([to_float_rgb(f)[0] for f in frames], oversample, blend, distill)
+    for result, frame, graded in zip(streamed, frames, expected):
+        np.testing.assert_array_equal(result.frame, from_float_rgb(graded, frame[..., 3:], np.uint8))
+        assert (result.lut is not None) == distill
+        if distill:
+            np.testing.assert_array_equal(result.frame, apply(result.lut, frame))
+
+
+def test_random_access_equals_the_stream_and_reuses_cached_outputs(engines):
+    store = ClipStore(Limits(), engines.description)
+    grader = FrameGrader(engines, store, Metrics())
+    frames = clip_frames(count=7, seed=1)
+    settings = ClipSettings(mode=Mode.GENERATOR_LUT)
+    streamed = list(grader.stream(store.open(settings, "stream"), enumerate(frames)))
+    clip = store.open(settings, "random access")
+    engines.generated = 0
+    for t in (3, 4, 3):
+        result = grader.grade(clip, t, dict(enumerate(frames)), first_index=0, last_index=6)
+        np.testing.assert_array_equal(result.frame, streamed[t].frame)
+    # Frame 3 needs outputs 1..5, frame 4 outputs 2..6 (radius 2 fit, frame 6 is the last): 6 frames in all.
+    assert engines.generated == 6
+    grader.close()
+
+
+def test_description_reach_is_the_generators_own(engines):
+    description = engines.description
+    for blend in (0, 1, 3):
+        for distill in (False, True):
+            assert description.generator_reach(blend, distill) == gen.reach(description.generator_radius, blend, distill)
