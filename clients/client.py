@@ -41,6 +41,7 @@ class GradeError(RuntimeError):
 class Result:
     index: int
     cdl: CDL | None
+    confidence: float | None     # analysis modes: probability that the correction helps (the CDL is shrunk by it)
     label: str | None
     scores: dict[str, float]
     lut: LUT3D | None
@@ -52,6 +53,7 @@ def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
     frame = decode_frame(message.frame) if isinstance(message, pb.FrameResult) and message.HasField("frame") else None
     return Result(index=getattr(message, "index", index),
                   cdl=cdl_from_message(correction.cdl) if correction.HasField("cdl") else None,
+                  confidence=correction.confidence if correction.HasField("confidence") else None,
                   label=correction.diagnosis.label or None, scores=dict(correction.diagnosis.scores),
                   lut=lut_from_message(correction.lut) if correction.HasField("lut") else None, frame=frame)
 
@@ -117,7 +119,10 @@ class GradeClient:
                                    timeout=self.timeout).frames_processed
 
     def stream(self, clip_id: str, frames, first_index: int = 0):
-        """Frames in order -> Results in order (a generator); the clip's window is flushed at the end."""
+        """Frames in order -> Results in order (a generator); the clip's window is flushed at the end.
+
+        Read it to the end: a stream left unread is cancelled, and the daemon closes a clip whose stream
+        was broken off (it frees the frames of clients that vanished)."""
         def requests():
             for offset, frame in enumerate(frames):
                 yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, first_index + offset))

@@ -3,20 +3,24 @@
 - stills: 8-bit PNG/JPEG through Pillow; 16-bit PNG through PyAV (FFmpeg's PNG codec reads and
   writes rgb48); TIFF (8/16-bit) through tifffile. A 16-bit input gives a 16-bit output.
 - image sequences: a folder of stills, graded in file-name order into a folder of the same names.
-- video: decoded and encoded with PyAV (H.264 by default, the input's frame rate).
+- video: decoded and encoded with PyAV, keeping what the source has: bit depth and chroma (ProRes stays
+  ProRes at its profile, 10-bit stays 10-bit), every frame's timestamp, colour tags, and every
+  other stream (audio, subtitles, data) copied untouched.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import tifffile
-from PIL import Image
+from av.video.reformatter import Colorspace
+from PIL import Image, JpegImagePlugin
 
-STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".webm", ".mxf"}
 
 
@@ -38,6 +42,42 @@ def kind_of(path: Path) -> str:
                      f"video: {sorted(VIDEO_SUFFIXES)}, or a folder of stills)")
 
 
+@dataclass
+class StillMetadata:
+    """What a still carries besides its pixels, written back with the graded pixels."""
+    exif: bytes | None = None          # EXIF, orientation included (the pixels stay as stored)
+    icc_profile: bytes | None = None
+    jpeg_tables: list | None = None    # a JPEG's quantisation tables: its quality, kept exactly
+    jpeg_subsampling: int | None = None
+
+
+def read_metadata(path) -> StillMetadata:
+    """EXIF, ICC profile and, for a JPEG, the quantisation tables and chroma subsampling it was saved with."""
+    try:
+        with open_still(path) as opened:
+            tables = subsampling = None
+            if opened.format == "JPEG":
+                tables = [list(table) for _, table in sorted(opened.quantization.items())]
+                subsampling = JpegImagePlugin.get_sampling(opened)
+            return StillMetadata(opened.info.get("exif"), opened.info.get("icc_profile"), tables,
+                                 None if subsampling == -1 else subsampling)
+    except (OSError, MediaError):
+        return StillMetadata()
+
+
+def open_still(path):
+    """Pillow's image of a file, refusing headers that claim more pixels than any frame the daemon takes."""
+    try:
+        return Image.open(path)
+    except Image.DecompressionBombError:
+        with open(path, "rb") as handle:
+            header = handle.read(24)
+        size = f"{int.from_bytes(header[16:20], 'big')}x{int.from_bytes(header[20:24], 'big')} " \
+            if header[:8] == b"\x89PNG\r\n\x1a\n" else ""
+        raise MediaError(f"{path}: claims a {size}picture larger than {Image.MAX_IMAGE_PIXELS} pixels "
+                         "(a damaged or hostile file?)") from None
+
+
 def read_image(path) -> np.ndarray:
     """-> (H, W, 3|4) uint8 or uint16."""
     path = Path(path)
@@ -52,8 +92,10 @@ def read_image(path) -> np.ndarray:
                 frame = next(container.decode(video=0))
                 image = frame.to_ndarray(format="rgba64le" if "a" in frame.format.name else "rgb48le")
         else:
-            with Image.open(path) as opened:
+            with open_still(path) as opened:
                 image = np.asarray(opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "PA") else "RGB"))
+    except MediaError:
+        raise
     except (OSError, ValueError, av.error.FFmpegError) as error:
         raise MediaError(f"{path}: cannot read image ({error})") from None
     if image.ndim == 2:
@@ -69,12 +111,29 @@ def _png_bit_depth(path: Path) -> int:
     return header[24] if len(header) == 25 and header[:8] == b"\x89PNG\r\n\x1a\n" else 8
 
 
-def write_image(path, image: np.ndarray) -> None:
+def write_image(path, image: np.ndarray, metadata: StillMetadata | None = None, quality: int | None = None) -> None:
+    """Write a still whole or not at all: to a temporary file beside ``path``, renamed over it when complete.
+
+    JPEG keeps the source's quantisation tables and subsampling (or ``quality``; 95 for a source that
+    was not a JPEG), WebP is lossless
+    unless a ``quality`` is given; EXIF and ICC profile from ``metadata`` are kept where the format holds them.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        _write_image(partial, image, metadata or StillMetadata(), quality)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _write_image(path: Path, image: np.ndarray, metadata: StillMetadata, quality: int | None) -> None:
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
-        tifffile.imwrite(path, image, photometric="rgb")
+        tifffile.imwrite(path, image, photometric="rgb",
+                         extratags=[(34675, 7, None, metadata.icc_profile, True)] if metadata.icc_profile else None)
     elif image.dtype == np.uint16:
         if suffix != ".png":
             raise MediaError(f"{path}: 16-bit output needs .png or .tif")
@@ -89,7 +148,16 @@ def write_image(path, image: np.ndarray) -> None:
             for packet in stream.encode():
                 container.mux(packet)
     else:
-        Image.fromarray(image).save(path)
+        options = {key: value for key, value in (("exif", metadata.exif), ("icc_profile", metadata.icc_profile))
+                   if value}
+        if suffix in (".jpg", ".jpeg"):
+            if quality is None and metadata.jpeg_tables:
+                options.update(qtables=metadata.jpeg_tables, subsampling=metadata.jpeg_subsampling or 0)
+            else:
+                options.update(quality=quality or 95, subsampling=0)
+        elif suffix == ".webp":
+            options.update({"quality": quality} if quality else {"lossless": True})
+        Image.fromarray(image).save(path, **options)
 
 
 def list_sequence(folder) -> list[Path]:
@@ -105,45 +173,128 @@ class VideoInfo:
     rate: Fraction
     width: int
     height: int
+    pix_fmt: str = "yuv420p"
+    codec: str = "h264"
+    profile: str | None = None
+    time_base: Fraction = Fraction(1, 25)
+    bits: int = 8                                   # per sample, as the source stores it
+    colour: dict = field(default_factory=dict)      # color_range, colorspace, color_primaries, color_trc tags
+
+    @property
+    def matrix(self) -> int:
+        """The YUV <-> RGB matrix to convert with: the stream's tag, else what ffmpeg assumes by size."""
+        tagged = self.colour.get("colorspace")
+        if tagged in {c.value for c in Colorspace}:
+            return tagged
+        return Colorspace.ITU709.value if self.height >= 720 else Colorspace.ITU601.value
 
 
 def probe_video(path) -> VideoInfo:
     try:
         with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path}: has no video stream (audio only?)")
             stream = container.streams.video[0]
             count = stream.frames or sum(1 for _ in container.decode(video=0))
-            return VideoInfo(count, stream.average_rate or Fraction(25), stream.width, stream.height)
-    except (av.error.FFmpegError, IndexError) as error:
+            context = stream.codec_context
+            pix_fmt = context.pix_fmt or "yuv420p"
+            return VideoInfo(count, stream.average_rate or Fraction(25), stream.width, stream.height, pix_fmt,
+                             context.name, context.profile, stream.time_base or Fraction(1, 25),
+                             max(c.bits for c in av.VideoFormat(pix_fmt).components),
+                             {name: int(getattr(context, name)) for name in COLOUR_TAGS})
+    except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot read video ({error})") from None
 
 
-def read_video(path):
-    """Yields (H, W, 3) uint8 RGB frames."""
+COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+
+
+def read_video(path, timestamps: list | None = None):
+    """Yields (H, W, 3) RGB frames: uint8 from 8-bit sources, uint16 from deeper ones (10-bit stays 10-bit
+    in the top bits). Each frame's presentation time is appended to ``timestamps`` when given."""
+    info = probe_video(path)
+    rgb = "rgb48le" if info.bits > 8 else "rgb24"
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
+                if timestamps is not None:
+                    timestamps.append(frame.pts)
+                yield frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
     except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot decode video ({error})") from None
 
 
+def choose_encoding(info: VideoInfo, codec: str | None = None, crf: int | None = None) -> tuple[str, str, dict]:
+    """(encoder, pix_fmt, options) that keep the source's bit depth and chroma: ProRes stays ProRes at its
+    profile; otherwise H.264 (or ``codec``) at the source's chroma and 8 or 10 bits. Odd sizes cannot be
+    chroma-subsampled, so they get 4:4:4 rather than a crop."""
+    if codec is None and info.codec.startswith("prores"):
+        profile = (info.profile or "standard").lower().replace(" ", "")
+        return "prores_ks", info.pix_fmt, {"profile": profile}
+    chroma = "444" if "444" in info.pix_fmt else "422" if "422" in info.pix_fmt else "420"
+    if chroma != "444" and (info.width % 2 or (chroma == "420" and info.height % 2)):
+        chroma = "444"
+    pix_fmt = f"yuv{chroma}p" + ("10le" if info.bits > 8 else "")
+    return codec or "libx264", pix_fmt, {"crf": str(16 if crf is None else crf)}
+
+
 class VideoWriter:
-    """H.264 (yuv420p, CRF 16) at the input's rate; frames are (H, W, 3) uint8 RGB."""
+    """The graded video stream, with every other stream of the source (audio, subtitles, data) copied as it
+    is, frame timestamps and colour tags kept; written to a temporary file renamed into place by ``close``.
+    Frames are (H, W, 3) uint8 or uint16 RGB as ``read_video`` gives them."""
 
-    def __init__(self, path, rate: Fraction, width: int, height: int):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(path), "w")
-        self.stream = self.container.add_stream("libx264", rate=rate, options={"crf": "16"})
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+    def __init__(self, path, source, info: VideoInfo, codec: str | None = None, crf: int | None = None):
+        self.path, self.source, self.info = Path(path), Path(source), info
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.container = av.open(str(self.partial), "w")
+        self.closed = False
+        encoder, self.pix_fmt, options = choose_encoding(info, codec, crf)
+        try:
+            self.stream = self.container.add_stream(encoder, rate=info.rate, options=options)
+        except (ValueError, av.error.FFmpegError) as error:
+            raise MediaError(f"{path}: cannot encode with {encoder} ({error})") from None
+        self.stream.width, self.stream.height, self.stream.pix_fmt = info.width, info.height, self.pix_fmt
+        # The source's own time base, in the encoder too: at 1/rate, frames of a variable-rate source
+        # would round onto one tick.
+        self.stream.time_base = self.stream.codec_context.time_base = info.time_base
+        if info.pix_fmt.startswith("yuv"):   # an RGB source's tags (matrix "RGB") would mislabel YUV output
+            for name, value in info.colour.items():
+                setattr(self.stream.codec_context, name, value)
+        with av.open(str(source)) as original:
+            self.copied = {s.index: self.container.add_stream_from_template(s)
+                           for s in original.streams if s.type in ("audio", "subtitle", "data")}
 
-    def write(self, image: np.ndarray) -> None:
-        for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+    def write(self, image: np.ndarray, pts: int | None) -> None:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image),
+                                           format="rgb48le" if image.dtype == np.uint16 else "rgb24")
+        frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.info.matrix)
+        frame.pts, frame.time_base = pts, self.info.time_base
+        frame.color_range = self.info.colour.get("color_range", 0)
+        for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
     def close(self) -> None:
         for packet in self.stream.encode():
             self.container.mux(packet)
+        if self.copied:
+            with av.open(str(self.source)) as original:
+                for packet in original.demux([s for s in original.streams if s.index in self.copied]):
+                    if packet.dts is None:   # the demuxer's flush packet
+                        continue
+                    packet.stream = self.copied[packet.stream.index]
+                    self.container.mux(packet)
         self.container.close()
+        self.closed = True
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        """After a failure: no partial file is left (the output, if it existed, is untouched)."""
+        if not self.closed:
+            self.container.close()
+            self.closed = True
+        if self.partial.exists():
+            self.partial.unlink()
 
 
 def shrink(image: np.ndarray, max_side: int = 256) -> np.ndarray:

@@ -3,15 +3,18 @@
     from colorgrade.models.analysis import load_default
     analyzer = load_default()                 # CUDA when present, else CPU; load_default("cpu") forces
     result = analyzer.analyze([frame])[0]     # frame: float32 (H, W, 3) in [0, 1], any size
-    result.cdl, result.label, result.scores   # CDL value, most likely label, label -> probability
+    result.cdl, result.confidence             # the correction to apply, and how sure the network is of it
+    result.label, result.scores               # most likely label, label -> probability
 
-Each result carries two corrections: ``cdl`` from the correction head (continuous, trained on
-mixtures of errors) and ``weighted_cdl``, the paper's suggestion: the classes' correcting CDLs
-averaged with the classifier's probabilities.
+``cdl`` is the correction head's CDL shrunk toward the identity by the network's ``confidence``
+(the probability that the full correction makes the frame better): a frame the network is unsure
+of is left nearly alone. ``head_cdl`` is the full correction, ``weighted_cdl`` the paper's
+suggestion: the classes' correcting CDLs averaged with the classifier's probabilities.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,20 +22,30 @@ import torch
 from colorgrade.color import CDL, block_means, thumbnail_block, to_float_rgb
 from colorgrade.models.colour import thumbnail
 from colorgrade.models.detunes import LABELS, correction_matrix
-from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models.networks import AnalysisNet, cdl_from_head, shrink_cdl
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.weights import load_weights
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "analysis.safetensors"
-DEFAULT_THUMBNAIL = 128
+DEFAULT_THUMBNAIL = 96
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    cdl: CDL                  # correction head: the CDL that restores this frame
+    cdl: CDL                  # the correction to apply: head_cdl shrunk toward identity by (1 - confidence)
+    confidence: float         # probability that head_cdl makes this frame better, in [0, 1]
+    head_cdl: CDL             # the correction head's full CDL
     weighted_cdl: CDL         # probability-weighted average of the classes' correcting CDLs
     label: str                # most likely catalogue label
     scores: dict[str, float]  # every label -> probability
+
+
+class Prediction(NamedTuple):
+    probabilities: torch.Tensor   # (B, 25)
+    cdls: torch.Tensor            # (B, 10) served: head CDLs shrunk by confidence
+    confidence: torch.Tensor      # (B,) in [0, 1]
+    head_cdls: torch.Tensor       # (B, 10)
+    weighted_cdls: torch.Tensor   # (B, 10)
 
 
 def pick_device(device=None) -> torch.device:
@@ -91,18 +104,21 @@ class Analyzer:
         return thumbnail(tensor.to(self.device), self.thumbnail_size)
 
     @torch.inference_mode()
-    def predict(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, 3, S, S) -> (probabilities (B, 25), head CDLs (B, 10), weighted CDLs (B, 10))."""
-        logits, raw = self.network(thumbnails.clamp(0, 1))
+    def predict(self, thumbnails: torch.Tensor) -> Prediction:
+        """(B, 3, S, S) thumbnails -> every estimate the network makes for them."""
+        logits, raw, confidence_logit = self.network(thumbnails.clamp(0, 1))
         probabilities = logits.softmax(dim=1)
-        return probabilities, cdl_from_head(raw), probabilities @ self._corrections
+        head, confidence = cdl_from_head(raw), torch.sigmoid(confidence_logit)
+        return Prediction(probabilities, shrink_cdl(head, confidence), confidence, head,
+                          probabilities @ self._corrections)
 
     def analyze(self, frames) -> list[AnalysisResult]:
         frames = validate_frames(frames)
-        probabilities, cdls, weighted = (t.cpu().numpy() for t in self.predict(self.thumbnails(frames)))
-        return [AnalysisResult(cdl=CDL.from_vector(cdls[i]), weighted_cdl=CDL.from_vector(weighted[i]),
-                               label=LABELS[int(probabilities[i].argmax())],
-                               scores={label: float(p) for label, p in zip(LABELS, probabilities[i])})
+        p = Prediction(*(t.cpu().numpy() for t in self.predict(self.thumbnails(frames))))
+        return [AnalysisResult(cdl=CDL.from_vector(p.cdls[i]), confidence=float(p.confidence[i]),
+                               head_cdl=CDL.from_vector(p.head_cdls[i]), weighted_cdl=CDL.from_vector(p.weighted_cdls[i]),
+                               label=LABELS[int(p.probabilities[i].argmax())],
+                               scores={label: float(v) for label, v in zip(LABELS, p.probabilities[i])})
                 for i in range(len(frames))]
 
 

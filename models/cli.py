@@ -12,7 +12,9 @@ from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
 
 SAMPLE_PHOTOS = SAMPLES_DIR / "photos"
 # The small fixed set a weight card's reproducibility numbers are measured on (shipped with the repo).
-FIXED_SET = {"crops_per_photo": 2, "mixtures_per_photo": 6, "seed": 7}
+FIXED_SET = {"per_family": 2, "seed": 7}
+# Training photos the paper's protocol (detunes of photos the network trained on) is measured on.
+PAPER_PROTOCOL_PHOTOS = 100
 
 TRAIN_EPILOG = """examples:
   colorgrade train analysis --photos ../shared/data/photos ../shared/data/photos_extra --minutes 45
@@ -57,18 +59,19 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
 def evaluate_on_test_split(weights, photo_folders, device=None) -> dict:
     from colorgrade.models.analysis import load
     from colorgrade.models.data import PhotoSet, list_photos, split_photos
-    from colorgrade.models.evaluate import evaluate_analysis
+    from colorgrade.models.evaluate import EVAL_SIZE, evaluate_analysis
 
-    test = split_photos(list_photos(photo_folders))["test"]
-    return evaluate_analysis(load(weights, device), PhotoSet(test, size=(512, 512)))
+    split = split_photos(list_photos(photo_folders))
+    return evaluate_analysis(load(weights, device), PhotoSet(split["test"], size=EVAL_SIZE),
+                             PhotoSet(split["train"][:PAPER_PROTOCOL_PHOTOS], size=EVAL_SIZE))
 
 
 def evaluate_on_fixed_set(weights, device=None) -> dict:
     from colorgrade.models.analysis import load
     from colorgrade.models.data import PhotoSet
-    from colorgrade.models.evaluate import evaluate_analysis
+    from colorgrade.models.evaluate import EVAL_SIZE, evaluate_analysis
 
-    photos = PhotoSet(sorted(SAMPLE_PHOTOS.glob("*.png")), size=(512, 512))
+    photos = PhotoSet(sorted(SAMPLE_PHOTOS.glob("*.png")), size=EVAL_SIZE)
     return evaluate_analysis(load(weights, device), photos, **FIXED_SET)
 
 

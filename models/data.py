@@ -1,12 +1,17 @@
-"""Photo datasets split by photo, and synthetic clips made from one photo.
+"""Photo datasets split by photo, a decoded-photo cache, and synthetic clips made from one photo.
 
-Splits are by photo, never by crop (paper §4.3: 2/3 train, 1/6 test, 1/6 validation): photos are
-ordered by a hash of their file name and cut into the three shares, so the split is deterministic,
-does not depend on the order the file system lists them in, and crops of one photo never cross it.
+Splits are by photo, never by crop (paper §4.3: 2/3 train, 1/6 test, 1/6 validation). Each photo's
+share is fixed by a hash of its file name alone (``split_of``), so adding photos to a folder never
+moves another photo between the shares, and crops of one photo never cross them.
+
+Licences: a folder's MANIFEST.tsv may carry a ``licence`` column; rows whose licence starts with
+``RESEARCH-ONLY`` may train and evaluate but never ship, and ``licence="permissive"`` leaves them out.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,35 +19,62 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tqdm import tqdm
 
 from colorgrade.models.detunes import MixtureSampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+LICENCES = ("any", "permissive")
+RESEARCH_ONLY = "RESEARCH-ONLY"
+CACHE_DIR = Path("runs/cache")
 
 
-def list_photos(folders) -> list[Path]:
-    """Every image file directly inside the given folders, sorted by name."""
+def list_photos(folders, licence: str = "any") -> list[Path]:
+    """Every image file directly inside the given folders, sorted by name; ``licence="permissive"``
+    leaves out the rows their folder's MANIFEST.tsv marks research-only."""
+    if licence not in LICENCES:
+        raise ValueError(f"licence must be one of {', '.join(LICENCES)}, got {licence!r}")
     photos = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"photo folder not found: {folder}")
-        photos += [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        excluded = research_only(folder) if licence == "permissive" else set()
+        photos += [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in excluded]
     if not photos:
         raise FileNotFoundError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, folders))}")
     return sorted(photos, key=lambda p: p.name)
 
 
+def research_only(folder: Path) -> set[str]:
+    """File names a folder's MANIFEST.tsv marks research-only (none when it has no manifest or no licence column)."""
+    manifest = Path(folder) / "MANIFEST.tsv"
+    if not manifest.exists():
+        return set()
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        return {row["file"] for row in csv.DictReader(handle, delimiter="\t")
+                if (row.get("licence") or "").startswith(RESEARCH_ONLY)}
+
+
+def split_of(photo: Path) -> str:
+    """"train" (4 in 6), "test" (1 in 6) or "validation" (1 in 6), by a hash of the file name alone."""
+    bucket = int(hashlib.sha256(Path(photo).name.encode()).hexdigest(), 16) % 6
+    return "test" if bucket == 0 else "validation" if bucket == 1 else "train"
+
+
 def split_photos(photos: list[Path]) -> dict[str, list[Path]]:
-    """{"train": 2/3, "test": 1/6, "validation": 1/6} of the photos, deterministic by file name."""
-    ranked = sorted(photos, key=lambda p: hashlib.sha256(p.name.encode()).hexdigest())
-    n = len(ranked)
-    n_test = max(1, round(n / 6)) if n >= 3 else 0
-    n_validation = n_test
-    n_train = n - n_test - n_validation
-    return {"train": sorted(ranked[:n_train], key=lambda p: p.name),
-            "test": sorted(ranked[n_train:n_train + n_test], key=lambda p: p.name),
-            "validation": sorted(ranked[n_train + n_test:], key=lambda p: p.name)}
+    """{"train": ~2/3, "test": ~1/6, "validation": ~1/6} of the photos, each photo's share fixed by ``split_of``."""
+    split = {"train": [], "test": [], "validation": []}
+    for photo in sorted(photos, key=lambda p: Path(p).name):
+        split[split_of(photo)].append(photo)
+    # A handful of photos (tests, a user's small folder) can leave a share empty; lend it the train
+    # photo with the lowest hash, so every share has one. Large sets never get here.
+    for share in ("test", "validation"):
+        if not split[share] and len(split["train"]) > 1:
+            lent = min(split["train"], key=lambda p: hashlib.sha256(Path(p).name.encode()).hexdigest())
+            split["train"].remove(lent)
+            split[share].append(lent)
+    return split
 
 
 def load_photo(path, max_side: int | None = None) -> np.ndarray:
@@ -66,23 +98,61 @@ def to_numpy(images: torch.Tensor) -> np.ndarray:
     return images.detach().permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.float32, copy=False)
 
 
+def cached_photos(paths: list[Path], size: tuple[int, int], cache_dir: Path = CACHE_DIR) -> np.ndarray:
+    """The photos squashed to ``size`` (height, width), as one (N, H, W, 3) uint8 array memory-mapped from
+    ``cache_dir``: decoded once (with a progress bar), so a training step never waits on JPEG decoding.
+
+    The cache file is named by a digest of the paths, their sizes and modification times and ``size``:
+    a changed photo or folder makes a new one.
+    """
+    paths = [Path(p) for p in paths]
+    key = json.dumps([size, [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]])
+    path = Path(cache_dir) / f"photos-{size[0]}x{size[1]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npy")
+        array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(paths), *size, 3))
+        for i, photo in enumerate(tqdm(paths, desc=f"decoding photos to {size[1]}x{size[0]}", unit="photo",
+                                       disable=len(paths) < 50)):
+            with Image.open(photo) as image:
+                array[i] = np.asarray(image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BOX,
+                                                                  reducing_gap=3.0))
+        array.flush()
+        del array
+        partial.replace(path)   # whole or absent: an interrupted run leaves no half-written cache
+    return np.load(path, mmap_mode="r")
+
+
 class PhotoSet:
-    """One split of photos held in memory, each squashed to one working size, for batched random crops.
+    """One split of photos, each squashed to one working size (uint8, from the photo cache), for batched
+    random crops.
 
     Squashing to a common size (as the paper squashed to 224x224) lets one ``grid_sample`` call cut
-    a whole batch of crops, on the CPU or the GPU alike.
+    a whole batch of crops, on the CPU or the GPU alike. Only the photos a batch draws are turned
+    into floats.
     """
 
-    def __init__(self, paths: list[Path], size: tuple[int, int] = (320, 320), device=None):
+    def __init__(self, paths: list[Path], size: tuple[int, int] = (320, 320), device=None,
+                 cache_dir: Path = CACHE_DIR):
         if not paths:
             raise ValueError("PhotoSet needs at least one photo")
         self.paths = list(paths)
-        images = [to_tensor(load_photo(p, max_side=2 * max(size))) for p in self.paths]
-        self.images = torch.cat([F.interpolate(i, size=size, mode="bilinear", align_corners=False,
-                                               antialias=True).clamp(0, 1) for i in images]).to(device)
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        cache = cached_photos(self.paths, size, cache_dir)
+        # On a GPU every photo moves to its memory once; on the CPU they stay memory-mapped, and a
+        # batch reads only the photos it draws.
+        self.images = torch.from_numpy(np.array(cache)).to(self.device) if self.device.type != "cpu" else cache
 
     def __len__(self):
         return len(self.images)
+
+    def photos(self, which: torch.Tensor) -> torch.Tensor:
+        """The photos at indices ``which`` as (B, 3, H, W) float in [0, 1], on the set's device."""
+        if isinstance(self.images, np.ndarray):
+            chosen = torch.from_numpy(self.images[which.cpu().numpy()])
+        else:
+            chosen = self.images[which.to(self.device)]
+        return chosen.to(self.device).permute(0, 3, 1, 2).float() / 255.0
 
     def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator,
                      composite_share: float = 0.0) -> torch.Tensor:
@@ -115,10 +185,9 @@ class PhotoSet:
         theta = torch.zeros(batch, 2, 3)
         theta[:, 0, 0], theta[:, 1, 1] = scale * mirror, scale
         theta[:, :, 2] = (rand(batch, 2) * 2 - 1) * (1 - scale)[:, None]
-        theta = theta.to(self.images.device)
+        theta = theta.to(self.device)
         grid = F.affine_grid(theta, (batch, 3, *size), align_corners=False)
-        return F.grid_sample(self.images[which.to(self.images.device)], grid, mode="bilinear",
-                             align_corners=False)
+        return F.grid_sample(self.photos(which), grid, mode="bilinear", align_corners=False)
 
 
 @dataclass

@@ -1,20 +1,29 @@
 """The networks, in one module (as pytorch-CycleGAN-and-pix2pix keeps them).
 
-``AnalysisNet``: the paper's VGG-style classifier (§4.1) with two heads on one backbone, plus a
-histogram branch: what is wrong with a grade is largely in the distribution of values (where the
-blacks sit, how far the channels' highlights part), which a small CNN on a thumbnail learns slowly
-and a histogram states outright.
+``AnalysisNet``: the paper's VGG-style classifier (§4.1), and past it a corrector that judges a
+frame by what a colour error looks like whatever the scene (``colour_statistics``): the chromaticity
+of the frame's grey world, white patch and grey edges in linear light, a log-chroma histogram,
+per-channel percentiles and histograms. Colour constancy learned this from little data; a CNN on a
+thumbnail learns the photos instead. The classifier reads both; the correction and its confidence
+read the statistics alone.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from colorgrade.models.colour import luma_rec709
+from colorgrade.models.colour import luma_rec709, srgb_to_linear
 from colorgrade.models.detunes import LABELS
 
 HISTOGRAM_BINS = 32
+CHROMA_BINS = 12
+CHROMA_RANGE = 1.5          # log-chroma histogram spans +-1.5 (a factor of e^1.5 between channels)
+PERCENTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 CDL_SIZE = 10
+STATISTICS_SIZE = CHROMA_BINS ** 2 + 4 * HISTOGRAM_BINS + 4 * len(PERCENTILES) + 3 * 2 + 4
+STATISTICS_SIDE = 64
+_EPS = 1e-4
 
 
 def _conv_block(channels_in: int, channels_out: int, convs: int) -> nn.Sequential:
@@ -36,12 +45,57 @@ def channel_histograms(images: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torc
     return (counts / planes.shape[-1]).flatten(1)
 
 
-class AnalysisNet(nn.Module):
-    """Thumbnail (B, 3, S, S) -> (class logits (B, 25), raw CDL head output (B, 10)).
+def _log_ratios(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3) positive -> (B, 2): log(R/G), log(B/G), the chromaticity of a colour whatever its brightness."""
+    log = torch.log(rgb.clamp_min(_EPS))
+    return torch.stack([log[:, 0] - log[:, 1], log[:, 2] - log[:, 1]], dim=1)
 
-    Backbone: five VGG blocks (3x3 convs, batch norm, ReLU, max pool), global average pooling.
-    As in the paper, dropout follows the last batch-normalised layers. The CDL head's raw output
-    becomes a valid CDL through ``cdl_from_head`` (bounded, identity at zero).
+
+@torch.no_grad()
+def colour_statistics(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) encoded RGB in [0, 1] -> (B, STATISTICS_SIZE) features of the colour error, not the scene.
+
+    - log-chroma histogram (log G/R against log G/B of linear light, weighted by luminance);
+    - R, G, B and luma histograms and percentiles (where the blacks, mid-tones and highlights sit);
+    - the chromaticity (log R/G, log B/G, linear light) of the grey world (mean), the white patch
+      (99th percentile) and the grey edge (mean gradient magnitude), and the mean luminance in stops.
+    """
+    if images.shape[-1] > STATISTICS_SIDE:   # statistics need no more pixels than this; sorting them costs
+        images = F.adaptive_avg_pool2d(images, STATISTICS_SIDE)
+    batch = images.shape[0]
+    linear = srgb_to_linear(images)
+    pixels = linear.flatten(2)                                      # (B, 3, N)
+    weight = luma_rec709(linear).flatten(1)                          # (B, N)
+    log = torch.log(pixels.clamp_min(_EPS))
+    u, v = log[:, 1] - log[:, 0], log[:, 1] - log[:, 2]
+    def to_bin(x):  # noqa: E306
+        return ((x / CHROMA_RANGE + 1) / 2 * CHROMA_BINS).long().clamp(0, CHROMA_BINS - 1)
+    cells = to_bin(u) * CHROMA_BINS + to_bin(v)
+    chroma = torch.zeros(batch, CHROMA_BINS ** 2, device=images.device, dtype=images.dtype)
+    chroma.scatter_add_(1, cells, weight)
+    chroma = chroma / weight.sum(1, keepdim=True).clamp_min(_EPS)
+
+    encoded = torch.cat([images, luma_rec709(images)], dim=1).flatten(2)  # (B, 4, N)
+    quantiles = torch.quantile(encoded, encoded.new_tensor(PERCENTILES), dim=2).permute(1, 2, 0).flatten(1)
+
+    grey_world = pixels.mean(2)
+    white_patch = torch.quantile(pixels, 0.99, dim=2)
+    edges = ((linear[..., 1:, :] - linear[..., :-1, :]).abs().mean((2, 3))
+             + (linear[..., 1:] - linear[..., :-1]).abs().mean((2, 3)))
+    brightness = torch.log2(weight.mean(1, keepdim=True).clamp_min(_EPS))
+    scalars = torch.cat([_log_ratios(grey_world), _log_ratios(white_patch), _log_ratios(edges), brightness,
+                         pixels.amax(2)], dim=1)
+    return torch.cat([chroma, channel_histograms(images), quantiles, scalars], dim=1)
+
+
+class AnalysisNet(nn.Module):
+    """Thumbnail (B, 3, S, S) -> (class logits (B, 25), raw CDL (B, 10), confidence logit (B,)).
+
+    Classifier: five VGG blocks (3x3 convs, batch norm, ReLU, max pool), global average pooling,
+    joined with the colour statistics; as in the paper, dropout follows the last batch-normalised
+    layers. Corrector: the colour statistics alone, through an MLP, to a raw CDL (made valid by
+    ``cdl_from_head``: bounded, identity at zero) and a confidence logit (the probability that
+    applying the CDL makes the frame better; the served correction is shrunk toward identity by it).
     """
 
     def __init__(self, width: int = 32, dropout: float = 0.3):
@@ -53,18 +107,27 @@ class AnalysisNet(nn.Module):
             blocks.append(_conv_block(channels, w, n))
             channels = w
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.histogram = nn.Sequential(nn.Linear(4 * HISTOGRAM_BINS, 128), nn.BatchNorm1d(128), nn.ReLU(inplace=True))
+        self.statistics = nn.Sequential(nn.Linear(STATISTICS_SIZE, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+                                        nn.Dropout(dropout), nn.Linear(256, 128), nn.BatchNorm1d(128),
+                                        nn.ReLU(inplace=True))
         self.trunk = nn.Sequential(nn.Linear(channels + 128, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
                                    nn.Dropout(dropout))
         self.classify = nn.Linear(256, len(LABELS))
-        self.correct = nn.Linear(256, CDL_SIZE)
+        self.correct = nn.Linear(128, CDL_SIZE)
+        self.confidence = nn.Linear(128, 1)
         nn.init.zeros_(self.correct.weight)
         nn.init.zeros_(self.correct.bias)
 
-    def forward(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        joined = torch.cat([self.features(thumbnails), self.histogram(channel_histograms(thumbnails))], dim=1)
-        hidden = self.trunk(joined)
-        return self.classify(hidden), self.correct(hidden)
+    def forward(self, thumbnails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        statistics = self.statistics(colour_statistics(thumbnails))
+        hidden = self.trunk(torch.cat([self.features(thumbnails), statistics], dim=1))
+        return self.classify(hidden), self.correct(statistics), self.confidence(statistics)[:, 0]
+
+
+def shrink_cdl(cdls: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
+    """CDL vectors (B, 10) moved toward the identity in proportion to (1 - confidence (B,) in [0, 1])."""
+    identity = cdls.new_tensor([1.0] * 3 + [0.0] * 3 + [1.0] * 3 + [1.0])
+    return identity + confidence[:, None] * (cdls - identity)
 
 
 def cdl_from_head(raw: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,15 @@
-"""Train the analysis network: classification of catalogue detunes + a continuous CDL corrector.
+"""Train the analysis network: classification of catalogue detunes + a continuous CDL corrector with a confidence.
 
-Each step draws clean crops of training photos (split by photo) and makes two half-batches:
+Each step draws clean crops of training photos (split by photo; from the photo cache) and makes two
+half-batches:
 - single catalogue detunes with uniform labels: cross-entropy on the classifier;
-- mixtures of 1-4 errors (in and outside the CDL family), a quarter of them left clean: on these
-  the predicted CDL is applied to the thumbnail and compared in CIE Lab with the clean one (mean
-  Euclidean distance, i.e. CIE76 ΔE): an image-space loss, so the head learns whatever CDL
-  restores the picture best, not a parameter we invented.
+- mixtures of 1-4 errors (in and outside the CDL family, white balance and exposure in linear light
+  among them), ``clean_share`` of them left clean: on these the predicted CDL is applied to the
+  thumbnail and compared in CIE Lab with the clean one (mean Euclidean distance, i.e. CIE76 ΔE): an
+  image-space loss, so the head learns whatever CDL restores the picture best, not a parameter we
+  invented. The confidence head learns, by cross-entropy, the share of the frame's error the full
+  correction removed (0 when it removed none or made the frame worse, as on clean frames); the
+  served correction is shrunk toward identity by it.
 
 The learning rate follows a cosine over the run's budget (steps or minutes, whichever ends first),
 so a run cut short by ``--minutes`` still anneals. Checkpoints every ``checkpoint_every`` steps make
@@ -24,15 +28,22 @@ from colorgrade.models.analysis import pick_device
 from colorgrade.models.colour import apply_cdl, srgb_to_lab
 from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
-from colorgrade.models.networks import AnalysisNet, cdl_from_head
+from colorgrade.models.networks import AnalysisNet, cdl_from_head, shrink_cdl
 from colorgrade.models.options import AnalysisOptions
 from colorgrade.models.training import TrainingRun
 from colorgrade.models.weights import save_weights
 
 
-def lab_distance(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+def lab_distances(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) pairs -> (B,) mean CIE76 ΔE per image."""
     difference = srgb_to_lab(restored) - srgb_to_lab(clean)
-    return torch.sqrt((difference ** 2).sum(1) + 1e-6).mean()
+    return torch.sqrt((difference ** 2).sum(1) + 1e-6).mean((1, 2))
+
+
+def confidence_targets(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """The share of each frame's error a correction removed, in [0, 1]: 0 where it made things worse
+    or there was nothing to remove (a clean frame, whose error before is the noise floor's ~0)."""
+    return (1 - after / before.clamp_min(1e-3)).clamp(0, 1)
 
 
 def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Generator, sampler: MixtureSampler,
@@ -74,23 +85,31 @@ class Validation:
         crops = photos.random_crops(8, size, generator).to(device)
         self.labels = torch.arange(len(LABELS), device=device).repeat(len(crops))
         self.singles = apply_labels(crops.repeat_interleave(len(LABELS), dim=0), self.labels)
-        self.clean = photos.random_crops(64, size, generator).to(device)
-        magnitudes, order = MixtureSampler(generator, min_errors=2, max_errors=3).sample(64)
+        self.clean = photos.random_crops(128, size, generator).to(device)
+        magnitudes, order = MixtureSampler(generator, min_errors=1, max_errors=3).sample(128)
         self.mixtures = MixtureSampler.apply(self.clean, magnitudes, order)
+        self.clean_weight = options.clean_weight
 
     @torch.no_grad()
     def scores(self, network: AnalysisNet) -> dict:
+        """Accuracy on single detunes; ΔE of the served (confidence-shrunk) correction on mixtures and clean frames."""
         network.eval()
         accuracy = float((network(self.singles)[0].argmax(1) == self.labels).float().mean())
-        mixture = float(lab_distance(apply_cdl(self.mixtures, cdl_from_head(network(self.mixtures)[1])), self.clean))
-        clean = float(lab_distance(apply_cdl(self.clean, cdl_from_head(network(self.clean)[1])), self.clean))
+
+        def served(images):
+            _, raw, confidence = network(images)
+            return apply_cdl(images, shrink_cdl(cdl_from_head(raw), torch.sigmoid(confidence)))
+
+        mixture = float(lab_distances(served(self.mixtures), self.clean).mean())
+        clean = float(lab_distances(served(self.clean), self.clean).mean())
         network.train()
-        return {"accuracy": accuracy, "mixture_delta_e": mixture, "clean_delta_e": clean}
+        return {"accuracy": accuracy, "mixture_delta_e": mixture, "clean_delta_e": clean,
+                "score": mixture + self.clean_weight * clean}
 
 
 def train(options: AnalysisOptions) -> dict:
     device = pick_device(options.device)
-    split = split_photos(list_photos(options.photos))
+    split = split_photos(list_photos(options.photos, options.licence))
     source = (2 * options.thumbnail, 2 * options.thumbnail)
     train_set = PhotoSet(split["train"], size=source, device=device)
     validation = Validation(PhotoSet(split["validation"], size=source, device=device), options, device)
@@ -101,8 +120,8 @@ def train(options: AnalysisOptions) -> dict:
     generator = torch.Generator().manual_seed(options.seed)
     noise_generator = torch.Generator(device=device).manual_seed(options.seed + 1)
     run = TrainingRun(options.run_dir, options.steps, options.minutes, options.resume,
-                      ["loss", "cross_entropy", "lab_distance", "train_accuracy", "validation_accuracy",
-                       "validation_mixture_delta_e", "validation_clean_delta_e"], device)
+                      ["loss", "cross_entropy", "lab_distance", "confidence_loss", "train_accuracy",
+                       "validation_accuracy", "validation_mixture_delta_e", "validation_clean_delta_e"], device)
     if run.restored:
         network.load_state_dict(run.restored["network"])
         optimizer.load_state_dict(run.restored["optimizer"])
@@ -114,7 +133,7 @@ def train(options: AnalysisOptions) -> dict:
         run.save_checkpoint(network=network.state_dict(), optimizer=optimizer.state_dict(),
                             generator=generator.get_state(), noise_generator=noise_generator.get_state().cpu())
 
-    totals = dict.fromkeys(("loss", "ce", "lab", "acc"), 0.0)
+    totals = dict.fromkeys(("loss", "ce", "lab", "conf", "acc"), 0.0)
     network.train()
     bar = tqdm(total=options.steps, initial=run.step, desc="train analysis", unit="step", dynamic_ncols=True)
     while run.running():
@@ -122,24 +141,29 @@ def train(options: AnalysisOptions) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * run.progress()))
         inputs, clean, labels = make_batch(train_set, options, generator, sampler, noise_generator)
-        logits, raw = network(inputs)
+        logits, raw, confidence_logit = network(inputs)
         cross_entropy = F.cross_entropy(logits[:len(labels)], labels)
         half = len(labels)
-        lab = lab_distance(apply_cdl(inputs[half:], cdl_from_head(raw[half:])), clean[half:])
-        loss = cross_entropy + options.correction_weight * lab
+        after = lab_distances(apply_cdl(inputs[half:], cdl_from_head(raw[half:])), clean[half:])
+        lab = after.mean()
+        with torch.no_grad():
+            targets = confidence_targets(lab_distances(inputs[half:], clean[half:]), after)
+        confidence_loss = F.binary_cross_entropy_with_logits(confidence_logit[half:], targets)
+        loss = cross_entropy + options.correction_weight * lab + options.confidence_weight * confidence_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         run.step += 1
         accuracy = float((logits[:len(labels)].argmax(1) == labels).float().mean())
-        for key, value in (("loss", loss.item()), ("ce", cross_entropy.item()), ("lab", lab.item()), ("acc", accuracy)):
+        for key, value in (("loss", loss.item()), ("ce", cross_entropy.item()), ("lab", lab.item()),
+                           ("conf", confidence_loss.item()), ("acc", accuracy)):
             totals[key] += value / options.epoch_steps
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", dE=f"{lab.item():.2f}")
         if run.step % options.epoch_steps == 0:
             scores = validation.scores(network)
-            run.consider(network, scores["mixture_delta_e"] + scores["clean_delta_e"], scores)
-            run.log([totals["loss"], totals["ce"], totals["lab"], totals["acc"], scores["accuracy"],
+            run.consider(network, scores["score"], scores)
+            run.log([totals["loss"], totals["ce"], totals["lab"], totals["conf"], totals["acc"], scores["accuracy"],
                      scores["mixture_delta_e"], scores["clean_delta_e"]])
             bar.write(f"step {run.step}: loss {totals['loss']:.3f}, train acc {totals['acc']:.3f}, "
                       f"validation acc {scores['accuracy']:.3f}, validation ΔE mixtures "

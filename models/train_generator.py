@@ -20,18 +20,22 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from colorgrade.models.analysis import pick_device
-from colorgrade.models.data import list_photos, load_photo, split_photos, synthesise_clip
+from colorgrade.models.data import cached_photos, list_photos, split_photos, synthesise_clip
 from colorgrade.models.generator import WORKING_SIZE
 from colorgrade.models.networks import PatchDiscriminator, UNetGenerator
 from colorgrade.models.options import GeneratorOptions
 from colorgrade.models.training import TrainingRun
 from colorgrade.models.weights import save_weights
 
-def clip_batch(photos: list[np.ndarray], options: GeneratorOptions, generator: torch.Generator, flips: bool):
-    """-> (inputs, targets), each (B, 3F, h, w): windows of synthetic clips, frames stacked as channels."""
+PHOTO_SIZE = (288, 512)   # photos in the cache: twice the working size, room for the clips' pans and zooms
+
+
+def clip_batch(photos: np.ndarray, options: GeneratorOptions, generator: torch.Generator, flips: bool):
+    """Photos (N, H, W, 3) uint8 -> (inputs, targets), each (B, 3F, h, w): windows of synthetic clips,
+    frames stacked as channels."""
     inputs, targets = [], []
     for _ in range(options.batch):
-        photo = photos[int(torch.randint(len(photos), (1,), generator=generator))]
+        photo = photos[int(torch.randint(len(photos), (1,), generator=generator))].astype(np.float32) / 255
         clip = synthesise_clip(photo, options.frames, WORKING_SIZE, generator)
         x = torch.from_numpy(clip.inputs).permute(0, 3, 1, 2)
         y = torch.from_numpy(clip.targets).permute(0, 3, 1, 2)
@@ -45,9 +49,9 @@ def clip_batch(photos: list[np.ndarray], options: GeneratorOptions, generator: t
 
 def train(options: GeneratorOptions) -> dict:
     device = pick_device(options.device)
-    split = split_photos(list_photos(options.photos))
-    train_photos = [load_photo(p, max_side=512) for p in split["train"]]
-    validation_photos = [load_photo(p, max_side=512) for p in split["validation"]]
+    split = split_photos(list_photos(options.photos, options.licence))
+    train_photos = cached_photos(split["train"], PHOTO_SIZE)
+    validation_photos = cached_photos(split["validation"], PHOTO_SIZE)
     validation = [t.to(device) for t in clip_batch(validation_photos, replace(options, batch=8),
                                                    torch.Generator().manual_seed(999), flips=False)]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -36,7 +37,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", help="PEM certificate (required off loopback)")
     parser.add_argument("--tls-key", help="PEM private key (required off loopback)")
     parser.add_argument("--token-file", help="file holding the token clients must send (required off loopback)")
-    parser.add_argument("--max-sessions", type=int, default=Limits.max_sessions)
+    parser.add_argument("--max-sessions", type=int, default=Limits.max_sessions, help="clips open at once")
+    parser.add_argument("--max-streams", type=int, default=Limits.max_streams,
+                        help="StreamClip calls open at once; unary calls and health checks keep threads of their own")
     parser.add_argument("--max-buffer-mb", type=int, default=Limits.max_buffer_bytes >> 20,
                         help="frame memory held across all clips")
     parser.add_argument("--max-frame-pixels", type=int, default=Limits.max_frame_pixels)
@@ -45,15 +48,26 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                         help="serve Prometheus-style metrics on http://HOST:PORT/metrics (0 picks a free port)")
     parser.add_argument("--untrained-models", action="store_true",
                         help="serve randomly initialised networks (development and plumbing tests only)")
+    parser.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
+                        help="on SIGTERM/SIGINT, how long calls in flight may finish (the daemon is gone within "
+                             "this and 5 seconds more, whatever its clients do)")
 
 
 def run_serve(args) -> int:
     from colorgrade.server.daemon import ConfigurationError, Daemon, DaemonConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    limits = Limits(max_sessions=args.max_sessions, max_buffer_bytes=args.max_buffer_mb << 20,
-                    max_frame_pixels=args.max_frame_pixels, idle_ttl_s=args.idle_ttl)
+    try:
+        token = Path(args.token_file).read_text().strip() if args.token_file else None
+    except OSError as error:
+        print(f"colorgrade serve: --token-file {args.token_file}: {error.strerror}", file=sys.stderr)
+        return 2
+    if args.token_file and not token:
+        print(f"colorgrade serve: --token-file {args.token_file} is empty", file=sys.stderr)
+        return 2
+    limits = Limits(max_sessions=args.max_sessions, max_streams=args.max_streams,
+                    max_buffer_bytes=args.max_buffer_mb << 20, max_frame_pixels=args.max_frame_pixels,
+                    idle_ttl_s=args.idle_ttl)
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
                           untrained_models=args.untrained_models, metrics_port=args.metrics_port,
@@ -70,5 +84,10 @@ def run_serve(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
-    daemon.stop()
+    # The last resort behind Daemon.stop's own bounds: whatever hangs, the process ends in time (its
+    # engines notice and end too).
+    watchdog = threading.Timer(args.grace + 5, os._exit, args=(1,))
+    watchdog.daemon = True
+    watchdog.start()
+    daemon.stop(args.grace)
     return 0

@@ -91,6 +91,7 @@ class FrameResult:
     """What the server answers for one frame: the correction and, in the frames modes, the pixels."""
     index: int
     cdl: CDL | None = None
+    confidence: float | None = None   # analysis modes: how sure the network is that the correction helps
     diagnosis: Diagnosis | None = None
     lut: LUT3D | None = None
     frame: np.ndarray | None = None
@@ -103,7 +104,7 @@ class Clip:
     settings: ClipSettings
     reach: int                                     # frame t needs frames t-reach .. t+reach
     frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
-    analyses: dict = field(default_factory=dict)   # index -> Future of (cdl vector (10,), probabilities)
+    analyses: dict = field(default_factory=dict)   # index -> Future of its engine_pool.FrameAnalysis
     generated: dict = field(default_factory=dict)  # index -> (neighbours it used, Future of msg.GeneratedFrame)
     held_bytes: int = 0
     first_index: int | None = None
@@ -134,6 +135,8 @@ class ClipStore:
         self.lock = threading.Lock()
 
     def open(self, settings: ClipSettings, name: str) -> Clip:
+        if len(name) > self.limits.max_name_chars:
+            raise InvalidInput(f"clip name of {len(name)} characters (at most {self.limits.max_name_chars})")
         for radius in ("window_radius", "blend_radius"):
             if getattr(settings, radius) > self.limits.max_window_radius:
                 raise InvalidInput(f"{radius} {getattr(settings, radius)} exceeds the server's cap of "
@@ -154,7 +157,18 @@ class ClipStore:
         log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.value, reach)
         return clip
 
+    def usage(self) -> dict[str, int]:
+        """What the clips hold now: ``open_clips`` and ``buffered_bytes`` (frames held across them)."""
+        with self.lock:
+            return {"open_clips": len(self.clips), "buffered_bytes": self.held_bytes}
+
+    def check_id(self, clip_id: str) -> None:
+        if len(clip_id) > self.limits.max_id_chars:
+            raise InvalidInput(f"clip id of {len(clip_id)} characters; the server's ids are 32 "
+                               f"(at most {self.limits.max_id_chars} accepted)")
+
     def get(self, clip_id: str) -> Clip:
+        self.check_id(clip_id)
         with self.lock:
             clip = self.clips.get(clip_id)
         if clip is None:
@@ -163,6 +177,7 @@ class ClipStore:
         return clip
 
     def close(self, clip_id: str) -> Clip:
+        self.check_id(clip_id)
         with self.lock:
             clip = self.clips.pop(clip_id, None)
             if clip is not None:
@@ -171,6 +186,16 @@ class ClipStore:
             raise ClipNotFound(f"no open clip with id {clip_id!r}")
         log.info("closed clip %s (%s) after %d frames", clip_id, clip.name or "unnamed", clip.frames_processed)
         return clip
+
+    def discard(self, clip_id: str, why: str) -> None:
+        """Close a clip if it is still open (a clip whose client is gone)."""
+        with self.lock:
+            clip = self.clips.pop(clip_id, None)
+            if clip is not None:
+                self.held_bytes -= clip.held_bytes
+        if clip is not None:
+            log.info("closed clip %s (%s) after %d frames: %s", clip_id, clip.name or "unnamed",
+                     clip.frames_processed, why)
 
     def evict_idle(self) -> None:
         deadline = time.monotonic() - self.limits.idle_ttl_s
@@ -220,9 +245,9 @@ class FrameGrader:
         self.band_count = max(1, (os.cpu_count() or 2) // 2)
         self.bands = ThreadPoolExecutor(self.band_count, thread_name_prefix="band")
 
-    def close(self) -> None:
-        self.workers.shutdown(wait=True, cancel_futures=True)
-        self.bands.shutdown(wait=True)
+    def close(self, wait: bool = True) -> None:
+        self.workers.shutdown(wait=wait, cancel_futures=True)
+        self.bands.shutdown(wait=wait)
 
     # --- per-frame network results, each computed once --------------------------------------
     def _analysis_future(self, clip: Clip, index: int) -> Future:
@@ -278,8 +303,9 @@ class FrameGrader:
 
     def _analysis_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         analyses = [self._analysis(clip, i) for i in window]
-        cdl = CDL.from_vector(np.mean([a[0] for a in analyses], axis=0))
-        result = FrameResult(index=t, cdl=cdl, diagnosis=self.diagnosis(np.mean([a[1] for a in analyses], axis=0)))
+        cdl = CDL.from_vector(np.mean([a.cdl for a in analyses], axis=0))
+        result = FrameResult(index=t, cdl=cdl, confidence=float(np.mean([a.confidence for a in analyses])),
+                             diagnosis=self.diagnosis(np.mean([a.probabilities for a in analyses], axis=0)))
         if clip.settings.return_lut:
             result.lut = cdl.to_lut()
         if clip.settings.mode is Mode.CDL_FRAMES and not clip.settings.corrections_only:
@@ -352,6 +378,12 @@ class FrameGrader:
     def grade(self, clip: Clip, index: int, frames: dict[int, np.ndarray], first_index: int | None = None,
               last_index: int | None = None) -> FrameResult:
         """Frame ``index`` out of order; ``frames`` are the neighbours the client sent along (by index)."""
+        first = first_index if first_index is not None else clip.first_index
+        last = last_index if last_index is not None else clip.last_index
+        if first is not None and last is not None and first > last:
+            raise InvalidInput(f"first_index {first} is after last_index {last}")
+        if (first is not None and index < first) or (last is not None and index > last):
+            raise InvalidInput(f"frame {index} is outside the clip's frames {first}..{last}")
         with clip.lock:
             if last_index is not None:
                 clip.last_index = last_index
@@ -361,8 +393,9 @@ class FrameGrader:
                 self.store.keep(clip, i, frame)
             return self._count(clip, self.result(clip, index))
 
-    def analyze_stills(self, frames: list[np.ndarray]) -> list[tuple[CDL, Diagnosis]]:
+    def analyze_stills(self, frames: list[np.ndarray]) -> list[FrameResult]:
         if not frames:
             raise InvalidInput("AnalyzeRequest has no frames")
-        cdls, probabilities = self.engines.analyze(frames)
-        return [(CDL.from_vector(cdl), self.diagnosis(p)) for cdl, p in zip(cdls, probabilities)]
+        return [FrameResult(index=i, cdl=CDL.from_vector(a.cdl), confidence=float(a.confidence),
+                            diagnosis=self.diagnosis(a.probabilities))
+                for i, a in enumerate(self.engines.analyze(frames))]

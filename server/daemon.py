@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import socket
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +14,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from colorgrade.proto import grader_pb2 as pb
-from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from colorgrade.server.clips import ClipStore, FrameGrader
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics, serve_metrics
 from colorgrade.server.engine_pool import EnginePool
-from colorgrade.server.service import GraderService
+from colorgrade.server.service import GraderService, add_to_server
 
 MAX_MESSAGE_BYTES = 512 << 20  # a 4K float32 RGBA frame is 133 MB; room for a window of neighbours
+UNARY_THREADS = 32
 HEALTH_METHOD_PREFIX = "/grpc.health.v1.Health/"
 
 
@@ -41,7 +42,13 @@ class DaemonConfig:
     metrics_port: int | None = None
     batch_size: int | None = None      # frames per analysis forward pass (None: 8 on CUDA, 1 on CPU)
     limits: Limits = field(default_factory=Limits)
-    threads: int = 16
+
+    @property
+    def threads(self) -> int:
+        """Server threads: one per stream that may be open, and room beyond them that streams can never
+        take, so unary calls and health checks always find a thread (StreamClip refuses streams past
+        ``limits.max_streams`` at once)."""
+        return self.limits.max_streams + UNARY_THREADS
 
 
 def is_loopback(host: str) -> bool:
@@ -54,12 +61,30 @@ def is_loopback(host: str) -> bool:
 
 
 def check_security(config: DaemonConfig) -> None:
+    for option, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
+        if path and not Path(path).is_file():
+            raise ConfigurationError(f"{option} {path}: no such file")
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigurationError("TLS needs both --tls-cert and --tls-key")
     if config.unix_socket or is_loopback(config.host):
         return
     if not (config.tls_cert and config.tls_key and config.token):
         raise ConfigurationError(
             f"refusing to listen on {config.host}: any address other than loopback or a unix socket needs "
             "--tls-cert, --tls-key and --token-file, so frames and grades cannot be read or sent by others")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on, in one line (grpc's own refusal comes with a C-core log line)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror.lower()} "
+                                     "(another colorgrade daemon?)") from None
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
@@ -87,32 +112,41 @@ class Daemon:
     """A started daemon: gRPC server, engines, and the address clients use."""
 
     def __init__(self, config: DaemonConfig):
+        """Checks the configuration, claims the address, then starts the engines: a daemon that cannot
+        serve fails before any engine process exists, and one that fails later leaves none behind."""
         check_security(config)
         self.config = config
-        metrics = Metrics()
-        self.engines = EnginePool(config.devices, config.untrained_models, config.batch_size, on_batch=metrics.batch)
-        store = ClipStore(config.limits, self.engines.description)
-        self.grader = FrameGrader(self.engines, store, metrics)
-        service = GraderService(store, self.grader, self.engines.description.models)
-        # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
-        metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
-        self.metrics_server = (serve_metrics(metrics, metrics_host, config.metrics_port)
-                               if config.metrics_port is not None else None)
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.so_reuseport", 0)]   # a second daemon on a port in use must fail, not share it
         interceptors = [TokenInterceptor(config.token)] if config.token else []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.threads),
                                   interceptors=interceptors, options=options)
-        pb_grpc.add_GraderServicer_to_server(service, self.server)
-        self.health = health.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names = (pb.DESCRIPTOR.services_by_name["Grader"].full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, self.server)
         self.address = self._bind()
-        self.server.start()
-        for name in ("", names[0]):
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.metrics = Metrics()
+        self.engines = EnginePool(config.devices, config.untrained_models, config.batch_size,
+                                  on_batch=self.metrics.batch)
+        try:
+            self.store = ClipStore(config.limits, self.engines.description)
+            self.grader = FrameGrader(self.engines, self.store, self.metrics)
+            self.metrics.gauges = self.store.usage
+            service = GraderService(self.store, self.grader, self.engines.description.models)
+            # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
+            metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
+            self.metrics_server = (serve_metrics(self.metrics, metrics_host, config.metrics_port)
+                                   if config.metrics_port is not None else None)
+            add_to_server(service, self.server)
+            self.health = health.HealthServicer()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+            names = (pb.DESCRIPTOR.services_by_name["Grader"].full_name,
+                     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+            reflection.enable_server_reflection(names, self.server)
+            self.server.start()
+            for name in ("", names[0]):
+                self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        except BaseException:
+            self.engines.close()
+            raise
 
     def _bind(self) -> str:
         config = self.config
@@ -121,13 +155,19 @@ class Daemon:
             self.server.add_insecure_port(address)
             return address
         host = f"[{config.host}]" if ":" in config.host else config.host
-        if config.tls_cert:
-            credentials = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
-            port = self.server.add_secure_port(f"{host}:{config.port}", credentials)
-        else:
-            port = self.server.add_insecure_port(f"{host}:{config.port}")
+        check_port_free(config.host, config.port)
+        try:
+            if config.tls_cert:
+                credentials = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(),
+                                                            Path(config.tls_cert).read_bytes())])
+                port = self.server.add_secure_port(f"{host}:{config.port}", credentials)
+            else:
+                port = self.server.add_insecure_port(f"{host}:{config.port}")
+        except RuntimeError:   # grpcio raises where older versions returned 0
+            port = 0
         if port == 0:
-            raise ConfigurationError(f"could not listen on {config.host}:{config.port} (in use?)")
+            raise ConfigurationError(f"cannot listen on {config.host}:{config.port}: the port is in use "
+                                     "(another colorgrade daemon?) or not allowed")
         return f"{host}:{port}"
 
     @property
@@ -138,9 +178,12 @@ class Daemon:
         return f"http://{host}:{port}/metrics"
 
     def stop(self, grace: float = 2.0) -> None:
+        """Stop serving: calls in flight get ``grace`` seconds, then are cancelled; the engines end with it."""
         self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
-        self.grader.close()
+        # grpcio's stop() event can wait forever on a handler thread that never returns (a stream
+        # blocked on its client); past the grace period and a margin, the daemon goes on closing.
+        self.server.stop(grace).wait(grace + 2)
+        self.grader.close(wait=False)
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
         self.engines.close()

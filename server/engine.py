@@ -11,13 +11,16 @@ how many shared its batch, so batching keeps the daemon's "same output however i
 invariant. The default size is 8 on CUDA and 1 on CPU, where larger batches bought no speed
 (docs/notes.md, Benchmarks).
 
-Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--batch-size N] [--untrained]``.
+Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--batch-size N] [--untrained] [--parent PID]``.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import signal
+import threading
+import time
 
 import numpy as np
 import torch
@@ -25,6 +28,8 @@ import zmq
 
 from colorgrade.color import to_float_rgb
 from colorgrade.server import protocol as msg
+
+PARENT_POLL_S = 0.5
 
 
 class Engine:
@@ -76,16 +81,18 @@ class Engine:
         # Integer frames go in as codes: the analyser block-averages them before any float conversion.
         thumbnails = self.analyzer.thumbnails([frame[..., :3] if frame.dtype.kind == "u" else to_float_rgb(frame)[0]
                                                for frame in request.frames])
-        probabilities, cdls = [], []
+        probabilities, cdls, confidence = [], [], []
         for start in range(0, len(thumbnails), self.batch_size):
             part = thumbnails[start:start + self.batch_size]
             padded = part.new_zeros((self.batch_size, *part.shape[1:]))
             padded[:len(part)] = part
-            batch_probabilities, batch_cdls, _ = self.analyzer.predict(padded)
-            probabilities.append(batch_probabilities[:len(part)])
-            cdls.append(batch_cdls[:len(part)])
+            prediction = self.analyzer.predict(padded)
+            probabilities.append(prediction.probabilities[:len(part)])
+            cdls.append(prediction.cdls[:len(part)])
+            confidence.append(prediction.confidence[:len(part)])
         return msg.Analyses(cdls=torch.cat(cdls).cpu().numpy().astype(np.float64),
-                            probabilities=torch.cat(probabilities).cpu().numpy().astype(np.float32))
+                            probabilities=torch.cat(probabilities).cpu().numpy().astype(np.float32),
+                            confidence=torch.cat(confidence).cpu().numpy().astype(np.float32))
 
     def generate_frame(self, request: msg.GenerateFrame) -> msg.GeneratedFrame:
         from colorgrade.models.generator import check_options
@@ -105,6 +112,28 @@ class Engine:
                                            request.distill_lut, request.size)
         return msg.Finished(frame=None if frame is None else np.ascontiguousarray(frame, np.float32),
                             lut_table=None if lut is None else lut.table)
+
+
+def die_with(parent: int, socket_path: str) -> None:
+    """End this engine, removing its socket file, when the front end that started it ends, however it
+    ends (SIGKILL included: the engine is then re-parented, which a watcher thread sees within a
+    second), or when it is sent SIGTERM."""
+    def leave(*_):
+        if os.path.exists(socket_path):
+            os.unlink(socket_path)
+        try:
+            os.rmdir(os.path.dirname(socket_path))   # the pool's folder, once its last engine is gone
+        except OSError:
+            pass
+        os._exit(0)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        leave()
+
+    signal.signal(signal.SIGTERM, leave)
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def serve_forever(endpoint: str, device: str | None, untrained: bool, batch_size: int | None) -> None:
@@ -128,7 +157,10 @@ def main(argv=None) -> None:
     parser.add_argument("--device")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--untrained", action="store_true")
+    parser.add_argument("--parent", type=int, help="pid of the front end: the engine ends when it does")
     args = parser.parse_args(argv)
+    if args.parent:
+        die_with(args.parent, args.endpoint.removeprefix("ipc://"))
     serve_forever(args.endpoint, args.device, args.untrained, args.batch_size)
 
 

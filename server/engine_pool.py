@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import uuid
 from concurrent.futures import Future
+from typing import NamedTuple
 
 import numpy as np
 import zmq
@@ -23,6 +25,12 @@ from colorgrade.server import protocol as msg
 from colorgrade.server.batching import MicroBatcher
 
 log = logging.getLogger("colorgrade.server.engines")
+
+
+class FrameAnalysis(NamedTuple):
+    cdl: np.ndarray              # (10,) CDL vector
+    probabilities: np.ndarray    # (labels,)
+    confidence: float
 
 
 class EngineUnavailable(RuntimeError):
@@ -36,10 +44,12 @@ class EngineFailed(RuntimeError):
 class EngineProcess:
     """One engine worker process on one device, reached over an ipc:// socket."""
 
-    def __init__(self, device: str | None, untrained: bool, batch_size: int | None = None, timeout_s: float = 120.0):
+    def __init__(self, device: str | None, untrained: bool, batch_size: int | None = None, timeout_s: float = 120.0,
+                 socket_dir: str | None = None):
         self.device, self.untrained, self.batch_size = device, untrained, batch_size
         self.timeout_ms = int(timeout_s * 1000)
-        self.endpoint = f"ipc://{tempfile.gettempdir()}/colorgrade-engine-{uuid.uuid4().hex[:12]}"
+        self.socket_path = os.path.join(socket_dir or tempfile.gettempdir(), f"engine-{uuid.uuid4().hex[:12]}")
+        self.endpoint = f"ipc://{self.socket_path}"
         self.context = zmq.Context.instance()
         self.lock = threading.Lock()
         self.process = None
@@ -48,7 +58,7 @@ class EngineProcess:
         self._start()
 
     def _start(self) -> None:
-        command = [sys.executable, "-m", "colorgrade.server.engine", self.endpoint]
+        command = [sys.executable, "-m", "colorgrade.server.engine", self.endpoint, "--parent", str(os.getpid())]
         if self.device:
             command += ["--device", self.device]
         if self.batch_size:
@@ -106,6 +116,8 @@ class EngineProcess:
             self.process.wait()
         if self.socket is not None:
             self.socket.close(linger=0)
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)
 
 
 class EnginePool:
@@ -114,7 +126,15 @@ class EnginePool:
 
     def __init__(self, devices: list[str | None], untrained: bool = False, batch_size: int | None = None,
                  max_wait_s: float = 0.002, on_batch=lambda size: None):
-        self.engines = [EngineProcess(device, untrained, batch_size) for device in devices]
+        # The engines' sockets live in a folder of this pool's own, removed with it.
+        self.socket_dir = tempfile.mkdtemp(prefix="colorgrade-engines-")
+        self.engines = []
+        try:
+            for device in devices:
+                self.engines.append(EngineProcess(device, untrained, batch_size, socket_dir=self.socket_dir))
+        except BaseException:
+            self._close_engines()
+            raise
         self._next = 0
         self._lock = threading.Lock()
         self.batcher = MicroBatcher([(functools.partial(self._analyze_batch, engine), engine.description.batch_size)
@@ -136,18 +156,16 @@ class EnginePool:
             return engine
 
     @staticmethod
-    def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[FrameAnalysis]:
         reply = engine.call(msg.Analyze(frames))
-        return list(zip(reply.cdls, reply.probabilities))
+        return [FrameAnalysis(*row) for row in zip(reply.cdls, reply.probabilities, reply.confidence)]
 
     def submit_analysis(self, frame: np.ndarray) -> Future:
-        """One frame's analysis, batched with other waiting frames -> Future of (CDL vector (10,), probabilities)."""
+        """One frame's analysis, batched with other waiting frames -> Future of its ``FrameAnalysis``."""
         return self.batcher.submit(frame)
 
-    def analyze(self, frames) -> tuple[np.ndarray, np.ndarray]:
-        """Frames -> (CDL vectors (N, 10), label probabilities (N, labels))."""
-        results = [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
-        return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
+    def analyze(self, frames) -> list[FrameAnalysis]:
+        return [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
 
     def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""
@@ -158,5 +176,9 @@ class EnginePool:
 
     def close(self) -> None:
         self.batcher.close()
+        self._close_engines()
+
+    def _close_engines(self) -> None:
         for engine in self.engines:
             engine.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -5,8 +5,11 @@ from dataclasses import dataclass
 @dataclass
 class Limits:
     max_sessions: int = 64
+    max_streams: int = 200              # StreamClip calls open at once (each holds a server thread while open)
     max_buffer_bytes: int = 4 << 30     # decoded frames held across all clips
     max_frame_pixels: int = 8192 * 8192
     max_window_radius: int = 12
     idle_ttl_s: float = 600.0
     frames_per_clip: int = 64           # random-access cache per clip (frames beyond it are evicted oldest first)
+    max_id_chars: int = 64              # clip ids are 32 hex digits; longer ones are refused, not echoed
+    max_name_chars: int = 256           # OpenClipRequest.name, shown in the log

@@ -16,6 +16,7 @@ class Metrics:
         self.in_flight = 0
         self.batches = 0
         self.batched_frames = 0
+        self.gauges = lambda: {}   # name -> value read at each scrape (the daemon sets open_clips, buffered_bytes)
 
     @contextmanager
     def frame(self, mode: str):
@@ -55,6 +56,8 @@ class Metrics:
                       "(divided by the passes: the mean batch).",
                       "# TYPE colorgrade_analysis_batch_frames_total counter",
                       f"colorgrade_analysis_batch_frames_total {self.batched_frames}"]
+        for name, value in self.gauges().items():
+            lines += [f"# TYPE colorgrade_{name} gauge", f"colorgrade_{name} {value}"]
         return "\n".join(lines) + "\n"
 
 

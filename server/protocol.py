@@ -57,8 +57,9 @@ class Analyze:
 
 @dataclass
 class Analyses:
-    cdls: np.ndarray                # (N, 10) float64: slope[3], offset[3], power[3], saturation
+    cdls: np.ndarray                # (N, 10) float64: slope[3], offset[3], power[3], saturation (shrunk by confidence)
     probabilities: np.ndarray       # (N, labels) float32
+    confidence: np.ndarray          # (N,) float32 in [0, 1]: probability that the full correction helps
 
 
 @dataclass

@@ -81,13 +81,15 @@ def test_baked_lut_stays_close_to_exact_cdl(rng):
 def test_our_files_are_read_by_ocio(tmp_path, rng, suffix):
     cdls = {"shot_010": random_cdl(rng)} if suffix == ".cc" else {f"shot_{i}": random_cdl(rng) for i in range(3)}
     path = tmp_path / f"grade{suffix}"
-    write_cdl(path, cdls)
+    write_cdl(path, cdls, {cid: f"colorgrade: warm_66, confidence 0.{i}" for i, cid in enumerate(cdls)})
     pixels = rng.random((1000, 3), dtype=np.float32)
-    for cid, cdl in cdls.items():
+    for i, (cid, cdl) in enumerate(cdls.items()):
         transform = OCIO.CDLTransform.CreateFromFile(str(path), cid)
         transform.setStyle(OCIO.CDL_ASC)
         np.testing.assert_allclose(ocio_apply(transform, pixels), cdl.apply(pixels), atol=1e-5)
         assert transform.getID() == cid
+        described = {c.getElementName(): c.getElementValue() for c in transform.getFormatMetadata().getChildElements()}
+        assert described["Description"] == f"colorgrade: warm_66, confidence 0.{i}"
 
 
 @pytest.mark.parametrize("format_name, suffix", [

@@ -8,8 +8,7 @@ import PyOpenColorIO as OCIO
 import pytest
 
 from colorgrade.clients import media
-from colorgrade.color import read_cdl
-from colorgrade.color import read_cube
+from colorgrade.color import read_cdl, read_cube
 from conftest import SAMPLES
 from daemon_fixtures import RunningDaemon
 
@@ -33,6 +32,8 @@ def test_analyze_still_and_clip_writes_cdl_and_cube(server, tmp_path):
     report = json.loads(result.stdout)
     assert set(report) == {str(SAMPLES / "photos" / "garden.png"), str(SAMPLES / "clip" / "city.mp4")}
     assert report[str(SAMPLES / "clip" / "city.mp4")]["frames"] == 24
+    assert all(0 <= entry["confidence"] <= 1 for entry in report.values())
+    assert "confidence" in (tmp_path / "grades.ccc").read_text()   # in each ColorCorrection's Description
     cdls = read_cdl(tmp_path / "grades.ccc")
     assert set(cdls) == {"garden", "city"}
     assert list(cdls["garden"].slope) == pytest.approx(report[str(SAMPLES / "photos" / "garden.png")]["cdl"]["slope"])
@@ -76,13 +77,155 @@ def test_private_daemon_when_no_server_given(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["grade", "missing.png", "-o", "x.png"], "missing.png: no such file"),
+    (["analyze", "x.png", "missing"], "missing: no such file or folder"),
     (["grade", "notes.txt", "-o", "x.png"], "unknown media type '.txt'"),
     (["analyze", "x.png", "--server", "127.0.0.1:1"], "UNAVAILABLE"),
 ])
 def test_bad_input_gives_exit_code_and_one_line(tmp_path, args, message):
-    if args[1] == "x.png":
-        media.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    media.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "notes.txt").write_text("not a picture")
     result = subprocess.run([sys.executable, "-m", "colorgrade", *args], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_analyze_prints_the_confidence_with_the_diagnosis(server):
+    result = colorgrade("analyze", str(SAMPLES / "photos" / "garden.png"), "--server", server)
+    assert result.returncode == 0, result.stderr
+    assert ", confidence 0." in result.stdout or ", confidence 1." in result.stdout
+
+
+def test_inputs_with_one_stem_get_distinct_corrections(server, tmp_path):
+    for suffix in (".png", ".jpg"):
+        media.write_image(tmp_path / f"shot{suffix}", media.read_image(SAMPLES / "photos" / "garden.png"))
+    result = colorgrade("analyze", str(tmp_path / "shot.png"), str(tmp_path / "shot.jpg"), "--server", server,
+                        "--cdl", str(tmp_path / "grades.ccc"))
+    assert result.returncode == 0, result.stderr
+    assert set(read_cdl(tmp_path / "grades.ccc")) == {"shot_png", "shot_jpg"}
+
+
+def test_grade_refuses_an_output_it_cannot_write_before_starting_a_daemon(tmp_path):
+    media.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    for output, message in (("notes.txt", "give the output a still extension"),
+                            ("nowhere/x.png", "folder nowhere does not exist")):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", "grade", "x.png", "-o", output],
+                                capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--cdl", "nowhere/grades.ccc"], "folder nowhere does not exist"),
+    (["--cdl", "grades.txt"], "use a .cc (one input), .ccc or .cdl"),
+    (["--window", "-1"], "--window must be 0 or more"),
+])
+def test_analyze_refuses_bad_arguments_before_starting_a_daemon(tmp_path, extra, message):
+    media.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    # No --server: were a private daemon started first, this would take seconds and print its banner.
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", "x.png", *extra], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def ffmpeg_make(ffmpeg, path, *args):
+    subprocess.run([ffmpeg, "-v", "error", "-y", *args, str(path)], check=True, timeout=120)
+
+
+def streams(path):
+    import av
+
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        pts = [frame.pts for frame in container.decode(video=0)]
+        return {"video": (video.codec_context.name, video.codec_context.profile, video.codec_context.pix_fmt,
+                          video.width, video.height),
+                "others": sorted((s.type, s.codec_context.name) for s in container.streams if s.type != "video"),
+                "pts": [float(p * video.time_base) for p in pts]}
+
+
+@pytest.mark.parametrize("name, make, expected", [
+    ("prores.mov", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine", "-t", "1",
+                    "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le"],
+     ("prores", "HQ", "yuv422p10le", 320, 180)),
+    ("vfr.mp4", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine", "-t", "1.6",
+                 "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough", "-c:v", "libx264",
+                 "-pix_fmt", "yuv420p", "-c:a", "aac"],
+     ("h264", "High", "yuv420p", 320, 180)),
+    ("odd.mkv", ["-f", "lavfi", "-i", "testsrc=size=721x405:rate=25", "-t", "0.4", "-c:v", "ffv1", "-pix_fmt", "bgr0"],
+     ("h264", "High 4:4:4 Predictive", "yuv444p", 721, 405)),
+])
+def test_grade_keeps_codec_depth_timestamps_and_other_streams(server, tmp_path, ffmpeg, name, make, expected):
+    source = tmp_path / name
+    ffmpeg_make(ffmpeg, source, *make)
+    target = tmp_path / ("graded" + (".mp4" if name == "odd.mkv" else source.suffix))
+    result = colorgrade("grade", str(source), "-o", str(target), "--server", server)
+    assert result.returncode == 0, result.stderr
+    before, after = streams(source), streams(target)
+    assert after["video"] == expected
+    assert after["others"] == before["others"]                 # audio copied, not dropped
+    assert after["pts"] == pytest.approx(before["pts"], abs=1e-3)   # every timestamp kept
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_grade_refuses_to_overwrite_its_input_unless_asked(server, tmp_path):
+    still = tmp_path / "shot.png"
+    media.write_image(still, media.read_image(SAMPLES / "photos" / "garden.png"))
+    original = still.read_bytes()
+    result = colorgrade("grade", str(still), "-o", str(still), "--server", server)
+    assert result.returncode == 2 and "pass --overwrite" in result.stderr
+    assert still.read_bytes() == original
+    result = colorgrade("grade", str(still), "-o", str(still), "--server", server, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert still.read_bytes() != original and not list(tmp_path.glob(".*partial*"))
+
+
+def test_jpeg_keeps_quality_orientation_and_profile(server, tmp_path):
+    from PIL import Image
+
+    source = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6                                           # rotate 90 degrees when shown
+    icc = b"\0" * 128 + b"a fake but carried ICC profile"
+    Image.fromarray(media.read_image(SAMPLES / "photos" / "garden.png")).save(source, quality=92, exif=exif,
+                                                                               icc_profile=icc)
+    result = colorgrade("grade", str(source), "-o", str(tmp_path / "graded.jpg"), "--server", server)
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "graded.jpg") as graded, Image.open(source) as original:
+        assert graded.getexif()[0x0112] == 6 and graded.info.get("icc_profile") == icc
+        assert graded.quantization[0] == original.quantization[0]     # the same quality, not 75
+    result = colorgrade("grade", str(source), "-o", str(tmp_path / "lossless.webp"), "--server", server)
+    assert result.returncode == 0, result.stderr
+    webp = (tmp_path / "lossless.webp").read_bytes()
+    assert b"VP8L" in webp and b"VP8 " not in webp                 # the lossless bitstream, not the lossy one
+
+
+def test_a_bad_file_in_a_folder_is_named_and_the_rest_graded(server, tmp_path):
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for i in range(3):
+        media.write_image(plates / f"plate.{1001 + i}.png", np.full((16, 16, 3), 60 * i, np.uint8))
+    (plates / "plate.1002.png").write_bytes(b"not a png at all")
+    result = colorgrade("grade", str(plates), "-o", str(tmp_path / "graded"), "--server", server)
+    assert result.returncode == 1
+    assert "plate.1002.png: cannot read image" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "graded").iterdir()) == ["plate.1001.png", "plate.1003.png"]
+
+
+def test_a_header_claiming_a_huge_picture_is_refused_in_one_line(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                                        + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    for command in (["grade", "bomb.png", "-o", "out.png"], ["analyze", "bomb.png"]):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", *command], capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"colorgrade {command[0]}: bomb.png: claims a 60000x60000 picture larger than 89478485 pixels "
+            "(a damaged or hostile file?)"]

@@ -40,6 +40,7 @@ def test_info_and_stills(client):
     assert [m.name for m in info.models] == ["analysis", "generator"] and info.devices
     results = client.analyze(frames(np.uint8, 2, 3))
     assert len(results) == 2 and all(isinstance(r.cdl, CDL) and r.label in r.scores for r in results)
+    assert all(0 <= r.confidence <= 1 for r in results)
 
 
 def test_stream_returns_the_cdl_it_applied_at_full_bit_depth(client):
@@ -53,6 +54,7 @@ def test_stream_returns_the_cdl_it_applied_at_full_bit_depth(client):
         np.testing.assert_array_equal(result.frame, apply(result.cdl, frame))   # the client's own colour layer
         np.testing.assert_array_equal(result.frame[..., 3], frame[..., 3])
         assert result.lut is not None and result.lut.size == 33
+        assert 0 <= result.confidence <= 1 and result.label in result.scores
 
 
 def test_random_access_and_errors(client):

@@ -11,6 +11,7 @@ from colorgrade.models import generator as gen
 from colorgrade.server import protocol as msg
 from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, Mode
 from colorgrade.server.engine import Engine
+from colorgrade.server.engine_pool import FrameAnalysis
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
 
@@ -24,14 +25,13 @@ class InProcessEngines:
         self.devices = [self.description.device]
 
     def submit_analysis(self, frame):
-        reply = self.engine.analyze(msg.Analyze([frame]))
         future = Future()
-        future.set_result((reply.cdls[0], reply.probabilities[0]))
+        future.set_result(self.analyze([frame])[0])
         return future
 
     def analyze(self, frames):
         reply = self.engine.analyze(msg.Analyze(frames))
-        return reply.cdls, reply.probabilities
+        return [FrameAnalysis(*row) for row in zip(reply.cdls, reply.probabilities, reply.confidence)]
 
     def generate_frame(self, frames, center, oversample):
         self.generated += 1

@@ -112,14 +112,37 @@ def test_mixtures_include_errors_outside_the_cdl_family():
         assert (out - clean).abs().mean() > 0.01, name
 
 
-def test_split_is_by_photo_deterministic_and_two_thirds(tmp_path):
-    for i in range(30):
-        (tmp_path / f"photo_{i:02d}.png").touch()
+def test_split_is_by_photo_fixed_per_name_and_two_thirds(tmp_path):
+    for i in range(600):
+        (tmp_path / f"photo_{i:03d}.png").touch()
     photos = list_photos([tmp_path])
     split = split_photos(photos)
-    assert [len(split[s]) for s in ("train", "test", "validation")] == [20, 5, 5]
+    shares = [len(split[s]) / len(photos) for s in ("train", "test", "validation")]
+    assert shares == pytest.approx([2 / 3, 1 / 6, 1 / 6], abs=0.04)
     assert set().union(*map(set, split.values())) == set(photos)
     assert split == split_photos(list(reversed(photos)))
+    # Adding photos never moves one that was already there.
+    grown = split_photos(photos + [tmp_path / f"new_{i}.png" for i in range(100)])
+    for share, members in split.items():
+        assert set(members) <= set(grown[share])
+
+
+def test_a_few_photos_still_fill_every_share(tmp_path):
+    for i in range(6):
+        (tmp_path / f"p{i}.png").touch()
+    split = split_photos(list_photos([tmp_path]))
+    assert all(split[share] for share in ("train", "test", "validation")) and sum(map(len, split.values())) == 6
+
+
+def test_permissive_licence_leaves_out_research_only_rows(tmp_path):
+    for name in ("free.jpg", "research.jpg", "unlisted.png"):
+        (tmp_path / name).touch()
+    (tmp_path / "MANIFEST.tsv").write_text("file\tlicence\nfree.jpg\tCC0-1.0\n"
+                                           "research.jpg\tRESEARCH-ONLY (ImageNet terms)\n")
+    assert [p.name for p in list_photos([tmp_path])] == ["free.jpg", "research.jpg", "unlisted.png"]
+    assert [p.name for p in list_photos([tmp_path], "permissive")] == ["free.jpg", "unlisted.png"]
+    with pytest.raises(ValueError, match="licence must be"):
+        list_photos([tmp_path], "mine")
 
 
 def test_missing_photo_folder_is_named(tmp_path):
@@ -127,8 +150,14 @@ def test_missing_photo_folder_is_named(tmp_path):
         list_photos([tmp_path / "nowhere"])
 
 
-def test_photo_set_crops():
-    photos = PhotoSet(sorted((SAMPLES / "photos").glob("*.png")), size=(128, 128))
+def test_photo_set_crops_from_a_cache_decoded_once(tmp_path):
+    paths = sorted((SAMPLES / "photos").glob("*.png"))
+    photos = PhotoSet(paths, size=(128, 128), cache_dir=tmp_path)
+    cached = list(tmp_path.glob("photos-128x128-*.npy"))
+    assert len(cached) == 1 and np.load(cached[0], mmap_mode="r").shape == (len(paths), 128, 128, 3)
+    stamp = cached[0].stat().st_mtime_ns
+    PhotoSet(paths, size=(128, 128), cache_dir=tmp_path)
+    assert cached[0].stat().st_mtime_ns == stamp            # read, not decoded again
     crops = photos.random_crops(4, (64, 96), torch.Generator().manual_seed(1))
     assert crops.shape == (4, 3, 64, 96) and 0 <= crops.min() and crops.max() <= 1
 

@@ -144,8 +144,13 @@ def read_cdl(path) -> dict[str, CDL]:
     return result
 
 
-def write_cdl(path, corrections: dict[str, CDL]) -> None:
-    """Write corrections as .cc (exactly one), .ccc or .cdl, chosen by the file's extension."""
+def write_cdl(path, corrections: dict[str, CDL], descriptions: dict[str, str] | None = None) -> None:
+    """Write corrections as .cc (exactly one), .ccc or .cdl, chosen by the file's extension.
+
+    ``descriptions`` (by id) go into each ColorCorrection's ``<Description>``, which hosts show beside
+    the grade (colorgrade writes the diagnosis and its confidence there).
+    """
+    descriptions = descriptions or {}
     path = Path(path)
     kind = path.suffix.lower()
     if not corrections:
@@ -155,15 +160,15 @@ def write_cdl(path, corrections: dict[str, CDL]) -> None:
         if len(corrections) != 1:
             raise ValueError(f"{path}: a .cc file holds one correction, got {len(corrections)}")
         (cid, cdl), = corrections.items()
-        root = _correction_element(cid, cdl)
+        root = _correction_element(cid, cdl, descriptions.get(cid))
     elif kind == ".ccc":
         root = ET.Element(_qualified("ColorCorrectionCollection"))
-        root.extend(_correction_element(cid, cdl) for cid, cdl in corrections.items())
+        root.extend(_correction_element(cid, cdl, descriptions.get(cid)) for cid, cdl in corrections.items())
     elif kind == ".cdl":
         root = ET.Element(_qualified("ColorDecisionList"))
         for cid, cdl in corrections.items():
             decision = ET.SubElement(root, _qualified("ColorDecision"))
-            decision.append(_correction_element(cid, cdl))
+            decision.append(_correction_element(cid, cdl, descriptions.get(cid)))
     else:
         raise ValueError(f"{path}: unknown CDL file type {kind!r} (use .cc, .ccc or .cdl)")
     tree = ET.ElementTree(root)
@@ -217,8 +222,10 @@ def _format(values) -> str:
     return " ".join(f"{v:.10g}" for v in values)
 
 
-def _correction_element(cid: str, cdl: CDL):
+def _correction_element(cid: str, cdl: CDL, description: str | None = None):
     element = ET.Element(_qualified("ColorCorrection"), {"id": str(cid)})
+    if description:
+        ET.SubElement(element, _qualified("Description")).text = description
     sop = ET.SubElement(element, _qualified("SOPNode"))
     for name, values in (("Slope", cdl.slope), ("Offset", cdl.offset), ("Power", cdl.power)):
         ET.SubElement(sop, _qualified(name)).text = _format(values)
