@@ -123,7 +123,8 @@ def _frames_of(path: Path):
     if kind == "sequence":
         files = media.list_sequence(path)
         return len(files), (media.read_image(f) for f in files)
-    return media.probe_video(path).frames, media.read_video(path)
+    info = media.probe_video(path)
+    return info.frames, media.read_video(path, info)
 
 
 def check_analyze_arguments(args) -> list[Path]:
@@ -301,7 +302,7 @@ def run_grade(args) -> int:
         if kind == "still":   # read before any daemon starts: a file that cannot be read costs nothing
             still, metadata = media.read_image(source), media.read_metadata(source)
         elif kind == "video":
-            media.probe_video(source)
+            info = media.probe_video(source)
         with connect(args) as client:
             clip = client.open_clip(mode=args.mode, window_radius=0 if kind == "still" else args.window,
                                     oversample=args.oversample, blend_radius=args.blend, name=source.name)
@@ -312,7 +313,7 @@ def run_grade(args) -> int:
             elif kind == "sequence":
                 count = grade_sequence(client, clip, source, target, args.quality, failures)
             else:
-                count = grade_video(client, clip, source, target, args.codec, args.crf)
+                count = grade_video(client, clip, source, info, target, args.codec, args.crf)
             client.close_clip(clip)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade grade: {error}", file=sys.stderr)
@@ -353,15 +354,14 @@ def grade_sequence(client, clip: str, source: Path, target: Path, quality: int |
     return count
 
 
-def grade_video(client, clip: str, source: Path, target: Path, codec: str | None, crf: int | None) -> int:
+def grade_video(client, clip: str, source: Path, info, target: Path, codec: str | None, crf: int | None) -> int:
     from colorgrade.clients import media
 
-    info = media.probe_video(source)
     timestamps: list[int] = []
     writer = media.VideoWriter(target, source, info, codec, crf)
     count = 0
     try:
-        for result in tqdm(client.stream(clip, media.read_video(source, timestamps)), total=info.frames,
+        for result in tqdm(client.stream(clip, media.read_video(source, info, timestamps)), total=info.frames,
                            desc=f"grade {source.name}", unit="frame"):
             writer.write(result.frame, timestamps[result.index])
             count += 1

@@ -209,10 +209,10 @@ def probe_video(path) -> VideoInfo:
 COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
 
 
-def read_video(path, timestamps: list | None = None):
-    """Yields (H, W, 3) RGB frames: uint8 from 8-bit sources, uint16 from deeper ones (10-bit stays 10-bit
-    in the top bits). Each frame's presentation time is appended to ``timestamps`` when given."""
-    info = probe_video(path)
+def read_video(path, info: VideoInfo, timestamps: list | None = None):
+    """Yields (H, W, 3) RGB frames of the video ``info`` describes (``probe_video``; probing may decode the
+    whole file, so it is done once): uint8 from 8-bit sources, uint16 from deeper ones (10-bit stays
+    10-bit in the top bits). Each frame's presentation time is appended to ``timestamps`` when given."""
     rgb = "rgb48le" if info.bits > 8 else "rgb24"
     try:
         with av.open(str(path)) as container:

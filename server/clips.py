@@ -178,35 +178,31 @@ class ClipStore:
 
     def close(self, clip_id: str) -> Clip:
         self.check_id(clip_id)
-        with self.lock:
-            clip = self.clips.pop(clip_id, None)
-            if clip is not None:
-                self.held_bytes -= clip.held_bytes
-        if clip is None:
+        clip = self._take([clip_id], "closed by its client")
+        if not clip:
             raise ClipNotFound(f"no open clip with id {clip_id!r}")
-        log.info("closed clip %s (%s) after %d frames", clip_id, clip.name or "unnamed", clip.frames_processed)
-        return clip
+        return clip[0]
 
     def discard(self, clip_id: str, why: str) -> None:
         """Close a clip if it is still open (a clip whose client is gone)."""
-        with self.lock:
-            clip = self.clips.pop(clip_id, None)
-            if clip is not None:
-                self.held_bytes -= clip.held_bytes
-        if clip is not None:
-            log.info("closed clip %s (%s) after %d frames: %s", clip_id, clip.name or "unnamed",
-                     clip.frames_processed, why)
+        self._take([clip_id], why)
 
     def evict_idle(self) -> None:
         deadline = time.monotonic() - self.limits.idle_ttl_s
         with self.lock:
-            idle = [clip for clip in self.clips.values() if clip.last_used < deadline]
-            for clip in idle:
-                del self.clips[clip.clip_id]
+            idle = [clip.clip_id for clip in self.clips.values() if clip.last_used < deadline]
+        self._take(idle, "idle")
+
+    def _take(self, clip_ids: list[str], why: str) -> list[Clip]:
+        """Remove the clips still open among ``clip_ids``, releasing their frame memory; -> those removed."""
+        with self.lock:
+            taken = [clip for clip in (self.clips.pop(i, None) for i in clip_ids) if clip is not None]
+            for clip in taken:
                 self.held_bytes -= clip.held_bytes
-        for clip in idle:
-            log.info("closed idle clip %s (%s) after %d frames", clip.clip_id, clip.name or "unnamed",
-                     clip.frames_processed)
+        for clip in taken:
+            log.info("closed clip %s (%s) after %d frames: %s", clip.clip_id, clip.name or "unnamed",
+                     clip.frames_processed, why)
+        return taken
 
     def keep(self, clip: Clip, index: int, frame: np.ndarray, extra_frames: int = 0) -> None:
         """Buffer frame ``index`` of ``clip`` within the memory cap; the clip's oldest frames go first.

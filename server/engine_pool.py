@@ -44,11 +44,11 @@ class EngineFailed(RuntimeError):
 class EngineProcess:
     """One engine worker process on one device, reached over an ipc:// socket."""
 
-    def __init__(self, device: str | None, untrained: bool, batch_size: int | None = None, timeout_s: float = 120.0,
-                 socket_dir: str | None = None):
+    def __init__(self, device: str | None, untrained: bool, socket_dir: str, batch_size: int | None = None,
+                 timeout_s: float = 120.0):
         self.device, self.untrained, self.batch_size = device, untrained, batch_size
         self.timeout_ms = int(timeout_s * 1000)
-        self.socket_path = os.path.join(socket_dir or tempfile.gettempdir(), f"engine-{uuid.uuid4().hex[:12]}")
+        self.socket_path = os.path.join(socket_dir, f"engine-{uuid.uuid4().hex[:12]}")
         self.endpoint = f"ipc://{self.socket_path}"
         self.context = zmq.Context.instance()
         self.lock = threading.Lock()
@@ -131,7 +131,7 @@ class EnginePool:
         self.engines = []
         try:
             for device in devices:
-                self.engines.append(EngineProcess(device, untrained, batch_size, socket_dir=self.socket_dir))
+                self.engines.append(EngineProcess(device, untrained, self.socket_dir, batch_size))
         except BaseException:
             self._close_engines()
             raise

@@ -33,6 +33,12 @@ class RunningDaemon:
                              capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self):
         self.process.terminate()
         try:

@@ -56,7 +56,8 @@ def test_grade_keeps_16_bit_and_alpha(server, tmp_path):
 
 def test_grade_sequence_and_video(server, tmp_path):
     (tmp_path / "plates").mkdir()
-    frames = list(media.read_video(SAMPLES / "clip" / "city.mp4"))[:4]
+    clip = SAMPLES / "clip" / "city.mp4"
+    frames = list(media.read_video(clip, media.probe_video(clip)))[:4]
     for i, frame in enumerate(frames):
         media.write_image(tmp_path / "plates" / f"plate.{1001 + i}.png", frame)
     result = colorgrade("grade", str(tmp_path / "plates"), "-o", str(tmp_path / "graded"), "--server", server)

@@ -64,8 +64,7 @@ def idle_stream(address: str, clip_id: str):
 
 
 def test_a_killed_client_frees_its_clip_at_once():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
-    try:
+    with RunningDaemon("--port", "0", "--untrained-models") as daemon:
         code = ("import os, numpy as np\n"
                 "from colorgrade.clients import GradeClient\n"
                 f"c = GradeClient('{daemon.address}')\n"
@@ -80,20 +79,15 @@ def test_a_killed_client_frees_its_clip_at_once():
             clip = client.open_clip()            # and the daemon serves on
             client.close_clip(clip)
         assert took < 1.0
-    finally:
-        daemon.stop()
 
 
 def test_a_finished_stream_leaves_its_clip_open_for_the_client_to_close():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
-    try:
+    with RunningDaemon("--port", "0", "--untrained-models") as daemon:
         with GradeClient(daemon.address) as client:
             clip = client.open_clip(window_radius=1)
             assert len(list(client.stream(clip, [np.zeros((8, 8, 3), np.uint8)] * 3))) == 3
             assert client.info().open_clips == 1
             assert client.close_clip(clip) == 3
-    finally:
-        daemon.stop()
 
 
 def test_streams_past_the_cap_are_refused_and_health_always_answers():
@@ -164,19 +158,15 @@ def test_a_failed_start_is_one_line_and_starts_no_engine(args, message):
 
 
 def test_a_second_daemon_on_a_port_in_use_refuses_to_start():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
-    try:
+    with RunningDaemon("--port", "0", "--untrained-models") as daemon:
         port = daemon.address.rsplit(":", 1)[1]
         result = serve("--port", port, "--untrained-models")
         assert result.returncode == 2 and "address already in use" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-    finally:
-        daemon.stop()
 
 
 def test_every_bound_is_checked_and_named():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
-    try:
+    with RunningDaemon("--port", "0", "--untrained-models") as daemon:
         with GradeClient(daemon.address) as client:
             clip = client.open_clip(window_radius=0)
             frame = np.zeros((8, 8, 3), np.uint8)
@@ -190,8 +180,6 @@ def test_every_bound_is_checked_and_named():
             with pytest.raises(GradeError, match="INVALID_ARGUMENT.*clip name of 300 characters"):
                 client.open_clip(name="n" * 300)
             assert client.grade_frame(clip, 1, {1: frame}, first_index=0, last_index=4).frame.shape == frame.shape
-    finally:
-        daemon.stop()
 
 
 def rss_kb(pid: int) -> int:
@@ -200,8 +188,7 @@ def rss_kb(pid: int) -> int:
 
 
 def test_malformed_requests_get_invalid_argument_cost_no_memory_and_one_log_line():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
-    try:
+    with RunningDaemon("--port", "0", "--untrained-models") as daemon:
         with grpc.insecure_channel(daemon.address) as channel:
             unary = channel.unary_unary("/colorgrade.v1.Grader/GradeFrame")
             stream = channel.stream_stream("/colorgrade.v1.Grader/StreamClip")
@@ -224,8 +211,6 @@ def test_malformed_requests_get_invalid_argument_cost_no_memory_and_one_log_line
         assert growth < 0.05, f"front end grew {growth:.1%}"   # grpcio's own parsing: +160 % here
         with GradeClient(daemon.address) as client:
             assert client.info().open_clips == 0
-    finally:
-        daemon.stop()
     daemon.log.seek(0)
     text = daemon.log.read()
     assert 1 <= text.count("malformed") <= 3 and "Traceback" not in text   # 4,301 bad requests, rate-limited
