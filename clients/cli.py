@@ -14,6 +14,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -52,11 +53,25 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure_analyze(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ANALYZE_EPILOG
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="stills, videos or folders of stills")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="stills, videos or folders of stills")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--cdl", metavar="FILE", help="write the CDLs (.cc for one input, .ccc or .cdl for any)")
-    parser.add_argument("--cube", metavar="FILE", help="write a 33^3 .cube of the (first) input's CDL")
+    parser.add_argument("--cdl", metavar="FILE", help="write the CDLs (.cc for one correction, .ccc or .cdl for any)")
+    parser.add_argument("--cube", metavar="FILE", help="write a .cube of the (first) input's CDL")
+    parser.add_argument("--cubes", metavar="FOLDER", help="write a .cube per correction (per shot with --shots), "
+                                                           "named by its id")
+    parser.add_argument("--cube-size", type=int, default=33, metavar="N", help="lattice size of .cube files "
+                                                                               "(default 33; 2..129)")
     parser.add_argument("--window", type=int, default=2, help="clip smoothing radius in frames (default 2)")
+    parser.add_argument("--shots", action="store_true",
+                        help="find the cuts in each video or sequence and give every shot its own correction")
+    parser.add_argument("--samples", type=int, default=24, metavar="N",
+                        help="with --shots or --items: frames analysed per shot, spread evenly (default 24)")
+    parser.add_argument("--items", metavar="JSON",
+                        help="analyse frame ranges instead of INPUTs: a JSON list of {\"id\", \"path\", "
+                             "\"first\", \"last\"} (frame numbers: from 0 in a video, from the file names in a "
+                             "sequence); what the Resolve script sends")
+    parser.add_argument("--per-frame", action="store_true",
+                        help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
     add_connection_arguments(parser)
 
 
@@ -113,43 +128,68 @@ def connect(args):
             process.wait(timeout=30)
 
 
-def _frames_of(path: Path):
-    """-> (frame count, iterator of frames) for a still, a folder of stills or a video."""
-    from colorgrade.clients import media
-
-    kind = media.kind_of(path)
-    if kind == "still":
-        return 1, iter([media.read_image(path)])
-    if kind == "sequence":
-        files = media.list_sequence(path)
-        return len(files), (media.read_image(f) for f in files)
-    info = media.probe_video(path)
-    return info.frames, media.read_video(path, info)
-
-
-def check_analyze_arguments(args) -> list[Path]:
-    """Everything that can be known wrong before a daemon starts: inputs, output paths, the window.
-    Raises UsageError with one line naming the problem."""
+def check_analyze_arguments(args) -> list[Job]:
+    """Everything that can be known wrong before a daemon starts: inputs, items, output paths, numbers.
+    Raises UsageError (or MediaError for an input that is missing) with one line naming the problem."""
     from colorgrade.clients import media
 
     if args.window < 0:
         raise UsageError(f"--window must be 0 or more frames, got {args.window}")
-    inputs = [Path(p) for p in args.inputs]
-    for path in inputs:
-        if not path.exists():
-            raise media.MediaError(f"{path}: no such file or folder")
-        media.kind_of(path)
+    if args.samples < 1:
+        raise UsageError(f"--samples must be 1 or more, got {args.samples}")
+    if not 2 <= args.cube_size <= 129:
+        raise UsageError(f"--cube-size must be 2..129, got {args.cube_size}")
+    if bool(args.items) == bool(args.inputs):
+        raise UsageError("give INPUTs or --items, not both" if args.items else "nothing to analyse: give INPUTs")
+    if args.items:
+        jobs = read_items(Path(args.items))
+    else:
+        paths = [Path(p) for p in args.inputs]
+        ids = correction_ids(paths)
+        jobs = [Job(str(p), ids[p], p) for p in paths]
+    for job in jobs:
+        if not job.path.exists():
+            raise media.MediaError(f"{job.path}: no such file or folder")
+        media.kind_of(job.path)
     if args.cdl:
         suffix = Path(args.cdl).suffix.lower()
         if suffix not in (".cc", ".ccc", ".cdl"):
-            raise UsageError(f"--cdl {args.cdl}: use a .cc (one input), .ccc or .cdl file name")
-        if suffix == ".cc" and len(inputs) != 1:
+            raise UsageError(f"--cdl {args.cdl}: use a .cc (one correction), .ccc or .cdl file name")
+        if suffix == ".cc" and (len(jobs) != 1 or args.shots):
             raise UsageError(f"--cdl {args.cdl}: a .cc file holds one correction; use .ccc or .cdl for "
-                             f"{len(inputs)} inputs")
+                             f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
     for option, value in (("--cdl", args.cdl), ("--cube", args.cube)):
         if value:
             check_writable(option, Path(value))
-    return inputs
+    if args.cubes and Path(args.cubes).exists() and not Path(args.cubes).is_dir():
+        raise UsageError(f"--cubes {args.cubes}: not a folder")
+    return jobs
+
+
+def read_items(path: Path) -> list[Job]:
+    """``--items``: [{"id": "A001", "path": "/media/a.mov", "first": 0, "last": 99}, ...] -> Jobs."""
+    try:
+        items = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--items {path}: cannot read JSON ({error})") from None
+    if not isinstance(items, list) or not items:
+        raise UsageError(f"--items {path}: expected a non-empty JSON list of {{id, path, first, last}}")
+    jobs = []
+    for position, item in enumerate(items):
+        where = f"--items {path}: item {position}"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("path"), str):
+            raise UsageError(f"{where}: needs a string \"id\" and \"path\"")
+        first, last = item.get("first"), item.get("last")
+        if any(v is not None and (not isinstance(v, int) or v < 0) for v in (first, last)) or \
+                (first is not None and last is not None and first > last):
+            raise UsageError(f"{where}: \"first\" and \"last\" must be frame numbers, first <= last; "
+                             f"got {first}, {last}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", item["id"]):
+            raise UsageError(f"{where}: id {item['id']!r} must be 1-64 letters, digits, '_', '.' or '-'")
+        jobs.append(Job(item["id"], item["id"], Path(item["path"]), first, last))
+    if len({job.id for job in jobs}) != len(jobs):
+        raise UsageError(f"--items {path}: ids must be unique")
+    return jobs
 
 
 def check_writable(option: str, path: Path) -> None:
@@ -193,58 +233,144 @@ def correction_ids(paths: list[Path]) -> dict[Path, str]:
 
 def run_analyze(args) -> int:
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.media import MediaError, shrink
-    from colorgrade.color import CDL, write_cdl, write_cube
+    from colorgrade.clients.media import MediaError
+    from colorgrade.color import write_cdl, write_cube
 
     try:
-        inputs = check_analyze_arguments(args)
+        jobs = check_analyze_arguments(args)
     except (UsageError, MediaError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
-    report = {}
     try:
-        check_readable(inputs)
+        check_readable([job.path for job in jobs])
         with connect(args) as client:
-            for path in inputs:
-                count, frames = _frames_of(path)
-                if count == 1:
-                    result = client.analyze([shrink(next(frames))])[0]
-                    report[path] = {"cdl": result.cdl, "confidence": result.confidence, "label": result.label,
-                                    "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
-                    continue
-                clip = client.open_clip(mode="parameters", window_radius=args.window, name=path.name)
-                results = list(tqdm(client.stream(clip, (shrink(f) for f in frames)), total=count,
-                                    desc=f"analyse {path.name}", unit="frame", disable=args.json))
-                client.close_clip(clip)
-                mean = CDL.from_vector(np.mean([r.cdl.to_vector() for r in results], axis=0))
-                labels = [r.label for r in results]
-                report[path] = {"cdl": mean, "confidence": float(np.mean([r.confidence for r in results])),
-                                "label": max(set(labels), key=labels.count), "frames": len(results)}
+            report = {job.key: analyse_job(client, job, shots=args.shots, samples=args.samples, window=args.window,
+                                               per_frame=args.per_frame, quiet=args.json) for job in jobs}
     except (GradeError, MediaError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
-    ids = correction_ids(list(report))
+    corrections = {cid: (cdl, text) for entry in report.values() for cid, cdl, text in corrections_of(entry)}
     try:
         if args.cdl:
-            write_cdl(args.cdl, {ids[p]: entry["cdl"] for p, entry in report.items()},
-                      {ids[p]: describe(entry) for p, entry in report.items()})
+            write_cdl(args.cdl, {cid: cdl for cid, (cdl, _) in corrections.items()},
+                      {cid: text for cid, (_, text) in corrections.items()})
         if args.cube:
-            write_cube(args.cube, next(iter(report.values()))["cdl"].to_lut(33))
+            write_cube(args.cube, next(iter(report.values()))["cdl"].to_lut(args.cube_size))
+        if args.cubes:
+            Path(args.cubes).mkdir(parents=True, exist_ok=True)
+            for cid, (cdl, _) in corrections.items():
+                write_cube(Path(args.cubes) / f"{cid}.cube", cdl.to_lut(args.cube_size))
     except (ValueError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({str(p): {**e, "id": ids[p], "cdl": {"slope": e["cdl"].slope, "offset": e["cdl"].offset,
-                                                               "power": e["cdl"].power,
-                                                               "saturation": e["cdl"].saturation}}
-                          for p, e in report.items()}, indent=2))
-    else:
-        for path, entry in report.items():
-            cdl = entry["cdl"]
-            print(f"{path}: {describe(entry)}")
-            print(f"  slope {_triple(cdl.slope)}  offset {_triple(cdl.offset)}  power {_triple(cdl.power)}  "
-                  f"saturation {cdl.saturation:.4f}")
+        print(json.dumps({key: jsonable(entry) for key, entry in report.items()}, indent=2))
+        return 0
+    for key, entry in report.items():
+        print(f"{key}: {describe(entry)}")
+        print(f"  {cdl_text(entry['cdl'])}")
+        for shot in entry.get("shots", []):
+            print(f"  {shot['id']}  frames {shot['first']}-{shot['last']}"
+                  + (f"  {shot['timecode_in']}-{shot['timecode_out']}" if "timecode_in" in shot else "")
+                  + f"  {describe(shot)}\n    {cdl_text(shot['cdl'])}")
     return 0
+
+
+class Job(NamedTuple):
+    """One thing to analyse: a whole input, or a frame range of one (``--items``)."""
+    key: str              # the report's key: the input path, or the item's id
+    id: str               # the ColorCorrection id
+    path: Path
+    first: int | None = None
+    last: int | None = None
+
+
+def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window: int = 2, per_frame: bool = False,
+                quiet: bool = False) -> dict:
+    """-> the report entry of one job: cdl, confidence, label, and, as asked, its ``shots`` (cuts found, up to
+    ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
+    A job with a frame range is one shot. ``quiet``: no progress bar."""
+    from colorgrade.clients import media
+    from colorgrade.clients.shots import correct_shots, timecode
+    from colorgrade.color import CDL
+
+    kind = media.kind_of(job.path)
+    if kind == "still":
+        result = client.analyze([media.shrink(media.read_image(job.path))])[0]
+        return {"id": job.id, "cdl": result.cdl, "confidence": result.confidence, "label": result.label,
+                "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
+    thumbnails = ((number, media.shrink(frame)) for number, frame in media.numbered_frames(job.path, job.first,
+                                                                                         job.last))
+    if shots or job.first is not None or job.last is not None:
+        rate = media.probe_video(job.path).rate if kind == "video" else None
+        found = []
+        progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
+        for shot in correct_shots(client.analyze, thumbnails, samples, find_cuts=shots):
+            progress.update(shot.shot.frames)
+            entry = {"id": f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id,
+                     "first": shot.shot.first, "last": shot.shot.last, "cdl": shot.cdl,
+                     "confidence": shot.confidence, "label": shot.label, "samples": len(shot.samples)}
+            if rate is not None:
+                entry.update(timecode_in=timecode(shot.shot.first, rate), timecode_out=timecode(shot.shot.last, rate))
+            found.append(entry)
+        progress.close()
+        if not shots:
+            return found[0]
+        frames = [s["last"] - s["first"] + 1 for s in found]
+        return {"id": job.id, "cdl": CDL.from_vector(np.average([s["cdl"].to_vector() for s in found], axis=0,
+                                                                weights=frames)),
+                "confidence": _mean_or_none([s["confidence"] for s in found], frames),
+                "label": max(found, key=lambda s: s["last"] - s["first"])["label"], "frames": sum(frames),
+                "shots": found}
+    numbers = []
+    clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name)
+
+    def frames():
+        for number, frame in thumbnails:
+            numbers.append(number)
+            yield frame
+
+    results = list(tqdm(client.stream(clip, frames()), desc=f"analyse {job.path.name}", unit="frame",
+                        disable=quiet))
+    client.close_clip(clip)
+    labels = [r.label for r in results]
+    entry = {"id": job.id, "cdl": CDL.from_vector(np.mean([r.cdl.to_vector() for r in results], axis=0)),
+             "confidence": _mean_or_none([r.confidence for r in results]),
+             "label": max(set(labels), key=labels.count), "frames": len(results)}
+    if per_frame:
+        entry["per_frame"] = [{"frame": numbers[r.index], "cdl": r.cdl, "confidence": r.confidence,
+                               "label": r.label} for r in results]
+    return entry
+
+
+def _mean_or_none(values, weights=None):
+    known = [(v, w) for v, w in zip(values, weights or [1] * len(values)) if v is not None]
+    return float(np.average([v for v, _ in known], weights=[w for _, w in known])) if known else None
+
+
+def corrections_of(entry: dict):
+    """(id, CDL, description) of each correction an entry holds: its shots, or the entry itself."""
+    for part in entry.get("shots") or [entry]:
+        yield part["id"], part["cdl"], describe(part) + (f"; frames {part['first']}-{part['last']}"
+                                                         if "first" in part else "")
+
+
+def jsonable(value):
+    """A report entry with its CDLs as {slope, offset, power, saturation} dictionaries."""
+    from colorgrade.color import CDL
+
+    if isinstance(value, CDL):
+        return {"slope": value.slope, "offset": value.offset, "power": value.power, "saturation": value.saturation}
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def cdl_text(cdl) -> str:
+    return (f"slope {_triple(cdl.slope)}  offset {_triple(cdl.offset)}  power {_triple(cdl.power)}  "
+            f"saturation {cdl.saturation:.4f}")
 
 
 def describe(entry: dict) -> str:

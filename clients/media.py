@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -165,6 +166,46 @@ def list_sequence(folder) -> list[Path]:
     if not frames:
         raise MediaError(f"{folder}: no stills ({', '.join(sorted(STILL_SUFFIXES))}) in this folder")
     return frames
+
+
+def frame_numbers(files: list[Path]) -> list[int]:
+    """Each file's frame number: the last group of digits in its name (plate.1001.png -> 1001), as VFX
+    sequences number them; positions from 0 where the names carry no distinct numbers."""
+    numbers = [int(found[-1]) if (found := re.findall(r"\d+", f.stem)) else None for f in files]
+    if None in numbers or len(set(numbers)) != len(numbers):
+        return list(range(len(files)))
+    return numbers
+
+
+def numbered_frames(path, first: int | None = None, last: int | None = None):
+    """(frame number, frame) of a video (numbered from 0) or a folder of stills (numbered by their names),
+    from ``first`` to ``last`` inclusive (None: the start, the end). A video is sought to near ``first``."""
+    path = Path(path)
+    low, high = -1 if first is None else first, float("inf") if last is None else last
+    if kind_of(path) == "sequence":
+        files = list_sequence(path)
+        for number, file in zip(frame_numbers(files), files):
+            if low <= number <= high:
+                yield number, read_image(file)
+        return
+    info = probe_video(path)
+    rgb = "rgb48le" if info.bits > 8 else "rgb24"
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            start = stream.start_time or 0
+            to_pts = lambda n: start + round(n / (info.rate * stream.time_base))   # noqa: E731
+            if low > 0:
+                container.seek(to_pts(low), stream=stream, backward=True)
+            for index, frame in enumerate(container.decode(stream)):
+                # After a seek, frames are numbered by their time (footage from an editor is constant-rate).
+                number = index if low <= 0 else round((frame.pts - start) * stream.time_base * info.rate)
+                if number > high:
+                    break
+                if number >= low:
+                    yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
+    except av.error.FFmpegError as error:
+        raise MediaError(f"{path}: cannot decode video ({error})") from None
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""``colorgrade ffmpeg`` (two-pass plan for the user's own ffmpeg) and ``colorgrade pipe`` (NUT filter)."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from colorgrade.clients.cli import UsageError, add_connection_arguments, check_writable, connect
+
+FFMPEG_EPILOG = """examples:
+  colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
+  colorgrade ffmpeg interview.mov -o graded.mov --run    # ... and run it with the ffmpeg on PATH
+
+Pass 1 (this command) finds the cuts, analyses each shot through the daemon and writes, into --dir:
+one .cube per shot, the shots' CDLs as a .ccc, a JSON shot list, and an ffmpeg filter script that
+switches lut3d from shot to shot on the exact frame. Pass 2 is plain ffmpeg at full speed, printed
+ready to run: audio, subtitles and metadata copied, every timestamp kept, colour tags written back,
+bit depth and chroma kept. Edit a .cube (or re-bake one from the .ccc) before pass 2 to change a shot."""
+
+
+def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = FFMPEG_EPILOG
+    parser.add_argument("input", help="the video to grade")
+    parser.add_argument("-o", "--output", required=True, help="the graded video pass 2 writes")
+    parser.add_argument("--dir", metavar="FOLDER", help="where the plan goes (default: OUTPUT's name + .grade/)")
+    parser.add_argument("--samples", type=int, default=24, metavar="N", help="frames analysed per shot (default 24)")
+    parser.add_argument("--cube-size", type=int, default=65, metavar="N",
+                        help="LUT lattice size (default 65: reproduces typical CDLs within one 8-bit code)")
+    parser.add_argument("--codec", help="encoder for pass 2 instead of the default (ProRes stays ProRes, else H.264)")
+    parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265 (default 16)")
+    parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
+    parser.add_argument("--overwrite", action="store_true", help="with --run: replace OUTPUT if it exists")
+    add_connection_arguments(parser)
+
+
+def run_ffmpeg(args) -> int:
+    from colorgrade.clients import media
+    from colorgrade.clients.cli import Job, analyse_job, correction_ids, corrections_of, jsonable
+    from colorgrade.clients.client import GradeError
+    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, filter_graph, printable
+    from colorgrade.color import write_cdl, write_cube
+
+    source, target = Path(args.input), Path(args.output)
+    folder = Path(args.dir) if args.dir else target.with_name(target.name + ".grade")
+    try:
+        if not 2 <= args.cube_size <= 129 or args.samples < 1:
+            raise UsageError(f"--cube-size must be 2..129 and --samples 1 or more; got {args.cube_size}, "
+                             f"{args.samples}")
+        if not source.is_file() or media.kind_of(source) != "video":
+            raise media.MediaError(f"{source}: not a video file")
+        if target.suffix.lower() not in media.VIDEO_SUFFIXES:
+            raise UsageError(f"-o {target}: give the output a video extension ({', '.join(sorted(media.VIDEO_SUFFIXES))})")
+        check_writable("-o", target)
+        if target.exists() and target.resolve() == source.resolve():
+            raise UsageError(f"-o {target} is the input: ffmpeg cannot read and write one file")
+        if args.execute and target.exists() and not args.overwrite:
+            raise UsageError(f"-o {target} exists; pass --overwrite to replace it")
+        info = media.probe_video(source)
+    except (UsageError, media.MediaError) as error:
+        print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
+        return 2 if isinstance(error, UsageError) else 1
+    clip_id = correction_ids([source])[source]
+    try:
+        with connect(args) as client:
+            entry = analyse_job(client, Job(str(source), clip_id, source), shots=True, samples=args.samples)
+    except (GradeError, media.MediaError, OSError) as error:
+        print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
+        return 1
+    folder.mkdir(parents=True, exist_ok=True)
+    corrections = list(corrections_of(entry))
+    cubes = []
+    for shot, (cid, cdl, _) in zip(entry["shots"], corrections):
+        write_cube(folder / f"{cid}.cube", cdl.to_lut(args.cube_size))
+        cubes.append((shot["first"], shot["last"], folder / f"{cid}.cube"))
+    write_cdl(folder / f"{clip_id}.ccc", {cid: cdl for cid, cdl, _ in corrections},
+              {cid: text for cid, _, text in corrections})
+    (folder / f"{clip_id}.shots.json").write_text(json.dumps(jsonable(entry["shots"]), indent=2))
+    script = folder / f"{clip_id}.ffgraph"
+    _, pix_fmt, _ = media.choose_encoding(info, args.codec, args.crf)
+    script.write_text(filter_graph(cubes, info, pix_fmt))
+    command = ffmpeg_command(source, target, script, info, args.codec, args.crf)
+    print(f"{len(cubes)} shot(s) -> {folder}/", file=sys.stderr)
+    print(printable(command))
+    if not args.execute:
+        return 0
+    return subprocess.run([command[0], "-hide_banner", "-loglevel", "error", "-stats",
+                           "-y" if args.overwrite else "-n", *command[1:]]).returncode

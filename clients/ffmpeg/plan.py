@@ -1,0 +1,65 @@
+"""A two-pass plan: the filter script and the ffmpeg command that apply one .cube per shot.
+
+ffmpeg's ``lut3d`` cannot change its file while running, so each shot gets its own ``lut3d`` in one
+chain, switched on for exactly its frames by the timeline option ``enable='between(n,FIRST,LAST)'``
+(``n``: the frame's position in decode order, the numbering ``colorgrade analyze --shots`` uses).
+
+What the chain keeps, and why each piece is there:
+- ``scale`` with the source's matrix and range converts YUV to RGB and back as the source defines them
+  (left to itself, ffmpeg guesses BT.601 for untagged sources of any size);
+- ``rgb48le`` in the middle: the LUT works on 16-bit codes, so 10-bit sources stay 10-bit;
+- ``format`` returns the source's own pixel format (bit depth and chroma);
+- ``setparams`` writes the colour tags back: ffmpeg's filters drop them otherwise.
+"""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from colorgrade.clients.media import VideoInfo, choose_encoding
+
+# AVColorSpace values -> the names scale's in_color_matrix/out_color_matrix take.
+SCALE_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+RANGE_NAMES = {1: "tv", 2: "pc"}
+
+
+def quote(value: str) -> str:
+    """A filter option value in single quotes, as ffmpeg's option parser reads it."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "'\\''") + "'"
+
+
+def filter_graph(shots: list[tuple[int, int, Path]], info: VideoInfo, pix_fmt: str) -> str:
+    """The ``-filter_script:v`` text: ``shots`` are (first frame, last frame, .cube path), in order; the
+    frames leave in ``pix_fmt`` (the encoder's, from ``ffmpeg_command``)."""
+    yuv = info.pix_fmt.startswith("yuv")
+    matrix = SCALE_MATRICES.get(info.matrix, "bt709")
+    video_range = RANGE_NAMES.get(info.colour.get("color_range", 0), "tv")
+    steps = [f"scale=in_color_matrix={matrix}:in_range={video_range}" if yuv else None, "format=rgb48le"]
+    steps += [f"lut3d=file={quote(str(Path(cube).resolve()))}:interp=tetrahedral"
+              f":enable='between(n,{first},{last})'" for first, last, cube in shots]
+    steps += [f"scale=out_color_matrix={matrix}:out_range={video_range}" if yuv else None, f"format={pix_fmt}"]
+    # Tags the source states (0 is "unspecified" for the range, 0 and 2 for the others) go back on.
+    tags = [f"range={info.colour['color_range']}"] if info.colour.get("color_range") else []
+    tags += [f"{name}={info.colour[tag]}" for name, tag in (("color_primaries", "color_primaries"),
+                                                              ("color_trc", "color_trc"), ("colorspace", "colorspace"))
+             if info.colour.get(tag, 0) not in (0, 2)]
+    if tags:
+        steps.append("setparams=" + ":".join(tags))
+    return ",\n".join(step for step in steps if step) + "\n"
+
+
+def ffmpeg_command(source: Path, target: Path, script: Path, info: VideoInfo, codec: str | None = None,
+                   crf: int | None = None, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The command that applies ``script`` to ``source``: every frame's timestamp kept (passthrough), audio,
+    subtitles and metadata copied, the video encoded as ``colorgrade grade`` encodes (``choose_encoding``)."""
+    encoder, pix_fmt, options = choose_encoding(info, codec, crf)
+    command = [ffmpeg, "-i", str(source), "-filter_script:v", str(script),
+               "-map", "0:v:0", "-map", "0:a?", "-map", "0:s?", "-map_metadata", "0",
+               "-c:a", "copy", "-c:s", "copy", "-c:v", encoder, "-pix_fmt", pix_fmt]
+    for name, value in options.items():
+        command += [f"-{name}:v", value]
+    return command + ["-fps_mode", "passthrough", str(target)]
+
+
+def printable(command: list[str]) -> str:
+    return " ".join(shlex.quote(part) for part in command)

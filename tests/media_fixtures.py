@@ -1,0 +1,22 @@
+"""Test footage made with the real ffmpeg from the shipped photos: two shots with opposite colour casts."""
+import subprocess
+
+from conftest import SAMPLES
+
+# Shot 1: a pan across garden.png with a warm cast; shot 2: a tilt over ladybird.png with a cool cast.
+SHOTS = ((0, 19), (20, 37))
+
+
+def make_two_shot_clip(ffmpeg: str, path, pix_fmt: str = "yuv444p10le", codec: str = "prores_ks",
+                       audio: bool = True) -> None:
+    photos = SAMPLES / "photos"
+    graph = ("[0]crop=320:180:x='n*6':y=40,colorchannelmixer=rr=1.15:bb=0.8,trim=end_frame=20,setpts=N/25/TB[a];"
+             "[1]crop=320:180:x=100:y='40+n*3',colorchannelmixer=rr=0.8:bb=1.2,trim=end_frame=18,setpts=N/25/TB[b];"
+             f"[a][b]concat=n=2:v=1:a=0,format={pix_fmt}[v]")
+    command = [ffmpeg, "-v", "error", "-y", "-loop", "1", "-i", str(photos / "garden.png"), "-loop", "1",
+               "-i", str(photos / "ladybird.png")]
+    command += ["-f", "lavfi", "-i", "sine=d=2"] if audio else []
+    command += ["-filter_complex", graph, "-map", "[v]"] + (["-map", "2:a", "-c:a", "pcm_s16le"] if audio else [])
+    command += ["-c:v", codec, "-r", "25", "-frames:v", "38", "-t", "1.52", "-color_primaries", "bt709",
+                "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv", str(path)]
+    subprocess.run(command, check=True, timeout=120)

@@ -1,0 +1,95 @@
+"""`colorgrade ffmpeg`: the two-pass plan, applied by the real ffmpeg binary, checked frame by frame."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from colorgrade.clients import media
+from colorgrade.color import CDL, apply
+from daemon_fixtures import RunningDaemon
+from media_fixtures import SHOTS, make_two_shot_clip
+from test_cli_clients import streams
+
+
+@pytest.fixture(scope="module")
+def server():
+    with RunningDaemon("--port", "0") as daemon:
+        yield daemon.address
+
+
+def colorgrade(*args):
+    return subprocess.run([sys.executable, "-m", "colorgrade", *args], capture_output=True, text=True, timeout=300)
+
+
+def tags(path):
+    import av
+
+    with av.open(str(path)) as container:
+        context = container.streams.video[0].codec_context
+        return {name: int(getattr(context, name)) for name in media.COLOUR_TAGS}
+
+
+def test_two_pass_switches_luts_on_the_cut_and_keeps_everything_else(server, tmp_path, ffmpeg):
+    source, target = tmp_path / "two.mov", tmp_path / "graded.mkv"
+    make_two_shot_clip(ffmpeg, source)                         # 10-bit 4:4:4 ProRes, PCM audio, BT.709 tags
+    # ffv1 is lossless: what remains is the LUT against the exact CDL and the YUV round trip.
+    result = colorgrade("ffmpeg", str(source), "-o", str(target), "--codec", "ffv1", "--run", "--server", server)
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.strip().splitlines()[-1]
+    assert command.startswith("ffmpeg -i ") and "-filter_script:v" in command and "-fps_mode passthrough" in command
+    plan = tmp_path / "graded.mkv.grade"
+    assert sorted(p.name for p in plan.iterdir()) == ["two.ccc", "two.ffgraph", "two.shots.json",
+                                                      "two_shot001.cube", "two_shot002.cube"]
+    before, after = streams(source), streams(target)
+    assert after["video"][2] == "yuv444p10le"                   # 10-bit stays 10-bit
+    assert after["others"] == [("audio", "pcm_s16le")]         # audio copied
+    assert after["pts"] == pytest.approx(before["pts"], abs=1e-3) and len(after["pts"]) == 38
+    assert tags(target) == tags(source)                          # colour tags written back
+    shots = json.loads((plan / "two.shots.json").read_text())
+    assert [(s["first"], s["last"]) for s in shots] == list(SHOTS)
+    original = list(media.read_video(source, media.probe_video(source)))
+    graded = list(media.read_video(target, media.probe_video(target)))
+    cdls = [CDL(**s["cdl"]) for s in shots]
+    for shot, cdl in zip(shots, cdls):
+        lut = cdl.to_lut(65)
+        for n in range(shot["first"], shot["last"] + 1):
+            # In 8-bit code values: ffmpeg applies the shot's .cube as colorgrade.color does, up to the
+            # 10-bit YUV the output is stored in (0.42 measured) ...
+            assert np.abs(apply(lut, original[n]).astype(float) - graded[n]).max() / 257 <= 0.5
+            # ... and the 65^3 .cube is the CDL within one code (0.78 measured: offsets clamp inside a cell).
+            assert np.abs(apply(lut, original[n]).astype(float) - apply(cdl, original[n])).max() / 257 <= 1.0
+    # The cut's first frame got shot 2's LUT, not shot 1's: the two differ there by far more than a code.
+    cut = SHOTS[1][0]
+    assert np.abs(apply(cdls[0], original[cut]).astype(float) - graded[cut]).max() / 257 > 3
+
+
+def test_the_default_plan_keeps_prores_and_variable_frame_rate(server, tmp_path, ffmpeg):
+    source = tmp_path / "vfr.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
+                    "-i", "sine", "-t", "1.6", "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True)
+    result = colorgrade("ffmpeg", str(source), "-o", str(tmp_path / "out.mp4"), "--run", "--server", server)
+    assert result.returncode == 0, result.stderr
+    before, after = streams(source), streams(tmp_path / "out.mp4")
+    assert after["pts"] == pytest.approx(before["pts"], abs=1e-3)          # no frame duplicated or dropped
+    assert after["others"] == before["others"] and after["video"][2] == "yuv420p"
+    prores = tmp_path / "two.mov"
+    make_two_shot_clip(ffmpeg, prores, audio=False)
+    result = colorgrade("ffmpeg", str(prores), "-o", str(tmp_path / "graded.mov"), "--server", server)
+    assert result.returncode == 0 and "-c:v prores_ks" in result.stdout and "-profile:v 4444" in result.stdout
+    assert not (tmp_path / "graded.mov").exists()                           # without --run: a plan only
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.mov", "-o", "x.mp4"], "not a video file"),
+    (["in.mov", "-o", "x.txt"], "give the output a video extension"),
+    (["in.mov", "-o", "in.mov"], "ffmpeg cannot read and write one file"),
+])
+def test_bad_plans_are_refused_in_one_line(tmp_path, ffmpeg, args, message):
+    make_two_shot_clip(ffmpeg, tmp_path / "in.mov", audio=False)
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "ffmpeg", *args], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode in (1, 2) and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
