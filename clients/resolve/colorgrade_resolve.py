@@ -1,0 +1,231 @@
+"""colorgrade for DaVinci Resolve: an editable CDL (or a LUT) per timeline clip, from the colorgrade daemon.
+
+Workspace > Scripts > Color > colorgrade_resolve runs it on the current timeline. For each video item,
+its source file and source frame range go to ``colorgrade analyze --items`` (one call for the whole
+timeline); then a colour version "colorgrade" is added to the item, so the colourist's own grade stays
+in its version, the CDL is set on a node of it, and a marker carries the diagnosis and confidence.
+Items it cannot grade (generators, compound clips, offline media, retimed clips, a node past the
+graph) are listed with the reason; nothing raises into Resolve.
+
+Standard library only, Python >= 3.6: Resolve runs scripts in the user's own Python, where grpcio may
+not exist; the ``colorgrade`` command runs in its own environment. Settings come from
+``~/.config/colorgrade/resolve.json`` (written by ``colorgrade install resolve``) and, run from a shell
+with Resolve Studio's external scripting, from arguments (``--help``).
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+# The command that runs colorgrade; `colorgrade install resolve` writes its own absolute one here.
+COLORGRADE = ["colorgrade"]
+SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".config", "colorgrade", "resolve.json")
+DEFAULTS = {"server": None, "tls_ca": None, "token_file": None, "node": 1, "version": "colorgrade",
+            "tracks": None, "current_only": False, "lut": False, "lut_folder": None, "export": None,
+            "samples": 24, "marker_color": "Cream"}
+
+
+def master_lut_folder():
+    """Resolve's master LUT folder on this OS (its LUT list is built from it)."""
+    if sys.platform == "darwin":
+        return "/Library/Application Support/Blackmagic Design/DaVinci Resolve/LUT"
+    if sys.platform.startswith("win"):
+        return os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Blackmagic Design",
+                            "DaVinci Resolve", "Support", "LUT")
+    return "/opt/resolve/LUT"
+
+
+class Summary:
+    """What happened to each item, printed in Resolve's console at the end."""
+
+    def __init__(self):
+        self.graded, self.skipped, self.notes = [], [], []
+
+    def text(self):
+        lines = ["colorgrade: %d item(s) graded, %d skipped" % (len(self.graded), len(self.skipped))]
+        lines += ["  graded  %s: %s" % pair for pair in self.graded]
+        lines += ["  skipped %s: %s" % pair for pair in self.skipped]
+        lines += ["  note: " + note for note in self.notes]
+        return "\n".join(lines)
+
+
+class TimelineGrader:
+    """Grades the current timeline of ``resolve`` (the object Resolve defines for scripts)."""
+
+    def __init__(self, resolve, settings, run=subprocess.run):
+        self.resolve, self.settings, self.run = resolve, settings, run
+        self.summary = Summary()
+
+    def grade(self):
+        project = self.resolve.GetProjectManager().GetCurrentProject()
+        timeline = project.GetCurrentTimeline() if project else None
+        if not timeline:
+            self.summary.notes.append("no timeline is open")
+            return self.summary
+        if "managed" in str(project.GetSetting("colorScienceMode") or "").lower():
+            self.summary.notes.append("the project is colour managed: Resolve applies a node's CDL in the timeline "
+                                      "colour space, while colorgrade judged the files' display-referred values")
+        jobs = self.collect(timeline)
+        if not jobs:
+            return self.summary
+        corrections = self.analyse(jobs)
+        if corrections is None:
+            return self.summary
+        if self.settings["export"]:
+            self.summary.notes.append("dry run: wrote %s, the timeline is untouched" % self.settings["export"])
+            for item_id, (item, _) in jobs.items():
+                self.summary.graded.append((item.GetName(), describe(corrections[item_id])))
+            return self.summary
+        if self.settings["lut"] and not project.RefreshLUTList():
+            self.summary.notes.append("Resolve could not refresh its LUT list")
+        for item_id, (item, _) in jobs.items():
+            self.apply(item, corrections[item_id])
+        return self.summary
+
+    def collect(self, timeline):
+        """-> {item id: (item, job for --items)} for every gradable video item; the rest go to the summary."""
+        if self.settings["current_only"]:
+            current = timeline.GetCurrentVideoItem()
+            candidates = [(1, 1, current)] if current else []
+        else:
+            tracks = self.settings["tracks"] or list(range(1, int(timeline.GetTrackCount("video")) + 1))
+            candidates = [(track, position, item) for track in tracks
+                          for position, item in enumerate(timeline.GetItemListInTrack("video", track) or [], 1)]
+        jobs = {}
+        for track, position, item in candidates:
+            name = item.GetName()
+            reason, job = self.job_of(item)
+            if reason:
+                self.summary.skipped.append((name, reason))
+                continue
+            item_id = ("V%d_%03d_%s" % (track, position, re.sub(r"[^A-Za-z0-9_.-]", "_", name)))[:64]
+            job["id"] = item_id
+            jobs[item_id] = (item, job)
+        return jobs
+
+    def job_of(self, item):
+        """-> (reason to skip, None) or (None, {"path", "first", "last"})."""
+        pool_item = item.GetMediaPoolItem()
+        if not pool_item:
+            return "a generator, title or effect: no media to analyse", None
+        kind = str(pool_item.GetClipProperty("Type") or "")
+        if kind.lower() in ("compound", "timeline", "fusion composition", "multicam"):
+            return "a %s clip: grade the clips inside it" % kind.lower(), None
+        path = pool_item.GetClipProperty("File Path")
+        if not path:
+            return "no file path (%s)" % (kind or "unknown type"), None
+        if not os.path.exists(path):
+            return "media offline: %s" % path, None
+        first, last = item.GetSourceStartFrame(), item.GetSourceEndFrame()
+        if item.GetDuration(False) != last - first + 1:
+            return "retimed (%d source frames on %d timeline frames): not analysed" % (last - first + 1,
+                                                                                      item.GetDuration(False)), None
+        return None, {"path": path, "first": int(first), "last": int(last)}
+
+    def analyse(self, jobs):
+        """One ``colorgrade analyze --items`` for the whole timeline -> {item id: correction} or None."""
+        folder = tempfile.mkdtemp(prefix="colorgrade-resolve-")
+        items = os.path.join(folder, "items.json")
+        with open(items, "w") as handle:
+            json.dump([job for _, job in jobs.values()], handle)
+        command = COLORGRADE + ["analyze", "--items", items, "--json", "--samples", str(self.settings["samples"])]
+        for option in ("server", "tls_ca", "token_file"):
+            if self.settings[option]:
+                command += ["--" + option.replace("_", "-"), str(self.settings[option])]
+        if self.settings["export"]:
+            command += ["--cdl", self.settings["export"]]
+        if self.settings["lut"]:
+            self.lut_folder = os.path.join(self.settings["lut_folder"] or master_lut_folder(), "colorgrade")
+            command += ["--cubes", self.lut_folder]
+        try:
+            done = self.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        except OSError as error:
+            self.summary.notes.append("cannot run %s: %s (run `colorgrade install resolve`)" % (COLORGRADE[0], error))
+            return None
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            self.summary.notes.append("colorgrade analyze failed: " + (lines[-1] if lines else "no message"))
+            return None
+        return json.loads(done.stdout)
+
+    def apply(self, item, correction):
+        name, node, version = item.GetName(), int(self.settings["node"]), self.settings["version"]
+        if not item.AddVersion(version, 0) and version not in (item.GetVersionNameList(0) or []):
+            self.summary.skipped.append((name, "Resolve refused to add the version %r" % version))
+            return
+        if not item.LoadVersionByName(version, 0):
+            self.summary.skipped.append((name, "Resolve could not load the version %r" % version))
+            return
+        graph = item.GetNodeGraph()
+        nodes = graph.GetNumNodes() if graph else 0
+        if not 1 <= node <= nodes:
+            self.summary.skipped.append((name, "node %d is past the graph's %d node(s)" % (node, nodes)))
+            return
+        if self.settings["lut"]:
+            done = graph.SetLUT(node, os.path.join(self.lut_folder, correction["id"] + ".cube"))
+        else:
+            cdl = correction["cdl"]
+            done = item.SetCDL({"NodeIndex": str(node), "Slope": triple(cdl["slope"]),
+                                "Offset": triple(cdl["offset"]), "Power": triple(cdl["power"]),
+                                "Saturation": "%.6f" % cdl["saturation"]})
+        if not done:
+            self.summary.skipped.append((name, "Resolve refused the %s on node %d" %
+                                         ("LUT" if self.settings["lut"] else "CDL", node)))
+            return
+        if not item.AddMarker(0, self.settings["marker_color"], "colorgrade", describe(correction), 1,
+                              "colorgrade"):
+            self.summary.notes.append("%s: graded, but Resolve refused the marker" % name)
+        self.summary.graded.append((name, describe(correction)))
+
+
+def triple(values):
+    return " ".join("%.6f" % value for value in values)
+
+
+def describe(correction):
+    confidence = correction.get("confidence")
+    text = correction.get("label") or "graded"
+    return text if confidence is None else "%s, confidence %.2f" % (text, confidence)
+
+
+def load_settings(argv=None):
+    """Defaults, then the settings file, then arguments."""
+    settings = dict(DEFAULTS)
+    if os.path.exists(SETTINGS_FILE):
+        with open(SETTINGS_FILE) as handle:
+            settings.update({k: v for k, v in json.load(handle).items() if k in DEFAULTS})
+    parser = argparse.ArgumentParser(description="Grade the current Resolve timeline with colorgrade.")
+    parser.add_argument("--server", help="daemon address (default: a private local daemon)")
+    parser.add_argument("--tls-ca", dest="tls_ca")
+    parser.add_argument("--token-file", dest="token_file")
+    parser.add_argument("--node", type=int, help="node (1-based) the CDL or LUT goes on (default 1)")
+    parser.add_argument("--tracks", type=int, nargs="+", help="video tracks to grade (default: all)")
+    parser.add_argument("--current-only", dest="current_only", action="store_true", default=None,
+                        help="only the clip under the playhead")
+    parser.add_argument("--lut", action="store_true", default=None, help="a .cube on the node instead of a CDL")
+    parser.add_argument("--export", metavar="FILE.ccc", help="dry run: write the corrections, touch nothing")
+    parser.add_argument("--samples", type=int, help="frames analysed per item (default 24)")
+    arguments = parser.parse_args(argv)
+    settings.update({k: v for k, v in vars(arguments).items() if v is not None})
+    return settings
+
+
+def main(resolve, argv=None):
+    summary = TimelineGrader(resolve, load_settings(argv)).grade()
+    print(summary.text())
+    return summary
+
+
+if __name__ == "__main__":
+    # Inside Resolve's Scripts menu `resolve` is already defined; from a shell (Studio) it is fetched.
+    if "resolve" not in globals():
+        try:
+            import DaVinciResolveScript
+        except ImportError:
+            sys.exit("colorgrade: run this from Resolve's Workspace > Scripts menu, or set up external "
+                     "scripting (Resolve Studio) so DaVinciResolveScript imports")
+        resolve = DaVinciResolveScript.scriptapp("Resolve")
+    main(resolve, sys.argv[1:])

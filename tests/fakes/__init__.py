@@ -1,0 +1,1 @@
+"""Faithful fakes of host APIs (DaVinci Resolve's scripting objects, Nuke's ``nuke`` module)."""

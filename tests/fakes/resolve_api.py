@@ -1,0 +1,172 @@
+"""A fake of DaVinci Resolve's scripting object model, as its scripting README documents it.
+
+Class and method names, argument types and orders follow the README (and the fusionscript-stubs
+typed from it; ``tests/test_resolve.py`` checks every method here against them). Behaviour kept:
+calls return False/None on failure instead of raising; indices are 1-based; SetCDL takes strings
+only ("r g b") and a NodeIndex within the current version's graph; SetLUT succeeds only for LUTs
+Resolve has listed (files under the master LUT folder at the last RefreshLUTList); a new colour
+version starts with a single blank node; markers are keyed by their frame offset.
+"""
+import os
+
+
+class Resolve:
+    def __init__(self, project):
+        self.project_manager = ProjectManager(project)
+
+    def GetProjectManager(self):
+        return self.project_manager
+
+
+class ProjectManager:
+    def __init__(self, project):
+        self.project = project
+
+    def GetCurrentProject(self):
+        return self.project
+
+
+class Project:
+    def __init__(self, timeline, lut_folder, settings=None):
+        self.timeline, self.lut_folder = timeline, lut_folder
+        self.settings = {"colorScienceMode": "davinciYRGB", **(settings or {})}
+        self.listed_luts = set()
+        self.refreshes = 0
+
+    def GetCurrentTimeline(self):
+        return self.timeline
+
+    def GetSetting(self, settingName):
+        return self.settings.get(settingName, "")
+
+    def RefreshLUTList(self):
+        self.refreshes += 1
+        self.listed_luts = {os.path.join(root, name) for root, _, names in os.walk(self.lut_folder)
+                            for name in names if name.lower().endswith((".cube", ".3dl", ".dat"))}
+        return True
+
+
+class Timeline:
+    def __init__(self, name, tracks):
+        self.name, self.tracks = name, tracks      # tracks: a list (track 1 first) of lists of TimelineItems
+        self.current = None
+
+    def GetName(self):
+        return self.name
+
+    def GetTrackCount(self, trackType):
+        return len(self.tracks) if trackType == "video" else 0
+
+    def GetItemListInTrack(self, trackType, index):
+        if trackType != "video" or not 1 <= index <= len(self.tracks):
+            return None
+        return list(self.tracks[index - 1])
+
+    def GetCurrentVideoItem(self):
+        return self.current
+
+
+class MediaPoolItem:
+    def __init__(self, path, clip_type="Video"):
+        self.properties = {"File Path": path, "Type": clip_type}
+
+    def GetClipProperty(self, propertyName=None):
+        if propertyName is None:
+            return dict(self.properties)
+        return self.properties.get(propertyName, "")
+
+
+class Graph:
+    def __init__(self, project, nodes):
+        self.project, self.nodes = project, nodes
+
+    def GetNumNodes(self):
+        return len(self.nodes)
+
+    def SetLUT(self, nodeIndex, lutPath):
+        if not isinstance(nodeIndex, int) or not 1 <= nodeIndex <= len(self.nodes):
+            return False
+        path = lutPath if os.path.isabs(lutPath) else os.path.join(self.project.lut_folder, lutPath)
+        if path not in self.project.listed_luts:
+            return False
+        self.nodes[nodeIndex - 1]["lut"] = path
+        return True
+
+
+class TimelineItem:
+    def __init__(self, project, name, media, source_start, source_end, duration=None):
+        self.project, self.name, self.media = project, name, media
+        self.source_start, self.source_end = source_start, source_end
+        self.duration = source_end - source_start + 1 if duration is None else duration
+        # The colourist's own grade, in the version every clip starts with.
+        self.versions = {"Version 1": [{"cdl": {"Slope": "1.1 1 0.9", "Offset": "0 0 0", "Power": "1 1 1",
+                                                "Saturation": "1"}, "lut": None}, {"cdl": None, "lut": None}]}
+        self.current_version = "Version 1"
+        self.markers = {}
+
+    def GetName(self):
+        return self.name
+
+    def GetMediaPoolItem(self):
+        return self.media
+
+    def GetSourceStartFrame(self):
+        return self.source_start
+
+    def GetSourceEndFrame(self):
+        return self.source_end
+
+    def GetDuration(self, subframe_precision):
+        return float(self.duration) if subframe_precision else self.duration
+
+    def AddVersion(self, versionName, versionType):
+        if versionType not in (0, 1) or not versionName or versionName in self.versions:
+            return False
+        self.versions[versionName] = [{"cdl": None, "lut": None}]
+        return True
+
+    def LoadVersionByName(self, versionName, versionType):
+        if versionType not in (0, 1) or versionName not in self.versions:
+            return False
+        self.current_version = versionName
+        return True
+
+    def GetVersionNameList(self, versionType):
+        return list(self.versions) if versionType == 0 else []
+
+    def GetCurrentVersion(self):
+        return {"versionName": self.current_version, "versionType": 0}
+
+    def GetNodeGraph(self, layerIdx=None):
+        return Graph(self.project, self.versions[self.current_version])
+
+    def SetCDL(self, cdlMap):
+        keys = ("NodeIndex", "Slope", "Offset", "Power", "Saturation")
+        if not isinstance(cdlMap, dict) or set(cdlMap) != set(keys) or \
+                not all(isinstance(cdlMap[k], str) for k in keys):
+            return False
+        try:
+            node = int(cdlMap["NodeIndex"])
+            triples = [[float(v) for v in cdlMap[k].split()] for k in ("Slope", "Offset", "Power")]
+            float(cdlMap["Saturation"])
+        except ValueError:
+            return False
+        nodes = self.versions[self.current_version]
+        if not 1 <= node <= len(nodes) or any(len(t) != 3 for t in triples):
+            return False
+        nodes[node - 1]["cdl"] = {k: cdlMap[k] for k in keys[1:]}
+        return True
+
+    def AddMarker(self, frameId, color, name, note, duration, customData=None):
+        if frameId in self.markers or not 0 <= frameId < self.duration or color not in MARKER_COLOURS:
+            return False
+        self.markers[frameId] = {"color": color, "duration": duration, "note": note, "name": name,
+                                 "customData": customData or ""}
+        return True
+
+    def GetMarkers(self):
+        return dict(self.markers)
+
+
+MARKER_COLOURS = {"Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fuchsia", "Rose", "Lavender", "Sky",
+                  "Mint", "Lemon", "Sand", "Cocoa", "Cream"}

@@ -1,0 +1,135 @@
+"""The Resolve script against a faithful fake of Resolve's object model, a real daemon and real media."""
+import json
+import sys
+
+import numpy as np
+import PyOpenColorIO as OCIO
+import pytest
+
+from colorgrade.clients.media import numbered_frames
+from colorgrade.clients.resolve import colorgrade_resolve as script
+from colorgrade.color import CDL, apply, read_cdl, to_float_rgb
+from daemon_fixtures import RunningDaemon
+from fakes import resolve_api as fake
+from host_stubs import mismatches, stub_signatures
+from media_fixtures import SHOTS, make_two_shot_clip
+
+
+@pytest.fixture(scope="module")
+def server():
+    with RunningDaemon("--port", "0") as daemon:
+        yield daemon.address
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory, ffmpeg):
+    path = tmp_path_factory.mktemp("media") / "two.mov"
+    make_two_shot_clip(ffmpeg, path, audio=False)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def colorgrade_command(monkeypatch, tmp_path):
+    # What `colorgrade install resolve` writes into the installed copy; no settings file of the user's.
+    monkeypatch.setattr(script, "COLORGRADE", [sys.executable, "-m", "colorgrade"])
+    monkeypatch.setattr(script, "SETTINGS_FILE", str(tmp_path / "no-settings.json"))
+
+
+def timeline(footage, lut_folder, items=None):
+    project = fake.Project(None, str(lut_folder))
+    clip = fake.MediaPoolItem(str(footage))
+    warm = fake.TimelineItem(project, "warm pan", clip, *SHOTS[0])
+    cool = fake.TimelineItem(project, "cool tilt", clip, *SHOTS[1])
+    others = [fake.TimelineItem(project, "Solid Color", None, 0, 47),
+              fake.TimelineItem(project, "Compound Clip 1", fake.MediaPoolItem("", "Compound"), 0, 99),
+              fake.TimelineItem(project, "lost.mov", fake.MediaPoolItem(str(lut_folder / "lost.mov")), 0, 9),
+              fake.TimelineItem(project, "slow motion", clip, 0, 37, duration=19)]
+    project.timeline = fake.Timeline("edit v3", [[warm, cool], others])
+    return fake.Resolve(project), project, warm, cool
+
+
+def settings(server, **overrides):
+    return {**script.DEFAULTS, "server": server, **overrides}
+
+
+def test_the_fake_matches_resolves_published_stubs():
+    stubs = stub_signatures("fusionscript-stubs", "fusionscript")
+    assert mismatches([fake.Resolve, fake.ProjectManager, fake.Project, fake.Timeline, fake.MediaPoolItem,
+                       fake.Graph, fake.TimelineItem], stubs) == []
+
+    class TimelineItem:   # the check itself can fail: a misnamed argument is caught
+        def SetCDL(self, cdl):
+            return True
+    assert mismatches([TimelineItem], stubs) == ["TimelineItem.SetCDL('cdl',): stubs say ('cdlMap',)"]
+
+
+def test_each_clip_gets_its_cdl_on_a_version_of_its_own(server, footage, tmp_path):
+    resolve, project, warm, cool = timeline(footage, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(server)).grade()
+    assert [name for name, _ in summary.graded] == ["warm pan", "cool tilt"]
+    reasons = dict(summary.skipped)
+    assert "generator" in reasons["Solid Color"] and "compound clip" in reasons["Compound Clip 1"]
+    assert "media offline" in reasons["lost.mov"] and "retimed" in reasons["slow motion"]
+    frame = next(f for n, f in numbered_frames(footage, 5, 5))
+    ratios = []
+    for item in (warm, cool):
+        assert item.GetCurrentVersion()["versionName"] == "colorgrade"
+        assert item.versions["Version 1"][0]["cdl"]["Slope"] == "1.1 1 0.9"   # the colourist's grade untouched
+        values = item.versions["colorgrade"][0]["cdl"]
+        cdl = CDL(*(tuple(float(v) for v in values[k].split()) for k in ("Slope", "Offset", "Power")),
+                  float(values["Saturation"]))
+        ratios.append(cdl.slope[0] / cdl.slope[2])
+        marker, = item.GetMarkers().values()
+        assert marker["name"] == "colorgrade" and "confidence 0." in marker["note"]
+        # What Resolve was given, read by OpenColorIO (the oracle), is what colorgrade.color applies.
+        transform = OCIO.CDLTransform()
+        transform.setSlope([float(v) for v in values["Slope"].split()])
+        transform.setOffset([float(v) for v in values["Offset"].split()])
+        transform.setPower([float(v) for v in values["Power"].split()])
+        transform.setSat(float(values["Saturation"]))
+        transform.setStyle(OCIO.CDL_ASC)
+        rgb = np.ascontiguousarray(to_float_rgb(frame)[0])
+        expected = rgb.copy()
+        OCIO.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor().applyRGB(expected)
+        np.testing.assert_allclose(apply(cdl, rgb), expected, atol=2e-5)
+    assert ratios[0] < ratios[1]   # the warm shot's correction pulls red down against blue, the cool one's up
+
+
+def test_a_node_past_the_graph_is_skipped_with_the_reason(server, footage, tmp_path):
+    resolve, _, warm, _ = timeline(footage, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(server, node=3, tracks=[1])).grade()
+    assert summary.graded == [] and dict(summary.skipped)["warm pan"] == "node 3 is past the graph's 1 node(s)"
+
+
+def test_luts_are_staged_listed_and_set(server, footage, tmp_path):
+    resolve, project, warm, cool = timeline(footage, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(server, lut=True, lut_folder=str(tmp_path),
+                                                      tracks=[1])).grade()
+    assert len(summary.graded) == 2 and project.refreshes == 1
+    staged = warm.versions["colorgrade"][0]["lut"]
+    assert staged.startswith(str(tmp_path / "colorgrade")) and staged.endswith(".cube")
+
+
+def test_a_dry_run_exports_the_corrections_and_touches_nothing(server, footage, tmp_path):
+    resolve, _, warm, cool = timeline(footage, tmp_path)
+    export = tmp_path / "edit.ccc"
+    summary = script.TimelineGrader(resolve, settings(server, export=str(export))).grade()
+    assert set(read_cdl(export)) == {"V1_001_warm_pan", "V1_002_cool_tilt"} and len(summary.graded) == 2
+    assert list(warm.versions) == ["Version 1"] and not warm.GetMarkers()
+
+
+def test_only_the_current_clip_when_asked_and_clear_failures(server, footage, tmp_path):
+    resolve, project, warm, cool = timeline(footage, tmp_path)
+    project.timeline.current = cool
+    summary = script.TimelineGrader(resolve, settings(server, current_only=True)).grade()
+    assert [name for name, _ in summary.graded] == ["cool tilt"] and list(warm.versions) == ["Version 1"]
+    summary = script.TimelineGrader(resolve, settings("127.0.0.1:1", tracks=[1])).grade()
+    assert summary.graded == [] and summary.notes[-1].startswith("colorgrade analyze failed: ")
+
+
+def test_settings_come_from_the_file_then_the_arguments(tmp_path, monkeypatch):
+    monkeypatch.setattr(script, "SETTINGS_FILE", str(tmp_path / "resolve.json"))
+    (tmp_path / "resolve.json").write_text(json.dumps({"server": "gradebox:50051", "node": 2}))
+    assert script.load_settings([])["server"] == "gradebox:50051"
+    chosen = script.load_settings(["--node", "4", "--lut"])
+    assert (chosen["node"], chosen["lut"], chosen["server"]) == (4, True, "gradebox:50051")
