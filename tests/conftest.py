@@ -19,3 +19,22 @@ def ffmpeg():
     if path is None:
         pytest.fail("ffmpeg is required for these tests (apt-get install ffmpeg); .ci/run installs it")
     return path
+
+
+@pytest.fixture(scope="module")
+def daemon_address():
+    """A real daemon on loopback for the module's tests."""
+    from daemon_fixtures import RunningDaemon
+
+    with RunningDaemon("--port", "0") as daemon:
+        yield daemon.address
+
+
+@pytest.fixture(scope="module")
+def two_shot_clip(tmp_path_factory, ffmpeg):
+    """media_fixtures' two-shot clip (10-bit 4:4:4 ProRes, PCM audio), made once per module."""
+    from media_fixtures import make_two_shot_clip
+
+    path = tmp_path_factory.mktemp("media") / "two.mov"
+    make_two_shot_clip(ffmpeg, path)
+    return path

@@ -8,15 +8,8 @@ import pytest
 
 from colorgrade.clients import media
 from colorgrade.color import CDL, apply
-from daemon_fixtures import RunningDaemon
 from media_fixtures import SHOTS, make_two_shot_clip
 from test_cli_clients import streams
-
-
-@pytest.fixture(scope="module")
-def server():
-    with RunningDaemon("--port", "0") as daemon:
-        yield daemon.address
 
 
 def colorgrade(*args):
@@ -31,11 +24,11 @@ def tags(path):
         return {name: int(getattr(context, name)) for name in media.COLOUR_TAGS}
 
 
-def test_two_pass_switches_luts_on_the_cut_and_keeps_everything_else(server, tmp_path, ffmpeg):
+def test_two_pass_switches_luts_on_the_cut_and_keeps_everything_else(daemon_address, tmp_path, ffmpeg):
     source, target = tmp_path / "two.mov", tmp_path / "graded.mkv"
     make_two_shot_clip(ffmpeg, source)                         # 10-bit 4:4:4 ProRes, PCM audio, BT.709 tags
     # ffv1 is lossless: what remains is the LUT against the exact CDL and the YUV round trip.
-    result = colorgrade("ffmpeg", str(source), "-o", str(target), "--codec", "ffv1", "--run", "--server", server)
+    result = colorgrade("ffmpeg", str(source), "-o", str(target), "--codec", "ffv1", "--run", "--server", daemon_address)
     assert result.returncode == 0, result.stderr
     command = result.stdout.strip().splitlines()[-1]
     assert command.startswith("ffmpeg -i ") and "-filter_script:v" in command and "-fps_mode passthrough" in command
@@ -65,19 +58,19 @@ def test_two_pass_switches_luts_on_the_cut_and_keeps_everything_else(server, tmp
     assert np.abs(apply(cdls[0], original[cut]).astype(float) - graded[cut]).max() / 257 > 3
 
 
-def test_the_default_plan_keeps_prores_and_variable_frame_rate(server, tmp_path, ffmpeg):
+def test_the_default_plan_keeps_prores_and_variable_frame_rate(daemon_address, tmp_path, ffmpeg):
     source = tmp_path / "vfr.mp4"
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
                     "-i", "sine", "-t", "1.6", "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True)
-    result = colorgrade("ffmpeg", str(source), "-o", str(tmp_path / "out.mp4"), "--run", "--server", server)
+    result = colorgrade("ffmpeg", str(source), "-o", str(tmp_path / "out.mp4"), "--run", "--server", daemon_address)
     assert result.returncode == 0, result.stderr
     before, after = streams(source), streams(tmp_path / "out.mp4")
     assert after["pts"] == pytest.approx(before["pts"], abs=1e-3)          # no frame duplicated or dropped
     assert after["others"] == before["others"] and after["video"][2] == "yuv420p"
     prores = tmp_path / "two.mov"
     make_two_shot_clip(ffmpeg, prores, audio=False)
-    result = colorgrade("ffmpeg", str(prores), "-o", str(tmp_path / "graded.mov"), "--server", server)
+    result = colorgrade("ffmpeg", str(prores), "-o", str(tmp_path / "graded.mov"), "--server", daemon_address)
     assert result.returncode == 0 and "-c:v prores_ks" in result.stdout and "-profile:v 4444" in result.stdout
     assert not (tmp_path / "graded.mov").exists()                           # without --run: a plan only
 

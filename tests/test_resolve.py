@@ -9,23 +9,9 @@ import pytest
 from colorgrade.clients.media import numbered_frames
 from colorgrade.clients.resolve import colorgrade_resolve as script
 from colorgrade.color import CDL, apply, read_cdl, to_float_rgb
-from daemon_fixtures import RunningDaemon
 from fakes import resolve_api as fake
 from host_stubs import mismatches, stub_signatures
-from media_fixtures import SHOTS, make_two_shot_clip
-
-
-@pytest.fixture(scope="module")
-def server():
-    with RunningDaemon("--port", "0") as daemon:
-        yield daemon.address
-
-
-@pytest.fixture(scope="module")
-def footage(tmp_path_factory, ffmpeg):
-    path = tmp_path_factory.mktemp("media") / "two.mov"
-    make_two_shot_clip(ffmpeg, path, audio=False)
-    return path
+from media_fixtures import SHOTS
 
 
 @pytest.fixture(autouse=True)
@@ -63,14 +49,14 @@ def test_the_fake_matches_resolves_published_stubs():
     assert mismatches([TimelineItem], stubs) == ["TimelineItem.SetCDL('cdl',): stubs say ('cdlMap',)"]
 
 
-def test_each_clip_gets_its_cdl_on_a_version_of_its_own(server, footage, tmp_path):
-    resolve, project, warm, cool = timeline(footage, tmp_path)
-    summary = script.TimelineGrader(resolve, settings(server)).grade()
+def test_each_clip_gets_its_cdl_on_a_version_of_its_own(daemon_address, two_shot_clip, tmp_path):
+    resolve, project, warm, cool = timeline(two_shot_clip, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(daemon_address)).grade()
     assert [name for name, _ in summary.graded] == ["warm pan", "cool tilt"]
     reasons = dict(summary.skipped)
     assert "generator" in reasons["Solid Color"] and "compound clip" in reasons["Compound Clip 1"]
     assert "media offline" in reasons["lost.mov"] and "retimed" in reasons["slow motion"]
-    frame = next(f for n, f in numbered_frames(footage, 5, 5))
+    frame = next(f for n, f in numbered_frames(two_shot_clip, 5, 5))
     ratios = []
     for item in (warm, cool):
         assert item.GetCurrentVersion()["versionName"] == "colorgrade"
@@ -95,33 +81,33 @@ def test_each_clip_gets_its_cdl_on_a_version_of_its_own(server, footage, tmp_pat
     assert ratios[0] < ratios[1]   # the warm shot's correction pulls red down against blue, the cool one's up
 
 
-def test_a_node_past_the_graph_is_skipped_with_the_reason(server, footage, tmp_path):
-    resolve, _, warm, _ = timeline(footage, tmp_path)
-    summary = script.TimelineGrader(resolve, settings(server, node=3, tracks=[1])).grade()
+def test_a_node_past_the_graph_is_skipped_with_the_reason(daemon_address, two_shot_clip, tmp_path):
+    resolve, _, warm, _ = timeline(two_shot_clip, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(daemon_address, node=3, tracks=[1])).grade()
     assert summary.graded == [] and dict(summary.skipped)["warm pan"] == "node 3 is past the graph's 1 node(s)"
 
 
-def test_luts_are_staged_listed_and_set(server, footage, tmp_path):
-    resolve, project, warm, cool = timeline(footage, tmp_path)
-    summary = script.TimelineGrader(resolve, settings(server, lut=True, lut_folder=str(tmp_path),
+def test_luts_are_staged_listed_and_set(daemon_address, two_shot_clip, tmp_path):
+    resolve, project, warm, cool = timeline(two_shot_clip, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(daemon_address, lut=True, lut_folder=str(tmp_path),
                                                       tracks=[1])).grade()
     assert len(summary.graded) == 2 and project.refreshes == 1
     staged = warm.versions["colorgrade"][0]["lut"]
     assert staged.startswith(str(tmp_path / "colorgrade")) and staged.endswith(".cube")
 
 
-def test_a_dry_run_exports_the_corrections_and_touches_nothing(server, footage, tmp_path):
-    resolve, _, warm, cool = timeline(footage, tmp_path)
+def test_a_dry_run_exports_the_corrections_and_touches_nothing(daemon_address, two_shot_clip, tmp_path):
+    resolve, _, warm, cool = timeline(two_shot_clip, tmp_path)
     export = tmp_path / "edit.ccc"
-    summary = script.TimelineGrader(resolve, settings(server, export=str(export))).grade()
+    summary = script.TimelineGrader(resolve, settings(daemon_address, export=str(export))).grade()
     assert set(read_cdl(export)) == {"V1_001_warm_pan", "V1_002_cool_tilt"} and len(summary.graded) == 2
     assert list(warm.versions) == ["Version 1"] and not warm.GetMarkers()
 
 
-def test_only_the_current_clip_when_asked_and_clear_failures(server, footage, tmp_path):
-    resolve, project, warm, cool = timeline(footage, tmp_path)
+def test_only_the_current_clip_when_asked_and_clear_failures(daemon_address, two_shot_clip, tmp_path):
+    resolve, project, warm, cool = timeline(two_shot_clip, tmp_path)
     project.timeline.current = cool
-    summary = script.TimelineGrader(resolve, settings(server, current_only=True)).grade()
+    summary = script.TimelineGrader(resolve, settings(daemon_address, current_only=True)).grade()
     assert [name for name, _ in summary.graded] == ["cool tilt"] and list(warm.versions) == ["Version 1"]
     summary = script.TimelineGrader(resolve, settings("127.0.0.1:1", tracks=[1])).grade()
     assert summary.graded == [] and summary.notes[-1].startswith("colorgrade analyze failed: ")

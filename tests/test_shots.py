@@ -12,21 +12,7 @@ from colorgrade.clients import media
 from colorgrade.clients.shots import CutDetector, EvenSample, correct_shots, timecode
 from colorgrade.color import CDL, read_cdl, read_cube
 from conftest import SAMPLES
-from daemon_fixtures import RunningDaemon
-from media_fixtures import SHOTS, make_two_shot_clip
-
-
-@pytest.fixture(scope="module")
-def server():
-    with RunningDaemon("--port", "0") as daemon:
-        yield daemon.address
-
-
-@pytest.fixture(scope="module")
-def two_shots(tmp_path_factory, ffmpeg):
-    path = tmp_path_factory.mktemp("media") / "two.mov"
-    make_two_shot_clip(ffmpeg, path)
-    return path
+from media_fixtures import SHOTS
 
 
 def colorgrade(*args, cwd=None):
@@ -45,8 +31,8 @@ def test_a_hard_cut_in_real_footage_is_found_on_its_first_frame():
     assert cuts_in(SAMPLES / "clip" / "city.mp4") == []
 
 
-def test_pans_are_not_cuts(two_shots, tmp_path, ffmpeg):
-    assert cuts_in(two_shots) == [SHOTS[1][0]]         # a 6 px/frame pan, then a tilt: one cut, between them
+def test_pans_are_not_cuts(two_shot_clip, tmp_path, ffmpeg):
+    assert cuts_in(two_shot_clip) == [SHOTS[1][0]]         # a 6 px/frame pan, then a tilt: one cut, between them
     fast = tmp_path / "whip.mp4"                       # 24 px/frame, then a sudden stop
     subprocess.run([ffmpeg, "-v", "error", "-loop", "1", "-i", str(SAMPLES / "photos" / "dune.png"), "-vf",
                     "crop=240:160:x='min(n*24,iw-240)':y=20", "-frames:v", "30", "-r", "25", str(fast)], check=True)
@@ -83,11 +69,11 @@ def test_shot_corrections_never_mix_frames_across_a_cut():
     assert timecode(90061, 25) == "01:00:02:11"
 
 
-def test_analyze_shots_writes_a_correction_per_shot(server, two_shots, tmp_path):
-    result = colorgrade("analyze", str(two_shots), "--shots", "--json", "--server", server,
+def test_analyze_shots_writes_a_correction_per_shot(daemon_address, two_shot_clip, tmp_path):
+    result = colorgrade("analyze", str(two_shot_clip), "--shots", "--json", "--server", daemon_address,
                         "--cdl", str(tmp_path / "shots.ccc"), "--cubes", str(tmp_path / "cubes"))
     assert result.returncode == 0, result.stderr
-    entry = json.loads(result.stdout)[str(two_shots)]
+    entry = json.loads(result.stdout)[str(two_shot_clip)]
     shots = entry["shots"]
     assert [(s["first"], s["last"]) for s in shots] == list(SHOTS)
     assert [s["id"] for s in shots] == ["two_shot001", "two_shot002"]
@@ -104,27 +90,27 @@ def test_analyze_shots_writes_a_correction_per_shot(server, two_shots, tmp_path)
         np.testing.assert_allclose(lut.table, CDL(**shot["cdl"]).to_lut(33).table, atol=1e-6)
 
 
-def test_plates_keep_their_frame_numbers(server, two_shots, tmp_path):
+def test_plates_keep_their_frame_numbers(daemon_address, two_shot_clip, tmp_path):
     plates = tmp_path / "plates"
-    for number, frame in media.numbered_frames(two_shots):
+    for number, frame in media.numbered_frames(two_shot_clip):
         media.write_image(plates / f"plate.{1001 + number}.png", (frame >> 8).astype(np.uint8))
-    result = colorgrade("analyze", str(plates), "--shots", "--json", "--server", server)
+    result = colorgrade("analyze", str(plates), "--shots", "--json", "--server", daemon_address)
     assert result.returncode == 0, result.stderr
     shots = json.loads(result.stdout)[str(plates)]["shots"]
     assert [(s["first"], s["last"]) for s in shots] == [(1001, 1020), (1021, 1038)]
     assert "timecode_in" not in shots[0]   # a plate's numbers are not a timecode
 
 
-def test_items_analyse_frame_ranges_and_per_frame_results(server, two_shots, tmp_path):
+def test_items_analyse_frame_ranges_and_per_frame_results(daemon_address, two_shot_clip, tmp_path):
     items = tmp_path / "items.json"
-    items.write_text(json.dumps([{"id": "A001", "path": str(two_shots), "first": 22, "last": 30},
-                                 {"id": "A002", "path": str(two_shots), "first": 0, "last": 9}]))
-    result = colorgrade("analyze", "--items", str(items), "--json", "--server", server)
+    items.write_text(json.dumps([{"id": "A001", "path": str(two_shot_clip), "first": 22, "last": 30},
+                                 {"id": "A002", "path": str(two_shot_clip), "first": 0, "last": 9}]))
+    result = colorgrade("analyze", "--items", str(items), "--json", "--server", daemon_address)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [(report[k]["first"], report[k]["last"]) for k in ("A001", "A002")] == [(22, 30), (0, 9)]
-    result = colorgrade("analyze", str(two_shots), "--per-frame", "--window", "1", "--json", "--server", server)
-    frames = json.loads(result.stdout)[str(two_shots)]["per_frame"]
+    result = colorgrade("analyze", str(two_shot_clip), "--per-frame", "--window", "1", "--json", "--server", daemon_address)
+    frames = json.loads(result.stdout)[str(two_shot_clip)]["per_frame"]
     assert [f["frame"] for f in frames] == list(range(38))
     assert frames[0]["cdl"] != frames[-1]["cdl"] and 0 <= frames[5]["confidence"] <= 1
 
