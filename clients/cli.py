@@ -495,3 +495,52 @@ def grade_video(client, clip: str, source: Path, info, target: Path, codec: str 
     finally:
         writer.discard()
     return count
+
+
+CUBE_EPILOG = """examples:
+  colorgrade cube look.cube --slope 1.1 1 0.9 --offset 0 0 0.01 --power 1 1 1 --saturation 0.95
+  colorgrade cube shot.cube --from grades.ccc --id A001_shot003 --size 65
+
+Bakes one ASC CDL into a .cube LUT (what the Nuke node's "Bake .cube" runs): from numbers, or from a
+.cc/.ccc/.cdl file (--id picks the correction when the file holds several)."""
+
+
+def configure_cube(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = CUBE_EPILOG
+    parser.add_argument("output", help="the .cube file to write")
+    parser.add_argument("--from", dest="source", metavar="CDL_FILE", help="read the CDL from a .cc, .ccc or .cdl")
+    parser.add_argument("--id", help="with --from: which ColorCorrection (default: the only one)")
+    for name, default in (("slope", 1.0), ("offset", 0.0), ("power", 1.0)):
+        parser.add_argument(f"--{name}", type=float, nargs=3, metavar=("R", "G", "B"), default=[default] * 3)
+    parser.add_argument("--saturation", type=float, default=1.0)
+    parser.add_argument("--size", type=int, default=33, help="lattice size, 2..129 (default 33)")
+
+
+def run_cube(args) -> int:
+    from colorgrade.color import CDL, read_cdl, write_cube
+
+    try:
+        if not 2 <= args.size <= 129:
+            raise UsageError(f"--size must be 2..129, got {args.size}")
+        if Path(args.output).suffix.lower() != ".cube":
+            raise UsageError(f"{args.output}: give the output a .cube name")
+        check_writable("output", Path(args.output))
+        if args.source:
+            corrections = read_cdl(args.source)
+            if args.id is None and len(corrections) != 1:
+                raise UsageError(f"{args.source} holds {len(corrections)} corrections; pick one with --id "
+                                 f"({', '.join(corrections)})")
+            if args.id is not None and args.id not in corrections:
+                raise UsageError(f"{args.source}: no ColorCorrection {args.id!r} ({', '.join(corrections)})")
+            cdl = corrections[args.id] if args.id is not None else next(iter(corrections.values()))
+        else:
+            cdl = CDL(tuple(args.slope), tuple(args.offset), tuple(args.power), args.saturation)
+        write_cube(args.output, cdl.to_lut(args.size))
+    except UsageError as error:
+        print(f"colorgrade cube: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as error:
+        print(f"colorgrade cube: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({args.size}^3)")
+    return 0

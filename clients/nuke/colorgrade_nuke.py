@@ -1,0 +1,166 @@
+"""colorgrade for Nuke: a Group whose OCIOCDLTransform is set by the colorgrade daemon, editable after.
+
+Inside the group: Input -> OCIOColorSpace (linear to ENCODING) -> OCIOCDLTransform -> OCIOColorSpace
+(back) -> Output. The CDL acts on display-encoded values, the values the daemon judged: "Analyse"
+renders the input through an internal Write in that same encoding to 16-bit TIFFs, runs
+``colorgrade analyze FOLDER --per-frame --json`` and sets the CDL knobs, keyed per frame when the
+correction moves over the range, constant when it does not. (The CDL node's own working_space, Nuke
+14+, stays at its default scene_linear, so it converts nothing itself.) "Bake .cube" writes the CDL
+now on the knobs (at the current frame) as a LUT, through ``colorgrade cube``.
+
+Standard library only: Nuke's Python (3.7 in Nuke 13, 3.9-3.11 in 14-16) ships its own protobuf,
+which clashes with colorgrade's; the ``colorgrade`` command runs in its own environment.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import nuke
+
+# The command that runs colorgrade; `colorgrade install nuke` records its own absolute one in SETTINGS_FILE.
+COLORGRADE = ["colorgrade"]
+SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".nuke", "colorgrade.json")
+MODES = ["auto", "keyed", "constant"]
+MOVES = 0.005        # "auto" keys the knobs when any CDL value moves more than this over the range
+CDL_KNOBS = ("slope", "offset", "power")
+
+
+def command():
+    if os.path.exists(SETTINGS_FILE):
+        with open(SETTINGS_FILE) as handle:
+            return json.load(handle).get("command", COLORGRADE)
+    return COLORGRADE
+
+
+def create():
+    """Build the colorgrade group after the selected node (the Nodes > Color > colorgrade menu entry)."""
+    group = nuke.createNode("Group", inpanel=False)
+    group.setName("colorgrade")
+    group.begin()
+    source = nuke.nodes.Input(name="Input1")
+    to_encoding = nuke.nodes.OCIOColorSpace(name="ToEncoding", in_colorspace="scene_linear", out_colorspace="sRGB")
+    to_encoding.setInput(0, source)
+    cdl = nuke.nodes.OCIOCDLTransform(name="CDL")
+    cdl.setInput(0, to_encoding)
+    back = nuke.nodes.OCIOColorSpace(name="FromEncoding", in_colorspace="sRGB", out_colorspace="scene_linear")
+    back.setInput(0, cdl)
+    nuke.nodes.Output(name="Output1").setInput(0, back)
+    group.end()
+    root = nuke.root()
+    knobs = [nuke.Tab_Knob("colorgrade", "colorgrade"),
+             nuke.String_Knob("server", "server", ""),
+             nuke.Enumeration_Knob("mode", "mode", MODES),
+             nuke.Int_Knob("window", "window"),
+             nuke.Int_Knob("first", "first frame"),
+             nuke.Int_Knob("last", "last frame"),
+             nuke.String_Knob("encoding", "encoding", "sRGB"),
+             nuke.PyScript_Knob("analyse", "Analyse", "colorgrade_nuke.analyse(nuke.thisNode())"),
+             nuke.File_Knob("cube", "cube file"),
+             nuke.PyScript_Knob("bake", "Bake .cube", "colorgrade_nuke.bake(nuke.thisNode())"),
+             nuke.Text_Knob("status", "", "not analysed yet")]
+    for knob in knobs:
+        group.addKnob(knob)
+    group["window"].setValue(2)
+    group["first"].setValue(int(root["first_frame"].value()))
+    group["last"].setValue(int(root["last_frame"].value()))
+    return group
+
+
+def inner(group, name):
+    return next(node for node in group.nodes() if node.name() == name)
+
+
+def analyse(group):
+    """Render the range, ask the daemon, set the CDL knobs; problems go to the status line and a message."""
+    first, last = int(group["first"].value()), int(group["last"].value())
+    if first > last:
+        return report(group, "first frame %d is after last frame %d" % (first, last))
+    encoding = group["encoding"].value()
+    for name in ("ToEncoding", "FromEncoding"):
+        node = inner(group, name)
+        node["out_colorspace" if name == "ToEncoding" else "in_colorspace"].setValue(encoding)
+    folder = tempfile.mkdtemp(prefix="colorgrade-nuke-")
+    try:
+        group.begin()
+        write = nuke.nodes.Write(name="colorgradeRender", file=os.path.join(folder, "frame.####.tif"),
+                                 file_type="tiff", datatype="16 bit", colorspace=encoding)
+        write.setInput(0, inner(group, "Input1"))
+        group.end()
+        try:
+            nuke.execute(write, first, last)
+        except RuntimeError as error:
+            return report(group, "could not render the input: %s" % error)
+        finally:
+            nuke.delete(write)
+        run = command() + ["analyze", folder, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
+        if group["server"].value():
+            run += ["--server", group["server"].value()]
+        try:
+            done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        except OSError as error:
+            return report(group, "cannot run %s: %s (run `colorgrade install nuke`)" % (run[0], error))
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            return report(group, "colorgrade analyze failed: " + (lines[-1] if lines else "no message"))
+        entry, = json.loads(done.stdout).values()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    keyed = set_cdl(inner(group, "CDL"), entry, group["mode"].value())
+    confidence = entry.get("confidence")
+    report(group, "%s%s, frames %d-%d, %s" % (entry["label"], "" if confidence is None else
+                                              ", confidence %.2f" % confidence, first, last,
+                                              "keyed per frame" if keyed else "constant"), error=False)
+
+
+def set_cdl(node, entry, mode):
+    """Key the knobs per frame (``keyed``, or ``auto`` when the correction moves) or set the range's mean.
+    -> whether the knobs were keyed."""
+    frames = entry["per_frame"]
+    spread = max(max(abs(a - b) for a, b in zip(values(f["cdl"]), values(frames[0]["cdl"]))) for f in frames)
+    keyed = mode == "keyed" or (mode == "auto" and spread > MOVES)
+    for name in CDL_KNOBS + ("saturation",):
+        node[name].clearAnimated()
+    if not keyed:
+        for name in CDL_KNOBS:
+            node[name].setValue(list(entry["cdl"][name]))
+        node["saturation"].setValue(entry["cdl"]["saturation"])
+        return False
+    for name in CDL_KNOBS + ("saturation",):
+        node[name].setAnimated()
+    for frame in frames:
+        for name in CDL_KNOBS:
+            for channel, value in enumerate(frame["cdl"][name]):
+                node[name].setValueAt(value, frame["frame"], channel)
+        node["saturation"].setValueAt(frame["cdl"]["saturation"], frame["frame"])
+    return True
+
+
+def values(cdl):
+    return list(cdl["slope"]) + list(cdl["offset"]) + list(cdl["power"]) + [cdl["saturation"]]
+
+
+def bake(group):
+    """Write the CDL on the knobs at the current frame as a .cube (``colorgrade cube``)."""
+    path = group["cube"].value()
+    if not path:
+        return report(group, "choose a cube file first")
+    node, frame = inner(group, "CDL"), nuke.frame()
+    run = command() + ["cube", path]
+    for name in CDL_KNOBS:
+        run += ["--" + name] + ["%.9g" % node[name].getValueAt(frame, channel) for channel in range(3)]
+    run += ["--saturation", "%.9g" % node["saturation"].getValueAt(frame)]
+    try:
+        done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as error:
+        return report(group, "cannot run %s: %s" % (run[0], error))
+    if done.returncode != 0:
+        return report(group, "colorgrade cube failed: " + done.stderr.strip())
+    report(group, "baked frame %d to %s" % (frame, path), error=False)
+
+
+def report(group, text, error=True):
+    group["status"].setValue(text)
+    if error:
+        nuke.message("colorgrade: " + text)
