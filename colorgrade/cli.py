@@ -22,6 +22,7 @@ COMMANDS = [
     ("cube", "colorgrade.clients.cli", "bake an ASC CDL (numbers or a .cc/.ccc file) into a .cube LUT"),
     ("install", "colorgrade.clients.install", "put the Resolve script or the Nuke node where the host finds it"),
     ("ffmpeg", "colorgrade.clients.ffmpeg.cli", "plan a per-shot grade your own ffmpeg applies at full speed"),
+    ("pipe", "colorgrade.clients.ffmpeg.cli", "grade a NUT stream between two ffmpeg processes (pixel modes)"),
 ]
 
 

@@ -86,3 +86,34 @@ def test_bad_plans_are_refused_in_one_line(tmp_path, ffmpeg, args, message):
                             timeout=60, cwd=tmp_path)
     assert result.returncode in (1, 2) and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pipe_grades_a_nut_stream_keeping_timestamps_depth_and_audio(daemon_address, tmp_path, ffmpeg):
+    source, target = tmp_path / "vfr.mkv", tmp_path / "graded.mkv"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
+                    "-i", "sine", "-t", "1.2", "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough",
+                    "-c:v", "ffv1", "-pix_fmt", "yuv444p10le", "-c:a", "flac", str(source)], check=True)
+    decode = subprocess.Popen([ffmpeg, "-v", "error", "-i", str(source), "-f", "nut", "-c:v", "rawvideo",
+                               "-pix_fmt", "rgb48le", "-fps_mode", "passthrough", "-"], stdout=subprocess.PIPE)
+    grade = subprocess.Popen([sys.executable, "-m", "colorgrade", "pipe", "--window", "1", "--server",
+                              daemon_address], stdin=decode.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    decode.stdout.close()
+    encode = subprocess.run([ffmpeg, "-v", "error", "-f", "nut", "-i", "-", "-i", str(source), "-map", "0:v",
+                             "-map", "1:a", "-c:a", "copy", "-c:v", "ffv1", "-pix_fmt", "rgb48le",
+                             "-fps_mode", "passthrough", str(target)], stdin=grade.stdout, capture_output=True)
+    grade.stdout.close()
+    assert grade.wait(timeout=120) == 0 and decode.wait(timeout=60) == 0, grade.stderr.read()
+    assert encode.returncode == 0, encode.stderr
+    before, after = streams(source), streams(target)
+    assert after["pts"] == pytest.approx(before["pts"], abs=1e-3) and len(after["pts"]) == 20   # VFR kept
+    assert after["others"] == [("audio", "flac")]
+    # The frames are what the daemon gives a client streaming the same 16-bit frames directly.
+    from colorgrade.clients.client import GradeClient
+
+    frames = [f.astype("uint16") for _, f in media.numbered_frames(source)]
+    graded = [f for _, f in media.numbered_frames(target)]
+    with GradeClient(daemon_address) as client:
+        clip = client.open_clip(mode="cdl_frames", window_radius=1)
+        direct = [r.frame for r in client.stream(clip, frames)]
+    assert graded[0].dtype == "uint16" and all(np.array_equal(a, b) for a, b in zip(direct, graded))
+    assert not np.array_equal(graded[3], frames[3])

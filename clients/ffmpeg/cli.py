@@ -87,3 +87,54 @@ def run_ffmpeg(args) -> int:
         return 0
     return subprocess.run([command[0], "-hide_banner", "-loglevel", "error", "-stats",
                            "-y" if args.overwrite else "-n", *command[1:]]).returncode
+
+
+PIPE_EPILOG = """examples (the frames stream through the daemon; audio comes from the original file):
+  ffmpeg -i take.mov -f nut -c:v rawvideo -pix_fmt rgb48le -fps_mode passthrough - \\
+    | colorgrade pipe --mode generator_lut \\
+    | ffmpeg -f nut -i - -i take.mov -map 0:v -map '1:a?' -c:a copy -c:v libx264 -pix_fmt yuv420p10le \\
+        -fps_mode passthrough graded.mov
+
+Reads NUT on standard input, writes NUT on standard output: every frame keeps its timestamp (variable
+frame rate included), 8-bit sources travel as rgb24, deeper ones as rgb48le. Use it for the pixel
+modes (the generator, per-frame CDL windows); for one CDL per shot, 'colorgrade ffmpeg' is faster.
+Progress and errors go to standard error."""
+
+
+def configure_pipe(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = PIPE_EPILOG
+    parser.add_argument("--mode", default="cdl_frames", choices=["cdl_frames", "generator_frames", "generator_lut"],
+                        help="as for 'colorgrade grade' (default cdl_frames)")
+    parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
+    parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
+    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+    add_connection_arguments(parser)
+
+
+def run_pipe(args) -> int:
+    from tqdm import tqdm
+
+    from colorgrade.clients.client import GradeError
+    from colorgrade.clients.ffmpeg.pipe import pipe
+    from colorgrade.clients.media import MediaError
+
+    if args.window < 0 or args.blend < 0:
+        print(f"colorgrade pipe: --window and --blend must be 0 or more, got {args.window} and {args.blend}",
+              file=sys.stderr)
+        return 2
+    if sys.stdin.isatty() or sys.stdout.isatty():
+        print("colorgrade pipe: reads NUT from a pipe and writes NUT to one (see --help for the ffmpeg commands)",
+              file=sys.stderr)
+        return 2
+    try:
+        with connect(args) as client:
+            clip = client.open_clip(mode=args.mode, window_radius=args.window, oversample=args.oversample,
+                                    blend_radius=args.blend, name="pipe")
+            with tqdm(desc="grade pipe", unit="frame", file=sys.stderr) as progress:
+                count = pipe(client, clip, sys.stdin.buffer, sys.stdout.buffer, progress)
+            client.close_clip(clip)
+    except (GradeError, MediaError, OSError) as error:
+        print(f"colorgrade pipe: {error}", file=sys.stderr)
+        return 1
+    print(f"graded {count} frame(s)", file=sys.stderr)
+    return 0
