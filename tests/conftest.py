@@ -38,3 +38,17 @@ def two_shot_clip(tmp_path_factory, ffmpeg):
     path = tmp_path_factory.mktemp("media") / "two.mov"
     make_two_shot_clip(ffmpeg, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for localhost/127.0.0.1, its key, and a token file."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    (folder / "token").write_text("s3cret-token\n")
+    return folder

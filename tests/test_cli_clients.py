@@ -117,7 +117,7 @@ def test_grade_refuses_an_output_it_cannot_write_before_starting_a_daemon(tmp_pa
 
 @pytest.mark.parametrize("extra, message", [
     (["--cdl", "nowhere/grades.ccc"], "folder nowhere does not exist"),
-    (["--cdl", "grades.txt"], "use a .cc (one input), .ccc or .cdl"),
+    (["--cdl", "grades.txt"], "use a .cc (one correction), .ccc or .cdl"),
     (["--window", "-1"], "--window must be 0 or more"),
 ])
 def test_analyze_refuses_bad_arguments_before_starting_a_daemon(tmp_path, extra, message):

@@ -9,17 +9,6 @@ from colorgrade.clients import GradeClient, GradeError
 from daemon_fixtures import RunningDaemon
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-                   check=True, capture_output=True)
-    (folder / "token").write_text("s3cret-token\n")
-    return folder
-
-
 def test_lan_address_without_tls_is_refused():
     result = subprocess.run([sys.executable, "-m", "colorgrade", "serve", "--host", "0.0.0.0", "--untrained-models"],
                             capture_output=True, text=True, timeout=60)

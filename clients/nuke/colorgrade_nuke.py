@@ -51,6 +51,8 @@ def create():
     root = nuke.root()
     knobs = [nuke.Tab_Knob("colorgrade", "colorgrade"),
              nuke.String_Knob("server", "server", ""),
+             nuke.File_Knob("tls_ca", "TLS CA"),
+             nuke.File_Knob("token_file", "token file"),
              nuke.Enumeration_Knob("mode", "mode", MODES),
              nuke.Int_Knob("window", "window"),
              nuke.Int_Knob("first", "first frame"),
@@ -95,8 +97,9 @@ def analyse(group):
         finally:
             nuke.delete(write)
         run = command() + ["analyze", folder, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
-        if group["server"].value():
-            run += ["--server", group["server"].value()]
+        for knob in ("server", "tls_ca", "token_file"):
+            if group[knob].value():
+                run += ["--" + knob.replace("_", "-"), group[knob].value()]
         try:
             done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as error:
