@@ -43,12 +43,14 @@ modes use the cGAN; generator_lut keeps full-resolution detail.
   colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+def add_connection_arguments(parser: argparse.ArgumentParser,
+                             device_help: str = "private daemon's device (cpu, cuda ...; default CUDA when present)"
+                             ) -> None:
     parser.add_argument("--server", metavar="ADDR", help="daemon address host:port or unix:/path "
                                                          "(default: start a private one)")
     parser.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a TLS daemon")
     parser.add_argument("--token-file", help="file holding the daemon's token")
-    parser.add_argument("--device", help="private daemon's device (cpu, cuda ...; default CUDA when present)")
+    parser.add_argument("--device", help=device_help)
 
 
 def configure_analyze(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +66,8 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=2, help="clip smoothing radius in frames (default 2)")
     parser.add_argument("--shots", action="store_true",
                         help="find the cuts in each video or sequence and give every shot its own correction")
+    parser.add_argument("--edl", metavar="FILE", help="with --shots and one video: a CMX 3600 EDL, an event per shot "
+                                                      "carrying its CDL as *ASC_SOP/*ASC_SAT")
     parser.add_argument("--samples", type=int, default=24, metavar="N",
                         help="with --shots or --items: frames analysed per shot, spread evenly (default 24)")
     parser.add_argument("--items", metavar="JSON",
@@ -158,7 +162,9 @@ def check_analyze_arguments(args) -> list[Job]:
         if suffix == ".cc" and (len(jobs) != 1 or args.shots):
             raise UsageError(f"--cdl {args.cdl}: a .cc file holds one correction; use .ccc or .cdl for "
                              f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
-    for option, value in (("--cdl", args.cdl), ("--cube", args.cube)):
+    if args.edl and (not args.shots or len(jobs) != 1 or media.kind_of(jobs[0].path) != "video"):
+        raise UsageError(f"--edl {args.edl}: an EDL lists the shots of one video; give one video and --shots")
+    for option, value in (("--cdl", args.cdl), ("--cube", args.cube), ("--edl", args.edl)):
         if value:
             check_writable(option, Path(value))
     if args.cubes and Path(args.cubes).exists() and not Path(args.cubes).is_dir():
@@ -256,6 +262,12 @@ def run_analyze(args) -> int:
                       {cid: text for cid, (_, text) in corrections.items()})
         if args.cube:
             write_cube(args.cube, next(iter(report.values()))["cdl"].to_lut(args.cube_size))
+        if args.edl:
+            from colorgrade.clients.edl import write_edl
+            from colorgrade.clients.media import probe_video
+
+            (job,) = jobs
+            write_edl(args.edl, job.path, report[job.key]["shots"], probe_video(job.path).rate, job.id)
         if args.cubes:
             Path(args.cubes).mkdir(parents=True, exist_ok=True)
             for cid, (cdl, _) in corrections.items():

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from colorgrade import SAMPLES_DIR
-from colorgrade.models import DEFAULT_PHOTOS, WEIGHTS_DIR
+from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, WEIGHTS_DIR
 
 SAMPLE_PHOTOS = SAMPLES_DIR / "photos"
 # The small fixed set a weight card's reproducibility numbers are measured on (shipped with the repo).
@@ -29,7 +29,9 @@ checkpoint every few hundred steps; Ctrl-C keeps the last checkpoint for --resum
 EVAL_EPILOG = """examples:
   colorgrade eval analysis                       # shipped weights, test split of the default photos
   colorgrade eval analysis --json --weights runs/analysis.safetensors
-  colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation"""
+  colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation
+  colorgrade eval video                          # real clips with drifting errors, through a private daemon
+  colorgrade eval video --server 127.0.0.1:50051 --frames 96"""
 
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
@@ -45,15 +47,22 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
 
 def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EVAL_EPILOG
-    parser.add_argument("network", choices=["analysis", "generator"], help="which network to evaluate")
+    from colorgrade.clients.cli import add_connection_arguments
+
+    parser.add_argument("network", choices=["analysis", "generator", "video"],
+                        help="which network to evaluate; video: both served modes on real clips, through the daemon")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
                         help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
                         help="the same folders training used; the test split is evaluated")
-    parser.add_argument("--device", help="cpu, cuda ... (default: CUDA when present)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--write-card", action="store_true",
                         help="also rewrite the card beside the weights with these numbers")
+    parser.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS, metavar="VIDEO",
+                        help="video: the clips (default: the four real clips under ../shared/data)")
+    parser.add_argument("--frames", type=int, default=48, help="video: frames per clip, from its start (default 48)")
+    add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
+                                                 "daemon's")
 
 
 def evaluate_on_test_split(weights, photo_folders, device=None) -> dict:
@@ -210,10 +219,48 @@ def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
     return evaluate_generator(variants, load_analysis(analysis_weights, device), photos, progress=True)
 
 
+def evaluate_video_through_daemon(args) -> dict:
+    """Each clip's first ``--frames`` frames (shrunk to <= 480 px), graded by no correction, grey world and the
+    daemon's served modes (the analysis CDL over +-4 frames, the generator distilled to LUTs)."""
+    import numpy as np
+    import torch
+
+    from colorgrade.clients import media
+    from colorgrade.clients.cli import connect
+    from colorgrade.models.evaluate import evaluate_video, grey_world
+
+    clips = {Path(path).name: [media.shrink(frame, 480) for _, frame in media.numbered_frames(path, 0, args.frames - 1)]
+             for path in args.clips}
+
+    def grey(frames):
+        images = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+        return list((grey_world(images).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
+
+    with connect(args) as client:
+        def daemon(mode, **settings):
+            def grade(frames):
+                clip = client.open_clip(mode=mode, **settings)
+                graded = [result.frame for result in client.stream(clip, frames)]
+                client.close_clip(clip)
+                return graded
+            return grade
+
+        methods = {"none": lambda frames: frames, "grey world": grey,
+                   "served: CDL, window 4": daemon("cdl_frames", window_radius=4),
+                   "generator_lut": daemon("generator_lut")}
+        return evaluate_video(clips, methods, progress=not args.json)
+
+
 def run_eval(args) -> int:
     from colorgrade.models.evaluate import format_analysis_report, format_generator_report
 
     try:
+        if args.network == "video":
+            from colorgrade.models.evaluate import format_video_report
+
+            report = evaluate_video_through_daemon(args)
+            print(json.dumps(report, indent=2) if args.json else format_video_report(report))
+            return 0
         if args.network == "generator":
             report = evaluate_generators(args.photos, args.weights, args.device)
             if args.write_card:

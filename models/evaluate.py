@@ -75,20 +75,25 @@ def best_cdl(inputs: torch.Tensor, targets: torch.Tensor, steps: int = 100, side
     return apply_cdl(inputs, cdl_from_head(raw.detach()))
 
 
-def _family_inputs(clean: torch.Tensor, family, generator: torch.Generator) -> torch.Tensor:
-    if family == ():
-        return clean
-    if family is None:
-        magnitudes, order = MixtureSampler(generator, min_errors=2, max_errors=3).sample(len(clean))
-        return MixtureSampler.apply(clean, magnitudes, order)
+def _family_errors(count: int, family, generator: torch.Generator) -> tuple[torch.Tensor, list[int]]:
+    """Magnitudes (count, E) and order of one family's errors: a 2-3 error mixture (``None``), one error of
+    the family's kinds per row, or none at all (``()``)."""
     names = MixtureSampler.names
-    magnitudes = torch.zeros(len(clean), len(names))
-    for row in range(len(clean)):
+    if family is None:
+        return MixtureSampler(generator, min_errors=2, max_errors=3).sample(count)
+    magnitudes = torch.zeros(count, len(names))
+    for row in range(count if family else 0):
         name = family[int(torch.randint(len(family), (1,), generator=generator))]
         limit = MIXTURE_ERRORS[name][1]
         value = (float(torch.rand(1, generator=generator)) * 2 - 1) * limit
         magnitudes[row, names.index(name)] = np.sign(value) * max(abs(value), 0.2 * limit)
-    return MixtureSampler.apply(clean, magnitudes, list(range(len(names))))
+    return magnitudes, list(range(len(names)))
+
+
+def _family_inputs(clean: torch.Tensor, family, generator: torch.Generator) -> torch.Tensor:
+    if family == ():
+        return clean
+    return MixtureSampler.apply(clean, *_family_errors(len(clean), family, generator))
 
 
 def _summary(values: np.ndarray, none: np.ndarray | None) -> dict:
@@ -246,4 +251,72 @@ def format_generator_report(report: dict) -> str:
         mixtures = row["ciede2000_mixtures"]
         lines.append(f"{name:<28}{row['psnr']:7.2f}{row['ciede2000']:7.2f}{(mixtures or 0):9.2f}"
                      f"{100 * row['identical_8bit']:10.1f}%{row['sharpness']:10.3f}{row['flicker']:8.2f}")
+    return "\n".join(lines)
+
+
+# --- real video through the daemon ------------------------------------------------------------------
+VIDEO_CONDITIONS = {
+    "clean": (),
+    "white balance drift": ("warm_cool", "green_magenta", "white_balance_linear"),
+    "exposure drift": ("exposure_linear", "white_point"),
+    "mixture drift (2-3 errors)": None,
+}
+
+
+def drifting(clean: list[np.ndarray], family, generator: torch.Generator) -> list[np.ndarray]:
+    """8-bit frames with one error (or mixture) drawn for the clip whose strength drifts from half to full
+    over it, as light changes during a take."""
+    magnitudes, order = _family_errors(1, family, generator)
+    frames = []
+    for t, frame in enumerate(clean):
+        strength = 0.5 + 0.5 * t / max(1, len(clean) - 1)
+        image = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+        detuned = MixtureSampler.apply(image, magnitudes * strength, order)
+        frames.append(np.rint(detuned[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    return frames
+
+
+def evaluate_video(clips: dict[str, list[np.ndarray]], methods: dict, seed: int = 0, progress: bool = False) -> dict:
+    """``clips``: name -> clean 8-bit frames; ``methods``: name -> function(frames) -> graded frames.
+
+    Each clip is graded under each condition of ``VIDEO_CONDITIONS`` by each method; per clip, the mean
+    CIEDE2000 to the clean frames (on 2x2 means) and the flicker (RMS of the change between frames that
+    the clean clip does not have, 8-bit units). Reported per condition: the means over clips, and the
+    share of clips a method left closer to clean than no correction."""
+    from tqdm import tqdm
+
+    generator = torch.Generator().manual_seed(seed)
+    report = {}
+    for condition, family in VIDEO_CONDITIONS.items():
+        rows = {method: [] for method in methods}
+        for name, clean in tqdm(clips.items(), desc=condition, disable=not progress):
+            inputs = drifting(clean, family, generator)
+            targets = np.stack(clean).astype(np.float64) / 255
+            for method, grade in methods.items():
+                outputs = np.stack(grade(inputs)).astype(np.float64) / 255
+                pooled = lambda x: x[:, :x.shape[1] // 2 * 2, :x.shape[2] // 2 * 2].reshape(  # noqa: E731
+                    x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, 3).mean(axis=(2, 4))
+                rows[method].append({"clip": name, "ciede2000": float(metrics.ciede2000(pooled(outputs),
+                                                                                      pooled(targets)).mean()),
+                                     "flicker": metrics.flicker(outputs, targets)})
+        none = [row["ciede2000"] for row in rows["none"]]
+        report[condition] = {method: {"ciede2000": round(float(np.mean([r["ciede2000"] for r in values])), 3),
+                                      "flicker": round(float(np.mean([r["flicker"] for r in values])), 3),
+                                      "better": round(float(np.mean([r["ciede2000"] < n for r, n in zip(values, none)])), 3),
+                                      "clips": values}
+                             for method, values in rows.items()}
+    return {"clips": {name: len(frames) for name, frames in clips.items()}, "conditions": report}
+
+
+def format_video_report(report: dict) -> str:
+    clips = report["clips"]
+    lines = [f"Real clips through the daemon ({len(clips)} clips, {sum(clips.values())} frames): mean CIEDE2000 to "
+             "the clean clip / flicker (8-bit RMS) / share of clips better than uncorrected"]
+    methods = list(next(iter(report["conditions"].values())))
+    lines.append(f"{'':<28}" + "".join(f"{m[:24]:>26}" for m in methods))
+    for condition, row in report["conditions"].items():
+        cells = [f"{row[m]['ciede2000']:6.2f} {row[m]['flicker']:5.2f}" + (f" {100 * row[m]['better']:3.0f}%"
+                                                                             if m != "none" else "     ")
+                 for m in methods]
+        lines.append(f"{condition:<28}" + "".join(f"{c:>26}" for c in cells))
     return "\n".join(lines)

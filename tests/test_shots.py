@@ -90,6 +90,26 @@ def test_analyze_shots_writes_a_correction_per_shot(daemon_address, two_shot_cli
         np.testing.assert_allclose(lut.table, CDL(**shot["cdl"]).to_lut(33).table, atol=1e-6)
 
 
+def test_an_edl_carries_each_shots_cdl(daemon_address, two_shot_clip, tmp_path):
+    import opentimelineio as otio
+
+    result = colorgrade("analyze", str(two_shot_clip), "--shots", "--json", "--server", daemon_address,
+                        "--edl", str(tmp_path / "two.edl"))
+    assert result.returncode == 0, result.stderr
+    shots = json.loads(result.stdout)[str(two_shot_clip)]["shots"]
+    timeline = otio.adapters.read_from_file(str(tmp_path / "two.edl"), adapter_name="cmx_3600", rate=25)
+    events = list(timeline.tracks[0].find_clips())
+    assert [(e.source_range.start_time.value, e.source_range.duration.value) for e in events] == \
+        [(s["first"], s["last"] - s["first"] + 1) for s in shots]
+    for event, shot in zip(events, shots):   # OTIO's reader parses the *ASC_SOP/*ASC_SAT comments back
+        sop = event.metadata["cdl"]["asc_sop"]
+        assert list(sop["slope"]) == pytest.approx(shot["cdl"]["slope"], abs=1e-6)
+        assert list(sop["power"]) == pytest.approx(shot["cdl"]["power"], abs=1e-6)
+        assert event.metadata["cdl"]["asc_sat"] == pytest.approx(shot["cdl"]["saturation"], abs=1e-6)
+    refused = colorgrade("analyze", str(two_shot_clip), "--edl", str(tmp_path / "x.edl"))
+    assert refused.returncode == 2 and "give one video and --shots" in refused.stderr
+
+
 def test_plates_keep_their_frame_numbers(daemon_address, two_shot_clip, tmp_path):
     plates = tmp_path / "plates"
     for number, frame in media.numbered_frames(two_shot_clip):
