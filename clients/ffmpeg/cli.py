@@ -37,7 +37,8 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
 
 def run_ffmpeg(args) -> int:
     from colorgrade.clients import media
-    from colorgrade.clients.cli import Job, analyse_job, correction_ids, corrections_of, jsonable
+    from colorgrade.clients.cli import correction_ids
+    from colorgrade.clients.corrections import Job, analyse_job, corrections_of, jsonable
     from colorgrade.clients.client import GradeError
     from colorgrade.clients.ffmpeg.plan import ffmpeg_command, filter_graph, printable
     from colorgrade.color import write_cdl, write_cube
