@@ -75,6 +75,23 @@ def test_the_default_plan_keeps_prores_and_variable_frame_rate(daemon_address, t
     assert not (tmp_path / "graded.mov").exists()                           # without --run: a plan only
 
 
+def test_the_plan_copies_subtitles_and_metadata(daemon_address, tmp_path, ffmpeg, two_shot_clip):
+    (tmp_path / "subs.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nA line\n")
+    source = tmp_path / "subtitled.mkv"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(two_shot_clip), "-i", str(tmp_path / "subs.srt"), "-map", "0",
+                    "-map", "1", "-c:v", "ffv1", "-c:a", "copy", "-c:s", "srt", "-metadata", "title=Take 3",
+                    str(source)], check=True)
+    target = tmp_path / "graded.mkv"
+    result = colorgrade("ffmpeg", str(source), "-o", str(target), "--run", "--server", daemon_address)
+    assert result.returncode == 0, result.stderr
+    kept = streams(target)["others"]
+    assert kept == streams(source)["others"] and [kind for kind, _ in kept] == ["audio", "subtitle"]
+    import av
+
+    with av.open(str(target)) as container:
+        assert container.metadata.get("title") == "Take 3"
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.mov", "-o", "x.mp4"], "not a video file"),
     (["in.mov", "-o", "x.txt"], "give the output a video extension"),
