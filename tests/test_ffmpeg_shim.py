@@ -63,9 +63,11 @@ def test_the_default_plan_keeps_prores_and_variable_frame_rate(daemon_address, t
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
                     "-i", "sine", "-t", "1.6", "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True)
-    result = colorgrade("ffmpeg", str(source), "-o", str(tmp_path / "out.mp4"), "--run", "--server", daemon_address)
+    odd = tmp_path / "it's: [odd], dir;"     # every character ffmpeg's filter parsers treat specially
+    odd.mkdir()
+    result = colorgrade("ffmpeg", str(source), "-o", str(odd / "out.mp4"), "--run", "--server", daemon_address)
     assert result.returncode == 0, result.stderr
-    before, after = streams(source), streams(tmp_path / "out.mp4")
+    before, after = streams(source), streams(odd / "out.mp4")
     assert after["pts"] == pytest.approx(before["pts"], abs=1e-3)          # no frame duplicated or dropped
     assert after["others"] == before["others"] and after["video"][2] == "yuv420p"
     prores = tmp_path / "two.mov"

@@ -13,6 +13,7 @@ What the chain keeps, and why each piece is there:
 """
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -23,9 +24,11 @@ SCALE_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240
 RANGE_NAMES = {1: "tv", 2: "pc"}
 
 
-def quote(value: str) -> str:
-    """A filter option value in single quotes, as ffmpeg's option parser reads it."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "'\\''") + "'"
+def escape(value: str) -> str:
+    """A filter option value escaped for both levels ffmpeg parses it at (its filtergraph escaping notes):
+    first the option parser (which splits at ':'), then the filtergraph parser (which splits at ',;[]')."""
+    option_level = re.sub(r"([\\':])", r"\\\1", value)
+    return re.sub(r"([\\'\[\],;])", r"\\\1", option_level)
 
 
 def filter_graph(shots: list[tuple[int, int, Path]], info: VideoInfo, pix_fmt: str) -> str:
@@ -35,7 +38,7 @@ def filter_graph(shots: list[tuple[int, int, Path]], info: VideoInfo, pix_fmt: s
     matrix = SCALE_MATRICES.get(info.matrix, "bt709")
     video_range = RANGE_NAMES.get(info.colour.get("color_range", 0), "tv")
     steps = [f"scale=in_color_matrix={matrix}:in_range={video_range}" if yuv else None, "format=rgb48le"]
-    steps += [f"lut3d=file={quote(str(Path(cube).resolve()))}:interp=tetrahedral"
+    steps += [f"lut3d=file={escape(str(Path(cube).resolve()))}:interp=tetrahedral"
               f":enable='between(n,{first},{last})'" for first, last, cube in shots]
     steps += [f"scale=out_color_matrix={matrix}:out_range={video_range}" if yuv else None, f"format={pix_fmt}"]
     # Tags the source states (0 is "unspecified" for the range, 0 and 2 for the others) go back on.
