@@ -47,6 +47,8 @@ def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window
                 entry.update(timecode_in=timecode(shot.shot.first, rate), timecode_out=timecode(shot.shot.last, rate))
             found.append(entry)
         progress.close()
+        if not found:
+            raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
         if not shots:
             return found[0]
         frames = [s["last"] - s["first"] + 1 for s in found]

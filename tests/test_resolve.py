@@ -25,7 +25,8 @@ def timeline(footage, lut_folder, items=None):
     project = fake.Project(None, str(lut_folder))
     clip = fake.MediaPoolItem(str(footage))
     warm = fake.TimelineItem(project, "warm pan", clip, *SHOTS[0])
-    cool = fake.TimelineItem(project, "cool tilt", clip, *SHOTS[1])
+    # The same file imported with a start timecode of 01:00:00:00 (24 fps): source frames count from 86400.
+    cool = fake.TimelineItem(project, "cool tilt", fake.MediaPoolItem(str(footage), start=86400), *SHOTS[1])
     others = [fake.TimelineItem(project, "Solid Color", None, 0, 47),
               fake.TimelineItem(project, "Compound Clip 1", fake.MediaPoolItem("", "Compound"), 0, 99),
               fake.TimelineItem(project, "lost.mov", fake.MediaPoolItem(str(lut_folder / "lost.mov")), 0, 9),

@@ -129,6 +129,10 @@ def test_items_analyse_frame_ranges_and_per_frame_results(daemon_address, two_sh
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [(report[k]["first"], report[k]["last"]) for k in ("A001", "A002")] == [(22, 30), (0, 9)]
+    items.write_text(json.dumps([{"id": "late", "path": str(two_shot_clip), "first": 500, "last": 600}]))
+    result = colorgrade("analyze", "--items", str(items), "--server", daemon_address)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"colorgrade analyze: {two_shot_clip}: no frames in 500-600"
     result = colorgrade("analyze", str(two_shot_clip), "--per-frame", "--window", "1", "--json", "--server", daemon_address)
     frames = json.loads(result.stdout)[str(two_shot_clip)]["per_frame"]
     assert [f["frame"] for f in frames] == list(range(38))

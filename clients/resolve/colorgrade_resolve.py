@@ -119,11 +119,15 @@ class TimelineGrader:
             return "no file path (%s)" % (kind or "unknown type"), None
         if not os.path.exists(path):
             return "media offline: %s" % path, None
-        first, last = item.GetSourceStartFrame(), item.GetSourceEndFrame()
-        if item.GetDuration(False) != last - first + 1:
-            return "retimed (%d source frames on %d timeline frames): not analysed" % (last - first + 1,
-                                                                                      item.GetDuration(False)), None
-        return None, {"path": path, "first": int(first), "last": int(last)}
+        # Source frames count from the media's start timecode ("Start"), not from the file's first frame.
+        origin = str(pool_item.GetClipProperty("Start") or "0")
+        origin = int(origin) if origin.isdigit() else 0
+        first, end, duration = item.GetSourceStartFrame(), item.GetSourceEndFrame(), item.GetDuration(False)
+        # Whether the end frame is the last one or the one after it, a clip at its own speed spans its
+        # duration within a frame; anything else is a speed change.
+        if abs((end - first) - duration) > 1:
+            return "retimed (%d source frames on %d timeline frames): not analysed" % (end - first, duration), None
+        return None, {"path": path, "first": int(first) - origin, "last": int(first) - origin + int(duration) - 1}
 
     def analyse(self, jobs):
         """One ``colorgrade analyze --items`` for the whole timeline -> {item id: correction} or None."""

@@ -67,8 +67,9 @@ class Timeline:
 
 
 class MediaPoolItem:
-    def __init__(self, path, clip_type="Video"):
-        self.properties = {"File Path": path, "Type": clip_type}
+    def __init__(self, path, clip_type="Video", start=0):
+        # "Start": the media's first frame number, from its start timecode (86400 for 01:00:00:00 at 24 fps).
+        self.properties = {"File Path": path, "Type": clip_type, "Start": str(start)}
 
     def GetClipProperty(self, propertyName=None):
         if propertyName is None:
@@ -94,10 +95,15 @@ class Graph:
 
 
 class TimelineItem:
-    def __init__(self, project, name, media, source_start, source_end, duration=None):
+    def __init__(self, project, name, media, first, last, duration=None):
+        """Source frames ``first``..``last`` of the file (from 0) on the timeline, over ``duration`` timeline
+        frames (a retime when it differs). Resolve counts source frames from the media's start timecode
+        and reports the end frame as the one after the last (Resolve's README leaves it open; the
+        script works either way)."""
         self.project, self.name, self.media = project, name, media
-        self.source_start, self.source_end = source_start, source_end
-        self.duration = source_end - source_start + 1 if duration is None else duration
+        origin = int(media.GetClipProperty("Start")) if media else 0
+        self.source_start, self.source_end = origin + first, origin + last + 1
+        self.duration = last - first + 1 if duration is None else duration
         # The colourist's own grade, in the version every clip starts with.
         self.versions = {"Version 1": [{"cdl": {"Slope": "1.1 1 0.9", "Offset": "0 0 0", "Power": "1 1 1",
                                                 "Saturation": "1"}, "lut": None}, {"cdl": None, "lut": None}]}
