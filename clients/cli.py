@@ -21,9 +21,12 @@ ANALYZE_EPILOG = """examples:
   colorgrade analyze shot.png                       # diagnosis and CDL, private daemon
   colorgrade analyze clip.mp4 --cdl clip.cc --cube clip.cube
   colorgrade analyze a.png b.png --json --server gpu-box:50051 --tls-ca ca.pem --token-file token.txt
+  colorgrade analyze reel.mov --shots --cdl reel.ccc --cubes luts/ --edl reel.edl
+  colorgrade analyze plates/ --shots --json         # VFX plates keep their frame numbers (1001...)
 
 A still gets its own CDL; a video or a folder of stills gets one temporally smoothed CDL for the
-whole clip (the mean of the per-frame CDLs over its window). Frames are shrunk to 256 px before
+whole clip (the mean of the per-frame CDLs over its window), or with --shots one per shot (cuts
+found by ffmpeg's scene detector; frames sampled across each shot, never across a cut). Frames are shrunk to 256 px before
 they are sent: the analysis network looks at a thumbnail, and the CDL applies at any resolution."""
 
 GRADE_EPILOG = """examples:
