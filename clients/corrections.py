@@ -68,6 +68,8 @@ def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window
     results = list(tqdm(client.stream(clip, frames()), desc=f"analyse {job.path.name}", unit="frame",
                         disable=quiet))
     client.close_clip(clip)
+    if not results:
+        raise media.MediaError(f"{job.path}: no frames to analyse")
     labels = [r.label for r in results]
     entry = {"id": job.id, "cdl": CDL.from_vector(np.mean([r.cdl.to_vector() for r in results], axis=0)),
              "confidence": _mean_or_none([r.confidence for r in results]),

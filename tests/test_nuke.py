@@ -115,6 +115,9 @@ def test_problems_are_shown_never_raised(nuke, plates):
     assert fake.messages[-1].startswith("colorgrade: colorgrade analyze failed: ")
     colorgrade_nuke.bake(group)
     assert fake.messages[-1] == "colorgrade: choose a cube file first"
+    group.children.remove(colorgrade_nuke.inner(group, "CDL"))    # a user deleted the node inside
+    colorgrade_nuke.analyse(group)
+    assert fake.messages[-1] == "colorgrade: the group has lost its CDL node: create a new colorgrade node"
 
 
 def test_menu_registers_the_node(nuke):

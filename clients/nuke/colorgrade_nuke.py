@@ -71,11 +71,23 @@ def create():
 
 
 def inner(group, name):
-    return next(node for node in group.nodes() if node.name() == name)
+    """The group's own node ``name``; LookupError when someone has deleted it."""
+    for node in group.nodes():
+        if node.name() == name:
+            return node
+    raise LookupError("the group has lost its %s node: create a new colorgrade node" % name)
 
 
 def analyse(group):
     """Render the range, ask the daemon, set the CDL knobs; problems go to the status line and a message."""
+    try:
+        _analyse(group)
+    except LookupError as error:
+        report(group, str(error))
+
+
+def _analyse(group):
+    cdl_node = inner(group, "CDL")   # before any work: a group missing a node says so at once
     first, last = int(group["first"].value()), int(group["last"].value())
     if first > last:
         return report(group, "first frame %d is after last frame %d" % (first, last))
@@ -110,7 +122,7 @@ def analyse(group):
         entry, = json.loads(done.stdout).values()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    keyed = set_cdl(inner(group, "CDL"), entry, group["mode"].value())
+    keyed = set_cdl(cdl_node, entry, group["mode"].value())
     confidence = entry.get("confidence")
     report(group, "%s%s, frames %d-%d, %s" % (entry["label"], "" if confidence is None else
                                               ", confidence %.2f" % confidence, first, last,
@@ -149,7 +161,10 @@ def bake(group):
     path = group["cube"].value()
     if not path:
         return report(group, "choose a cube file first")
-    node, frame = inner(group, "CDL"), nuke.frame()
+    try:
+        node, frame = inner(group, "CDL"), nuke.frame()
+    except LookupError as error:
+        return report(group, str(error))
     run = command() + ["cube", path]
     for name in CDL_KNOBS:
         run += ["--" + name] + ["%.9g" % node[name].getValueAt(frame, channel) for channel in range(3)]
