@@ -58,6 +58,22 @@ def test_two_pass_switches_luts_on_the_cut_and_keeps_everything_else(daemon_addr
     assert np.abs(apply(cdls[0], original[cut]).astype(float) - graded[cut]).max() / 257 > 3
 
 
+def test_the_exact_plan_is_the_cdl_within_one_code(daemon_address, tmp_path, two_shot_clip):
+    target = tmp_path / "exact.mkv"
+    result = colorgrade("ffmpeg", str(two_shot_clip), "-o", str(target), "--codec", "ffv1", "--exact", "--run",
+                        "--server", daemon_address)
+    assert result.returncode == 0, result.stderr
+    script = (tmp_path / "exact.mkv.grade" / "two.ffgraph").read_text()
+    assert "lutrgb=" in script and "colorchannelmixer=" in script and "lut3d" not in script
+    shots = json.loads((tmp_path / "exact.mkv.grade" / "two.shots.json").read_text())
+    original = list(media.read_video(two_shot_clip, media.probe_video(two_shot_clip)))
+    graded = list(media.read_video(target, media.probe_video(target)))
+    for shot in shots:
+        cdl = CDL(**shot["cdl"])
+        for n in range(shot["first"], shot["last"] + 1):   # only the 10-bit YUV storage remains (0.42 measured)
+            assert np.abs(apply(cdl, original[n]).astype(float) - graded[n]).max() / 257 <= 0.5
+
+
 def test_the_default_plan_keeps_prores_and_variable_frame_rate(daemon_address, tmp_path, ffmpeg):
     source = tmp_path / "vfr.mp4"
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",

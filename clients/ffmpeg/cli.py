@@ -28,6 +28,9 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=24, metavar="N", help="frames analysed per shot (default 24)")
     parser.add_argument("--cube-size", type=int, default=65, metavar="N",
                         help="LUT lattice size (default 65: reproduces typical CDLs within one 8-bit code)")
+    parser.add_argument("--exact", action="store_true",
+                        help="apply each shot's CDL exactly (ffmpeg's lutrgb + colorchannelmixer) instead of its .cube; "
+                             "the .cube files are still written")
     parser.add_argument("--codec", help="encoder for pass 2 instead of the default (ProRes stays ProRes, else H.264)")
     parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265 (default 16)")
     parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
@@ -74,7 +77,7 @@ def run_ffmpeg(args) -> int:
     cubes = []
     for shot, (cid, cdl, _) in zip(entry["shots"], corrections):
         write_cube(folder / f"{cid}.cube", cdl.to_lut(args.cube_size))
-        cubes.append((shot["first"], shot["last"], folder / f"{cid}.cube"))
+        cubes.append((shot["first"], shot["last"], cdl if args.exact else folder / f"{cid}.cube"))
     write_cdl(folder / f"{clip_id}.ccc", {cid: cdl for cid, cdl, _ in corrections},
               {cid: text for cid, _, text in corrections})
     (folder / f"{clip_id}.shots.json").write_text(json.dumps(jsonable(entry["shots"]), indent=2))

@@ -1,4 +1,4 @@
-"""A two-pass plan: the filter script and the ffmpeg command that apply one .cube per shot.
+"""A two-pass plan: the filter script and the ffmpeg command that apply one .cube (or one exact CDL) per shot.
 
 ffmpeg's ``lut3d`` cannot change its file while running, so each shot gets its own ``lut3d`` in one
 chain, switched on for exactly its frames by the timeline option ``enable='between(n,FIRST,LAST)'``
@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from colorgrade.clients.media import VideoInfo, choose_encoding
+from colorgrade.color import CDL, REC709_LUMA
 
 # AVColorSpace values -> the names scale's in_color_matrix/out_color_matrix take.
 SCALE_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
@@ -31,15 +32,31 @@ def escape(value: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", option_level)
 
 
-def filter_graph(shots: list[tuple[int, int, Path]], info: VideoInfo, pix_fmt: str) -> str:
-    """The ``-filter_script:v`` text: ``shots`` are (first frame, last frame, .cube path), in order; the
-    frames leave in ``pix_fmt`` (the encoder's, from ``ffmpeg_command``)."""
+def shot_filters(first: int, last: int, grade: Path | CDL) -> list[str]:
+    """The filters grading frames ``first``..``last``: ``lut3d`` with a .cube, or a CDL computed exactly --
+    slope/offset/power per channel as ``lutrgb`` expressions, saturation as a ``colorchannelmixer`` matrix,
+    each clamped to [0, 1] as ASC CDL v1.2 clamps."""
+    enable = f"enable='between(n,{first},{last})'"
+    if not isinstance(grade, CDL):
+        return [f"lut3d=file={escape(str(Path(grade).resolve()))}:interp=tetrahedral:{enable}"]
+    sop = ":".join(f"{channel}=" + escape(f"clip(pow(clip(val/maxval*{slope:.9g}+{offset:.9g},0,1),{power:.9g})"
+                                          f"*maxval,0,maxval)")
+                   for channel, slope, offset, power in zip("rgb", grade.slope, grade.offset, grade.power))
+    s, luma = grade.saturation, REC709_LUMA
+    # out = luma + s (in - luma), luma = 0.2126 R + 0.7152 G + 0.0722 B: one 3x3 matrix.
+    mixer = ":".join(f"{row}{column}={(s if row == column else 0) + (1 - s) * weight:.9g}"
+                     for row in "rgb" for column, weight in zip("rgb", luma))
+    return [f"lutrgb={sop}:{enable}", f"colorchannelmixer={mixer}:{enable}"]
+
+
+def filter_graph(shots: list[tuple[int, int, Path | CDL]], info: VideoInfo, pix_fmt: str) -> str:
+    """The ``-filter_script:v`` text: ``shots`` are (first frame, last frame, .cube path or CDL), in order;
+    the frames leave in ``pix_fmt`` (the encoder's, from ``ffmpeg_command``)."""
     yuv = info.pix_fmt.startswith("yuv")
     matrix = SCALE_MATRICES.get(info.matrix, "bt709")
     video_range = RANGE_NAMES.get(info.colour.get("color_range", 0), "tv")
     steps = [f"scale=in_color_matrix={matrix}:in_range={video_range}" if yuv else None, "format=rgb48le"]
-    steps += [f"lut3d=file={escape(str(Path(cube).resolve()))}:interp=tetrahedral"
-              f":enable='between(n,{first},{last})'" for first, last, cube in shots]
+    steps += [step for first, last, grade in shots for step in shot_filters(first, last, grade)]
     steps += [f"scale=out_color_matrix={matrix}:out_range={video_range}" if yuv else None, f"format={pix_fmt}"]
     # Tags the source states (0 is "unspecified" for the range, 0 and 2 for the others) go back on.
     tags = [f"range={info.colour['color_range']}"] if info.colour.get("color_range") else []
