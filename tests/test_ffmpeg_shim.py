@@ -110,6 +110,19 @@ def test_the_plan_copies_subtitles_and_metadata(daemon_address, tmp_path, ffmpeg
         assert container.metadata.get("title") == "Take 3"
 
 
+def test_run_without_ffmpeg_on_path_says_so_and_keeps_the_plan(daemon_address, tmp_path):
+    import os
+
+    from conftest import SAMPLES
+
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "ffmpeg", str(SAMPLES / "clip" / "cut.mp4"), "-o",
+                             str(tmp_path / "out.mp4"), "--run", "--server", daemon_address], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PATH": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("colorgrade ffmpeg: cannot run ffmpeg (")
+    assert (tmp_path / "out.mp4.grade" / "cut.ffgraph").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.mov", "-o", "x.mp4"], "not a video file"),
     (["in.mov", "-o", "x.txt"], "give the output a video extension"),

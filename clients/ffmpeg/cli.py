@@ -41,10 +41,9 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
 def run_ffmpeg(args) -> int:
     from colorgrade.clients import media
     from colorgrade.clients.cli import correction_ids
-    from colorgrade.clients.corrections import Job, analyse_job, corrections_of, jsonable
+    from colorgrade.clients.corrections import Job, analyse_job
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, filter_graph, printable
-    from colorgrade.color import write_cdl, write_cube
+    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, printable
 
     source, target = Path(args.input), Path(args.output)
     folder = Path(args.dir) if args.dir else target.with_name(target.name + ".grade")
@@ -72,26 +71,44 @@ def run_ffmpeg(args) -> int:
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 1
+    try:
+        script = write_plan(folder, clip_id, entry, info, args)
+    except (OSError, ValueError) as error:
+        print(f"colorgrade ffmpeg: cannot write the plan: {error}", file=sys.stderr)
+        return 1
+    command = ffmpeg_command(source, target, script, info, args.codec, args.crf)
+    print(f"{len(entry['shots'])} shot(s) -> {folder}/", file=sys.stderr)
+    print(printable(command))
+    if not args.execute:
+        return 0
+    try:
+        return subprocess.run([command[0], "-hide_banner", "-loglevel", "error", "-stats",
+                               "-y" if args.overwrite else "-n", *command[1:]]).returncode
+    except OSError as error:
+        print(f"colorgrade ffmpeg: cannot run ffmpeg ({error}); the plan is in {folder}/", file=sys.stderr)
+        return 1
+
+
+def write_plan(folder: Path, clip_id: str, entry: dict, info, args) -> Path:
+    """The .cube per shot, the .ccc, the shot list and the filter script (which it returns) into ``folder``."""
+    from colorgrade.clients import media
+    from colorgrade.clients.corrections import corrections_of, jsonable
+    from colorgrade.clients.ffmpeg.plan import filter_graph
+    from colorgrade.color import write_cdl, write_cube
+
     folder.mkdir(parents=True, exist_ok=True)
     corrections = list(corrections_of(entry))
-    cubes = []
+    grades = []
     for shot, (cid, cdl, _) in zip(entry["shots"], corrections):
         write_cube(folder / f"{cid}.cube", cdl.to_lut(args.cube_size))
-        cubes.append((shot["first"], shot["last"], cdl if args.exact else folder / f"{cid}.cube"))
+        grades.append((shot["first"], shot["last"], cdl if args.exact else folder / f"{cid}.cube"))
     write_cdl(folder / f"{clip_id}.ccc", {cid: cdl for cid, cdl, _ in corrections},
               {cid: text for cid, _, text in corrections})
     (folder / f"{clip_id}.shots.json").write_text(json.dumps(jsonable(entry["shots"]), indent=2))
     script = folder / f"{clip_id}.ffgraph"
     _, pix_fmt, _ = media.choose_encoding(info, args.codec, args.crf)
-    script.write_text(filter_graph(cubes, info, pix_fmt))
-    command = ffmpeg_command(source, target, script, info, args.codec, args.crf)
-    print(f"{len(cubes)} shot(s) -> {folder}/", file=sys.stderr)
-    print(printable(command))
-    if not args.execute:
-        return 0
-    return subprocess.run([command[0], "-hide_banner", "-loglevel", "error", "-stats",
-                           "-y" if args.overwrite else "-n", *command[1:]]).returncode
-
+    script.write_text(filter_graph(grades, info, pix_fmt))
+    return script
 
 PIPE_EPILOG = """examples (the frames stream through the daemon; audio comes from the original file):
   ffmpeg -i take.mov -f nut -c:v rawvideo -pix_fmt rgb48le -fps_mode passthrough - \\
