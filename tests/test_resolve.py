@@ -105,6 +105,13 @@ def test_a_dry_run_exports_the_corrections_and_touches_nothing(daemon_address, t
     assert list(warm.versions) == ["Version 1"] and not warm.GetMarkers()
 
 
+def test_a_colour_managed_project_is_named_in_the_summary(daemon_address, two_shot_clip, tmp_path):
+    resolve, project, _, _ = timeline(two_shot_clip, tmp_path)
+    project.settings["colorScienceMode"] = "acescct"
+    summary = script.TimelineGrader(resolve, settings(daemon_address, tracks=[1], export=str(tmp_path / "x.ccc"))).grade()
+    assert any("colour managed" in note for note in summary.notes)
+
+
 def test_only_the_current_clip_when_asked_and_clear_failures(daemon_address, two_shot_clip, tmp_path):
     resolve, project, warm, cool = timeline(two_shot_clip, tmp_path)
     project.timeline.current = cool

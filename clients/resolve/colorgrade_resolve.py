@@ -65,7 +65,8 @@ class TimelineGrader:
         if not timeline:
             self.summary.notes.append("no timeline is open")
             return self.summary
-        if "managed" in str(project.GetSetting("colorScienceMode") or "").lower():
+        science = str(project.GetSetting("colorScienceMode") or "").lower()
+        if "managed" in science or "aces" in science:
             self.summary.notes.append("the project is colour managed: Resolve applies a node's CDL in the timeline "
                                       "colour space, while colorgrade judged the files' display-referred values")
         jobs = self.collect(timeline)
@@ -131,8 +132,10 @@ class TimelineGrader:
 
     def analyse(self, jobs):
         """One ``colorgrade analyze --items`` for the whole timeline -> {item id: correction} or None."""
-        folder = tempfile.mkdtemp(prefix="colorgrade-resolve-")
-        items = os.path.join(folder, "items.json")
+        with tempfile.TemporaryDirectory(prefix="colorgrade-resolve-") as folder:
+            return self._analyse(jobs, os.path.join(folder, "items.json"))
+
+    def _analyse(self, jobs, items):
         with open(items, "w") as handle:
             json.dump([job for _, job in jobs.values()], handle)
         command = COLORGRADE + ["analyze", "--items", items, "--json", "--samples", str(self.settings["samples"])]
