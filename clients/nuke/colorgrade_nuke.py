@@ -23,11 +23,14 @@ import nuke
 COLORGRADE = ["colorgrade"]
 SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".nuke", "colorgrade.json")
 MODES = ["auto", "keyed", "constant"]
-MOVES = 0.005        # "auto" keys the knobs when any CDL value moves more than this over the range
+# "auto" keys the knobs when any CDL value moves more than this over the range: half a percent of slope
+# is about one 8-bit code at mid-grey, below which keys would only add curve clutter.
+MOVES = 0.005
 CDL_KNOBS = ("slope", "offset", "power")
 
 
 def command():
+    """The colorgrade command `colorgrade install nuke` recorded, else `colorgrade` on the PATH."""
     if os.path.exists(SETTINGS_FILE):
         with open(SETTINGS_FILE) as handle:
             return json.load(handle).get("command", COLORGRADE)
