@@ -61,6 +61,7 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS, metavar="VIDEO",
                         help="video: the clips (default: the four real clips under ../shared/data)")
     parser.add_argument("--frames", type=int, default=48, help="video: frames per clip, from its start (default 48)")
+    parser.add_argument("--window", type=int, default=4, help="video: the served CDL's averaging radius (default 4)")
     add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
                                                  "daemon's")
 
@@ -221,7 +222,7 @@ def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
 
 def evaluate_video_through_daemon(args) -> dict:
     """Each clip's first ``--frames`` frames (shrunk to <= 480 px), graded by no correction, grey world and the
-    daemon's served modes (the analysis CDL over +-4 frames, the generator distilled to LUTs)."""
+    daemon's served modes (the analysis CDL over +-``--window`` frames, the generator distilled to LUTs)."""
     import numpy as np
     import torch
 
@@ -246,7 +247,7 @@ def evaluate_video_through_daemon(args) -> dict:
             return grade
 
         methods = {"none": lambda frames: frames, "grey world": grey,
-                   "served: CDL, window 4": daemon("cdl_frames", window_radius=4),
+                   f"served: CDL, window {args.window}": daemon("cdl_frames", window_radius=args.window),
                    "generator_lut": daemon("generator_lut")}
         return evaluate_video(clips, methods, progress=not args.json)
 

@@ -113,3 +113,25 @@ def test_training_smoke_run_resumes_and_writes_weights(tmp_path):
     log = (tmp_path / "run" / "log.tsv").read_text().splitlines()
     assert log[0].startswith("step\t")
     json.dumps(card)  # the card's record is plain JSON
+
+
+def test_video_evaluation_scores_drift_damage_and_flicker(rng):
+    from colorgrade.models.evaluate import VIDEO_CONDITIONS, drifting, evaluate_video
+
+    clean = [(rng.random((32, 48, 3)) * 200 + 20).astype(np.uint8) for _ in range(6)]
+    generator = torch.Generator().manual_seed(0)
+    assert all(np.array_equal(a, b) for a, b in zip(drifting(clean, (), generator), clean))
+    detuned = drifting(clean, ("warm_cool",), generator)
+    departures = [np.abs(d.astype(int) - c).mean() for d, c in zip(detuned, clean)]
+    assert departures[-1] > departures[0] > 0                  # the error drifts from half to full strength
+    report = evaluate_video({"noise": clean}, {
+        "none": lambda frames: frames,
+        "oracle": lambda frames: clean,                        # knows the clean clip: no error, no flicker
+        "jitter": lambda frames: [np.clip(f.astype(int) + (8 if i % 2 else -8), 0, 255).astype(np.uint8)
+                                  for i, f in enumerate(frames)]})
+    assert set(report["conditions"]) == set(VIDEO_CONDITIONS)
+    for condition, row in report["conditions"].items():
+        assert row["oracle"]["ciede2000"] == 0 and row["oracle"]["flicker"] == 0
+        assert row["jitter"]["flicker"] > row["none"]["flicker"]
+        if condition != "clean":
+            assert row["oracle"]["better"] == 1.0 and row["none"]["ciede2000"] > 0
