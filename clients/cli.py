@@ -143,8 +143,7 @@ def check_analyze_arguments(args) -> list:
         raise UsageError(f"--window must be 0 or more frames, got {args.window}")
     if args.samples < 1:
         raise UsageError(f"--samples must be 1 or more, got {args.samples}")
-    if not 2 <= args.cube_size <= 129:
-        raise UsageError(f"--cube-size must be 2..129, got {args.cube_size}")
+    check_cube_size("--cube-size", args.cube_size)
     if bool(args.items) == bool(args.inputs):
         raise UsageError("give INPUTs or --items, not both" if args.items else "nothing to analyse: give INPUTs")
     if args.items:
@@ -202,6 +201,12 @@ def read_items(path: Path) -> list:
     return jobs
 
 
+def check_cube_size(option: str, size: int) -> None:
+    """A .cube lattice size the commands write: 2..129 (129^3 is already a 60 MB text file)."""
+    if not 2 <= size <= 129:
+        raise UsageError(f"{option} must be 2..129, got {size}")
+
+
 def check_writable(option: str, path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -210,18 +215,22 @@ def check_writable(option: str, path: Path) -> None:
         raise UsageError(f"{option} {path}: not writable")
 
 
-def check_readable(inputs: list[Path]) -> None:
-    """Open each still's header and probe each video before a daemon starts (raises MediaError)."""
+def check_readable(inputs: list[Path]) -> dict:
+    """Open each still's header and probe each video (once, however often it is listed) before a daemon
+    starts; raises MediaError. -> {video path: VideoInfo}, so nothing probes a video again."""
     from colorgrade.clients import media
 
+    videos = {}
     for path in inputs:
         kind = media.kind_of(path)
         if kind == "still":
             media.open_still(path).close()
         elif kind == "video":
-            media.probe_video(path)
+            if path not in videos:
+                videos[path] = media.probe_video(path)
         else:
             media.list_sequence(path)
+    return videos
 
 
 class UsageError(ValueError):
@@ -253,10 +262,11 @@ def run_analyze(args) -> int:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
     try:
-        check_readable([job.path for job in jobs])
+        videos = check_readable([job.path for job in jobs])
         with connect(args) as client:
-            report = {job.key: analyse_job(client, job, shots=args.shots, samples=args.samples, window=args.window,
-                                               per_frame=args.per_frame, quiet=args.json) for job in jobs}
+            report = {job.key: analyse_job(client, job, videos.get(job.path), shots=args.shots, samples=args.samples,
+                                           window=args.window, per_frame=args.per_frame, quiet=args.json)
+                      for job in jobs}
     except (GradeError, MediaError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
@@ -269,10 +279,9 @@ def run_analyze(args) -> int:
             write_cube(args.cube, next(iter(report.values()))["cdl"].to_lut(args.cube_size))
         if args.edl:
             from colorgrade.clients.edl import write_edl
-            from colorgrade.clients.media import probe_video
 
             (job,) = jobs
-            write_edl(args.edl, job.path, report[job.key]["shots"], probe_video(job.path).rate, job.id)
+            write_edl(args.edl, job.path, report[job.key]["shots"], videos[job.path].rate, job.id)
         if args.cubes:
             Path(args.cubes).mkdir(parents=True, exist_ok=True)
             for cid, (cdl, _) in corrections.items():
@@ -435,8 +444,7 @@ def run_cube(args) -> int:
     from colorgrade.color import CDL, read_cdl, write_cube
 
     try:
-        if not 2 <= args.size <= 129:
-            raise UsageError(f"--size must be 2..129, got {args.size}")
+        check_cube_size("--size", args.size)
         if Path(args.output).suffix.lower() != ".cube":
             raise UsageError(f"{args.output}: give the output a .cube name")
         check_writable("output", Path(args.output))

@@ -22,20 +22,23 @@ class Job(NamedTuple):
     last: int | None = None
 
 
-def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window: int = 2, per_frame: bool = False,
-                quiet: bool = False) -> dict:
+def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
+                window: int = 2, per_frame: bool = False, quiet: bool = False) -> dict:
     """-> the report entry of one job: cdl, confidence, label, and, as asked, its ``shots`` (cuts found, up to
     ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
-    A job with a frame range is one shot. ``quiet``: no progress bar."""
+    A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
+    decode the whole file). ``quiet``: no progress bar."""
     kind = media.kind_of(job.path)
+    if kind == "video" and info is None:
+        info = media.probe_video(job.path)
     if kind == "still":
         result = client.analyze([media.shrink(media.read_image(job.path))])[0]
         return {"id": job.id, "cdl": result.cdl, "confidence": result.confidence, "label": result.label,
                 "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
-    thumbnails = ((number, media.shrink(frame)) for number, frame in media.numbered_frames(job.path, job.first,
-                                                                                         job.last))
+    thumbnails = ((number, media.shrink(frame))
+                  for number, frame in media.numbered_frames(job.path, job.first, job.last, info))
     if shots or job.first is not None or job.last is not None:
-        rate = media.probe_video(job.path).rate if kind == "video" else None
+        rate = info.rate if info is not None else None
         found = []
         progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
         for shot in correct_shots(client.analyze, thumbnails, samples, find_cuts=shots):
@@ -52,8 +55,7 @@ def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window
         if not shots:
             return found[0]
         frames = [s["last"] - s["first"] + 1 for s in found]
-        return {"id": job.id, "cdl": CDL.from_vector(np.average([s["cdl"].to_vector() for s in found], axis=0,
-                                                                weights=frames)),
+        return {"id": job.id, "cdl": CDL.mean([s["cdl"] for s in found], weights=frames),
                 "confidence": _mean_or_none([s["confidence"] for s in found], frames),
                 "label": max(found, key=lambda s: s["last"] - s["first"])["label"], "frames": sum(frames),
                 "shots": found}
@@ -71,7 +73,7 @@ def analyse_job(client, job: Job, shots: bool = False, samples: int = 24, window
     if not results:
         raise media.MediaError(f"{job.path}: no frames to analyse")
     labels = [r.label for r in results]
-    entry = {"id": job.id, "cdl": CDL.from_vector(np.mean([r.cdl.to_vector() for r in results], axis=0)),
+    entry = {"id": job.id, "cdl": CDL.mean([r.cdl for r in results]),
              "confidence": _mean_or_none([r.confidence for r in results]),
              "label": max(set(labels), key=labels.count), "frames": len(results)}
     if per_frame:

@@ -177,35 +177,19 @@ def frame_numbers(files: list[Path]) -> list[int]:
     return numbers
 
 
-def numbered_frames(path, first: int | None = None, last: int | None = None):
+def numbered_frames(path, first: int | None = None, last: int | None = None, info: "VideoInfo | None" = None):
     """(frame number, frame) of a video (numbered from 0) or a folder of stills (numbered by their names),
-    from ``first`` to ``last`` inclusive (None: the start, the end). A video is sought to near ``first``."""
+    from ``first`` to ``last`` inclusive (None: the start, the end). A video is sought to near ``first``;
+    pass its ``info`` when it has been probed already (probing may decode the whole file)."""
     path = Path(path)
-    low, high = -1 if first is None else first, float("inf") if last is None else last
-    if kind_of(path) == "sequence":
-        files = list_sequence(path)
-        for number, file in zip(frame_numbers(files), files):
-            if low <= number <= high:
-                yield number, read_image(file)
+    if kind_of(path) == "video":
+        yield from _decode(path, info or probe_video(path), first, last)
         return
-    info = probe_video(path)
-    rgb = "rgb48le" if info.bits > 8 else "rgb24"
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            start = stream.start_time or 0
-            to_pts = lambda n: start + round(n / (info.rate * stream.time_base))   # noqa: E731
-            if low > 0:
-                container.seek(to_pts(low), stream=stream, backward=True)
-            for index, frame in enumerate(container.decode(stream)):
-                # After a seek, frames are numbered by their time (footage from an editor is constant-rate).
-                number = index if low <= 0 else round((frame.pts - start) * stream.time_base * info.rate)
-                if number > high:
-                    break
-                if number >= low:
-                    yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
-    except av.error.FFmpegError as error:
-        raise MediaError(f"{path}: cannot decode video ({error})") from None
+    low, high = -1 if first is None else first, float("inf") if last is None else last
+    files = list_sequence(path)
+    for number, file in zip(frame_numbers(files), files):
+        if low <= number <= high:
+            yield number, read_image(file)
 
 
 @dataclass
@@ -241,7 +225,7 @@ def probe_video(path) -> VideoInfo:
             pix_fmt = context.pix_fmt or "yuv420p"
             return VideoInfo(count, stream.average_rate or Fraction(25), stream.width, stream.height, pix_fmt,
                              context.name, context.profile, stream.time_base or Fraction(1, 25),
-                             max(c.bits for c in av.VideoFormat(pix_fmt).components),
+                             sample_bits(pix_fmt),
                              {name: int(getattr(context, name)) for name in COLOUR_TAGS})
     except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot read video ({error})") from None
@@ -250,17 +234,46 @@ def probe_video(path) -> VideoInfo:
 COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
 
 
+def sample_bits(pix_fmt: str) -> int:
+    """Bits per sample of a pixel format (10 for yuv422p10le)."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+def rgb_format(bits: int) -> str:
+    """The RGB format frames of a ``bits``-deep source travel in: rgb24, or rgb48le (10-bit stays 10-bit in the
+    top bits of 16)."""
+    return "rgb48le" if bits > 8 else "rgb24"
+
+
 def read_video(path, info: VideoInfo, timestamps: list | None = None):
     """Yields (H, W, 3) RGB frames of the video ``info`` describes (``probe_video``; probing may decode the
     whole file, so it is done once): uint8 from 8-bit sources, uint16 from deeper ones (10-bit stays
     10-bit in the top bits). Each frame's presentation time is appended to ``timestamps`` when given."""
-    rgb = "rgb48le" if info.bits > 8 else "rgb24"
+    for _, frame in _decode(path, info, timestamps=timestamps):
+        yield frame
+
+
+def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = None,
+            timestamps: list | None = None):
+    """(frame number, RGB frame) from ``first`` to ``last``; the one decoding loop of ``read_video`` and
+    ``numbered_frames``."""
+    low, high = -1 if first is None else first, float("inf") if last is None else last
+    rgb = rgb_format(info.bits)
     try:
         with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                if timestamps is not None:
-                    timestamps.append(frame.pts)
-                yield frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
+            stream = container.streams.video[0]
+            start = stream.start_time or 0
+            if low > 0:
+                container.seek(start + round(low / (info.rate * stream.time_base)), stream=stream, backward=True)
+            for index, frame in enumerate(container.decode(stream)):
+                # After a seek, frames are numbered by their time (footage from an editor is constant-rate).
+                number = index if low <= 0 else round((frame.pts - start) * stream.time_base * info.rate)
+                if number > high:
+                    break
+                if number >= low:
+                    if timestamps is not None:
+                        timestamps.append(frame.pts)
+                    yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
     except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot decode video ({error})") from None
 

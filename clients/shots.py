@@ -149,7 +149,7 @@ def _correct(analyze, shot: Shot, sampled: list[tuple[int, np.ndarray]]) -> Shot
     for start in range(0, len(sampled), ANALYSIS_BATCH):
         results += analyze([frame for _, frame in sampled[start:start + ANALYSIS_BATCH]])
     confidences = [r.confidence for r in results if r.confidence is not None]
-    return ShotCorrection(shot=shot, cdl=CDL.from_vector(np.mean([r.cdl.to_vector() for r in results], axis=0)),
+    return ShotCorrection(shot=shot, cdl=CDL.mean([r.cdl for r in results]),
                           confidence=float(np.mean(confidences)) if confidences else None,
                           label=Counter(r.label for r in results).most_common(1)[0][0],
                           samples=[n for n, _ in sampled])

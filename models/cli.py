@@ -228,14 +228,15 @@ def evaluate_video_through_daemon(args) -> dict:
 
     from colorgrade.clients import media
     from colorgrade.clients.cli import connect
+    from colorgrade.models.data import to_numpy, to_tensor
     from colorgrade.models.evaluate import evaluate_video, grey_world
 
     clips = {Path(path).name: [media.shrink(frame, 480) for _, frame in media.numbered_frames(path, 0, args.frames - 1)]
              for path in args.clips}
 
     def grey(frames):
-        images = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
-        return list((grey_world(images).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
+        images = torch.cat([to_tensor(frame) for frame in frames]).float() / 255
+        return list(np.rint(to_numpy(grey_world(images)) * 255).astype(np.uint8))
 
     with connect(args) as client:
         def daemon(mode, **settings):

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from colorgrade.models import metrics
 from colorgrade.models.analysis import Analyzer
 from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
-from colorgrade.models.data import PhotoSet, to_numpy
+from colorgrade.color import block_means
+from colorgrade.models.data import PhotoSet, to_numpy, to_tensor
 from colorgrade.models.detunes import LABELS, MIXTURE_ERRORS, MixtureSampler, apply_labels, are_neighbours
 from colorgrade.models.networks import cdl_from_head
 
@@ -270,9 +271,8 @@ def drifting(clean: list[np.ndarray], family, generator: torch.Generator) -> lis
     frames = []
     for t, frame in enumerate(clean):
         strength = 0.5 + 0.5 * t / max(1, len(clean) - 1)
-        image = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
-        detuned = MixtureSampler.apply(image, magnitudes * strength, order)
-        frames.append(np.rint(detuned[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+        detuned = MixtureSampler.apply(to_tensor(frame).float() / 255, magnitudes * strength, order)
+        frames.append(np.rint(to_numpy(detuned)[0] * 255).astype(np.uint8))
     return frames
 
 
@@ -292,13 +292,12 @@ def evaluate_video(clips: dict[str, list[np.ndarray]], methods: dict, seed: int 
         for name, clean in tqdm(clips.items(), desc=condition, disable=not progress):
             inputs = drifting(clean, family, generator)
             targets = np.stack(clean).astype(np.float64) / 255
+            pooled_targets = np.stack([block_means(frame, 2) for frame in clean])
             for method, grade in methods.items():
-                outputs = np.stack(grade(inputs)).astype(np.float64) / 255
-                pooled = lambda x: x[:, :x.shape[1] // 2 * 2, :x.shape[2] // 2 * 2].reshape(  # noqa: E731
-                    x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, 3).mean(axis=(2, 4))
-                rows[method].append({"clip": name, "ciede2000": float(metrics.ciede2000(pooled(outputs),
-                                                                                      pooled(targets)).mean()),
-                                     "flicker": metrics.flicker(outputs, targets)})
+                graded = grade(inputs)
+                pooled = np.stack([block_means(frame, 2) for frame in graded])
+                rows[method].append({"clip": name, "ciede2000": float(metrics.ciede2000(pooled, pooled_targets).mean()),
+                                     "flicker": metrics.flicker(np.stack(graded).astype(np.float64) / 255, targets)})
         none = [row["ciede2000"] for row in rows["none"]]
         report[condition] = {method: {"ciede2000": round(float(np.mean([r["ciede2000"] for r in values])), 3),
                                       "flicker": round(float(np.mean([r["flicker"] for r in values])), 3),

@@ -150,3 +150,10 @@ def test_apply_codes_equals_float_path(rng, dtype):
         cdl = random_cdl(rng, spread=1.5)
         float_path = np.rint(cdl.apply(image.astype(np.float32) * np.float32(1 / top)) * np.float32(top)).astype(dtype)
         np.testing.assert_array_equal(cdl.apply_codes(image), float_path)
+
+
+def test_mean_of_cdls_is_value_by_value_and_weighted():
+    a, b = CDL((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 1.0), CDL((2.0, 1.0, 0.5), (0.1, 0.0, -0.1), (1.2, 1.0, 0.8), 0.4)
+    assert CDL.mean([a, b]) == CDL.from_vector((a.to_vector() + b.to_vector()) / 2)
+    weighted = CDL.mean([a, b], weights=[3, 1])
+    assert weighted.slope == pytest.approx((1.25, 1.0, 0.875)) and weighted.saturation == pytest.approx(0.85)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from colorgrade.clients.cli import UsageError, add_connection_arguments, check_writable, connect
+from colorgrade.clients.cli import UsageError, add_connection_arguments, check_cube_size, check_writable, connect
 
 FFMPEG_EPILOG = """examples:
   colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
@@ -48,9 +48,9 @@ def run_ffmpeg(args) -> int:
     source, target = Path(args.input), Path(args.output)
     folder = Path(args.dir) if args.dir else target.with_name(target.name + ".grade")
     try:
-        if not 2 <= args.cube_size <= 129 or args.samples < 1:
-            raise UsageError(f"--cube-size must be 2..129 and --samples 1 or more; got {args.cube_size}, "
-                             f"{args.samples}")
+        check_cube_size("--cube-size", args.cube_size)
+        if args.samples < 1:
+            raise UsageError(f"--samples must be 1 or more, got {args.samples}")
         if not source.is_file() or media.kind_of(source) != "video":
             raise media.MediaError(f"{source}: not a video file")
         if target.suffix.lower() not in media.VIDEO_SUFFIXES:
@@ -67,7 +67,7 @@ def run_ffmpeg(args) -> int:
     clip_id = correction_ids([source])[source]
     try:
         with connect(args) as client:
-            entry = analyse_job(client, Job(str(source), clip_id, source), shots=True, samples=args.samples)
+            entry = analyse_job(client, Job(str(source), clip_id, source), info, shots=True, samples=args.samples)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import av
 
-from colorgrade.clients.media import MediaError
+from colorgrade.clients.media import MediaError, rgb_format, sample_bits
 
 
 def pipe(client, clip: str, source: BinaryIO, sink: BinaryIO, progress=None) -> int:
@@ -23,8 +23,7 @@ def pipe(client, clip: str, source: BinaryIO, sink: BinaryIO, progress=None) -> 
     if not reader.streams.video:
         raise MediaError("the NUT stream on standard input has no video")
     stream = reader.streams.video[0]
-    deep = max(c.bits for c in av.VideoFormat(stream.codec_context.pix_fmt).components) > 8
-    rgb = "rgb48le" if deep else "rgb24"
+    rgb = rgb_format(sample_bits(stream.codec_context.pix_fmt))
     writer = av.open(sink, format="nut", mode="w")
     out = writer.add_stream("rawvideo", rate=stream.average_rate)
     out.width, out.height, out.pix_fmt, out.time_base = stream.width, stream.height, rgb, stream.time_base

@@ -62,6 +62,11 @@ class CDL:
             raise ValueError(f"a CDL vector has 10 values, got {len(v)}")
         return cls(tuple(v[0:3]), tuple(v[3:6]), tuple(v[6:9]), v[9])
 
+    @classmethod
+    def mean(cls, cdls, weights=None) -> "CDL":
+        """The (weighted) mean of CDLs, value by value: how a window or a shot averages its frames' CDLs."""
+        return cls.from_vector(np.average([cdl.to_vector() for cdl in cdls], axis=0, weights=weights))
+
     def to_vector(self) -> np.ndarray:
         return np.array([*self.slope, *self.offset, *self.power, self.saturation], dtype=np.float64)
 
