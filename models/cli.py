@@ -91,6 +91,20 @@ def describe_segments(training: dict) -> str:
                      f"({s['device_name']}, {s['cpu_threads']} CPU threads)" for s in training.get("segments", []))
 
 
+def describe_data(training: dict) -> str:
+    """The training photos' folders and licences, research-only sets named (``data.licence_summary``)."""
+    from colorgrade.models.data import licence_summary, list_photos
+
+    options = training.get("options", {})
+    names = set(training.get("photos", {}).get("train", []))
+    try:
+        photos = [p for p in list_photos(options.get("photos", []), options.get("licence", "any")) if p.name in names]
+    except FileNotFoundError as error:
+        return f"Training photos: {len(names)} ({error})"
+    return f"Training photos ({options.get('licence', 'any')} licences):\n\n" + "\n".join(
+        f"- {line}" for line in licence_summary(photos))
+
+
 def write_analysis_card(weights, photo_folders, device=None) -> dict:
     """Evaluate ``weights`` on the test split and the fixed set, and write the card beside them."""
     from colorgrade.models.evaluate import format_analysis_report
@@ -108,7 +122,7 @@ def write_analysis_card(weights, photo_folders, device=None) -> dict:
     body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "
             f"step {training.get('selected_step')}, the best on the validation photos), from photos "
             f"in {', '.join(training.get('options', {}).get('photos', []))} split by photo {split}:\n\n{runs}\n\n"
-            f"Evaluated by `{card_command}` on the held-out test split (`colorgrade eval analysis` "
+            f"{describe_data(training)}\n\nEvaluated by `{card_command}` on the held-out test split (`colorgrade eval analysis` "
             f"reproduces it):\n\n```\n{format_analysis_report(test)}\n```\n\n"
             "`evaluation_fixed_set` below is re-measured by the test suite on the shipped sample photos "
             "(on CPU) to check these weights still give these numbers; it is a reproducibility check, "
@@ -194,6 +208,7 @@ def write_generator_card(weights, table: dict | None) -> None:
                   "Not evaluated yet: run `colorgrade eval generator --write-card`.")
     body = (f"Trained in {training.get('steps')} steps, {training.get('minutes')} min wall time (weights kept from "
             f"step {training.get('selected_step')}, the lowest L2 on validation clips):\n\n{runs}\n\n"
+            f"{describe_data(training)}\n\n"
             f"Evaluation on synthetic clips from the held-out test photos (`colorgrade eval generator`):\n\n"
             f"{table_text}\n\n`evaluation_fixed_set` is re-measured by the test suite (CPU) as a reproducibility "
             "check; it is not a held-out score.")

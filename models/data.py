@@ -48,12 +48,38 @@ def list_photos(folders, licence: str = "any") -> list[Path]:
 
 def research_only(folder: Path) -> set[str]:
     """File names a folder's MANIFEST.tsv marks research-only (none when it has no manifest or no licence column)."""
+    return {name for name, licence in manifest_licences(folder).items() if licence.startswith(RESEARCH_ONLY)}
+
+
+def licence_summary(photos: list[Path]) -> list[str]:
+    """One line per folder of ``photos``: how many, and which licences, research-only ones named with
+    their counts (what a weights card must say about its data)."""
+    lines = []
+    for folder in sorted({Path(p).parent for p in photos}):
+        names = {Path(p).name for p in photos if Path(p).parent == folder}
+        licences = manifest_licences(folder)
+        if not licences:
+            lines.append(f"{folder}: {len(names)} photos (no licence column; see the folder's LICENSES.md)")
+            continue
+        research: dict[str, int] = {}
+        for name in names:
+            licence = licences.get(name, "")
+            if licence.startswith(RESEARCH_ONLY):
+                research[licence] = research.get(licence, 0) + 1
+        permissive = len(names) - sum(research.values())
+        named = "; ".join(f"{count} {licence}" for licence, count in sorted(research.items(), key=lambda kv: -kv[1]))
+        lines.append(f"{folder}: {len(names)} photos, {permissive} under permissive licences"
+                     + (f", research-only: {named}" if research else ""))
+    return lines
+
+
+def manifest_licences(folder: Path) -> dict[str, str]:
+    """File name -> licence from a folder's MANIFEST.tsv (empty when it has no manifest or no licence column)."""
     manifest = Path(folder) / "MANIFEST.tsv"
     if not manifest.exists():
-        return set()
+        return {}
     with manifest.open(newline="", encoding="utf-8") as handle:
-        return {row["file"] for row in csv.DictReader(handle, delimiter="\t")
-                if (row.get("licence") or "").startswith(RESEARCH_ONLY)}
+        return {row["file"]: row["licence"] for row in csv.DictReader(handle, delimiter="\t") if row.get("licence")}
 
 
 def split_of(photo: Path) -> str:
@@ -155,15 +181,16 @@ class PhotoSet:
         return chosen.to(self.device).permute(0, 3, 1, 2).float() / 255.0
 
     def random_crops(self, batch: int, size: tuple[int, int], generator: torch.Generator,
-                     composite_share: float = 0.0) -> torch.Tensor:
-        """(B, 3, h, w) crops of random photos, each 50-100 % of the photo's side, randomly mirrored.
+                     composite_share: float = 0.0, which: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 3, h, w) crops of random photos (or of the photos at indices ``which``), each 50-100 % of the
+        photo's side, randomly mirrored.
 
         ``composite_share`` of them get a rectangle (20-60 % of each side) cut from another random
         crop pasted in: two well-graded pictures side by side are still a well-graded picture, so
         this makes new "clean" scenes from a few dozen photos, and a network can no longer
         recognise the photo and recall its colours instead of judging them.
         """
-        crops = self._crops(batch, size, generator)
+        crops = self._crops(batch, size, generator, which)
         if composite_share <= 0:
             return crops
         rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
@@ -177,9 +204,11 @@ class PhotoSet:
         inside &= (rand(batch) < composite_share)[:, None, None]
         return torch.where(inside[:, None].to(crops.device), donors, crops)
 
-    def _crops(self, batch: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    def _crops(self, batch: int, size: tuple[int, int], generator: torch.Generator,
+               which: torch.Tensor | None = None) -> torch.Tensor:
         rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
-        which = torch.randint(len(self.images), (batch,), generator=generator)
+        if which is None:
+            which = torch.randint(len(self.images), (batch,), generator=generator)
         scale = 0.5 + 0.5 * rand(batch)
         mirror = torch.where(rand(batch) < 0.5, -1.0, 1.0)
         theta = torch.zeros(batch, 2, 3)

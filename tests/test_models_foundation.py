@@ -8,7 +8,7 @@ import torch
 
 from colorgrade.models import metrics
 from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear
-from colorgrade.models.data import PhotoSet, list_photos, load_photo, split_photos, synthesise_clip, to_numpy, to_tensor
+from colorgrade.models.data import PhotoSet, licence_summary, list_photos, load_photo, split_photos, synthesise_clip, to_numpy, to_tensor
 from colorgrade.models.detunes import (KINDS, LABELS, MixtureSampler, are_neighbours, catalogue,
                                        correction_matrix)
 from colorgrade.color import CDL
@@ -143,6 +143,21 @@ def test_permissive_licence_leaves_out_research_only_rows(tmp_path):
     assert [p.name for p in list_photos([tmp_path], "permissive")] == ["free.jpg", "unlisted.png"]
     with pytest.raises(ValueError, match="licence must be"):
         list_photos([tmp_path], "mine")
+
+
+def test_licence_summary_names_research_only_sets_per_folder(tmp_path):
+    listed, bare = tmp_path / "listed", tmp_path / "bare"
+    for folder, names in ((listed, ("a.jpg", "b.jpg", "c.jpg", "d.jpg")), (bare, ("e.png",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).touch()
+    (listed / "MANIFEST.tsv").write_text("file\tlicence\na.jpg\tCC0-1.0\nb.jpg\tRESEARCH-ONLY (ImageNet terms)\n"
+                                         "c.jpg\tRESEARCH-ONLY (ImageNet terms)\nd.jpg\tRESEARCH-ONLY (BSDS)\n")
+    assert licence_summary(list_photos([listed, bare])) == [
+        f"{bare}: 1 photos (no licence column; see the folder's LICENSES.md)",
+        f"{listed}: 4 photos, 1 under permissive licences, research-only: 2 RESEARCH-ONLY (ImageNet terms); "
+        "1 RESEARCH-ONLY (BSDS)"]
+    assert licence_summary(list_photos([listed], "permissive")) == [f"{listed}: 1 photos, 1 under permissive licences"]
 
 
 def test_missing_photo_folder_is_named(tmp_path):

@@ -1,0 +1,62 @@
+"""The design study's parts: the histogram reads a cast as a shift, the bounds are computed as named."""
+import numpy as np
+import torch
+
+from colorgrade.models import design_study
+from colorgrade.models.colour import linear_to_srgb, srgb_to_linear
+from colorgrade.models.data import PhotoSet, list_photos
+
+from conftest import SAMPLES
+
+
+def _mass_centre(histogram: torch.Tensor) -> np.ndarray:
+    mass = histogram[0, 0] ** 2   # the histograms are square roots
+    index = torch.arange(design_study.HISTOGRAM_BINS, dtype=torch.float32)
+    return np.array([float((mass.sum(1) * index).sum()), float((mass.sum(0) * index).sum())])
+
+
+def test_a_linear_cast_shifts_the_log_chroma_histogram_by_its_log_gain():
+    photo = PhotoSet(list_photos([SAMPLES / "photos"])[:1], size=(96, 96)).photos(torch.tensor([0]))
+    gains = torch.tensor([1.0, 0.8, 1.0]).view(1, 3, 1, 1)   # log G/R and log G/B both fall by log(1.25)
+    cast = linear_to_srgb(srgb_to_linear(photo) * gains)
+    shift = _mass_centre(design_study.chroma_histograms(photo)) - _mass_centre(design_study.chroma_histograms(cast))
+    bins = np.log(1.25) / (2 * design_study.HISTOGRAM_RANGE / design_study.HISTOGRAM_BINS)
+    # Pixels clipped by the cast or at the histogram's edge move less; the bulk moves by the gain.
+    np.testing.assert_allclose(shift, [bins, bins], atol=0.6)
+
+
+def test_an_untrained_corrector_is_the_identity_and_the_bounds_follow():
+    photos = PhotoSet(list_photos([SAMPLES / "photos"]), size=(64, 64))
+    corrector = design_study.Corrector(histogram=True).eval()
+    head, confidence = design_study.predict([corrector, corrector], photos.photos(torch.arange(len(photos))), tta=True)
+    np.testing.assert_allclose(head.numpy(), np.tile([1, 1, 1, 0, 0, 0, 1, 1, 1, 1], (len(photos), 1)), atol=1e-6)
+    for design in (corrector, design_study.Corrector(reference=True).eval()):
+        report = design_study.score([design], photos)
+        for family, row in report.items():
+            assert row["head"] == row["none"] == row["served"] == row["oracle gate"], family
+
+
+def test_crops_of_chosen_photos_come_from_those_photos():
+    photos = PhotoSet(list_photos([SAMPLES / "photos"]), size=(64, 64))
+    which = torch.tensor([2, 2, 0])
+    crops = photos.random_crops(3, (64, 64), torch.Generator().manual_seed(0), which=which)
+    means = photos.photos(torch.arange(len(photos))).mean((2, 3))
+    # A crop's mean colour is nearest its own photo's (the sample photos differ in colour).
+    nearest = [int(torch.cdist(crop.mean((1, 2))[None], means).argmin()) for crop in crops]
+    assert nearest == which.tolist()
+
+
+def test_a_short_training_run_learns_to_correct():
+    photos = PhotoSet(list_photos([SAMPLES / "photos"]), size=(192, 192))
+    trained = design_study.train_corrector(photos, steps=60, batch=32)
+    report = design_study.score([trained], PhotoSet(list_photos([SAMPLES / "photos"]), size=(160, 160)))
+    assert report["mixtures (2-3 errors)"]["head"] < report["mixtures (2-3 errors)"]["none"]
+    assert all(row["oracle gate"] <= min(row["head"], row["none"]) + 1e-6 for row in report.values())
+
+
+def test_white_spread_of_the_casts_is_their_log_gain():
+    photos = PhotoSet(list_photos([SAMPLES / "photos"]), size=(64, 64))
+    spread = design_study.white_spread(photos)
+    assert set(spread) == {"grey world", "white patch", "grey edge", "white-balance casts"}
+    m = np.concatenate([np.linspace(0.2, 1, 1001), -np.linspace(0.2, 1, 1001)]) * 0.25
+    assert abs(spread["white-balance casts"]["std"][0] - np.log1p(m).std(ddof=1)) < 1e-3
