@@ -268,16 +268,16 @@ def format_report(results: dict) -> str:
     families = list(next(iter(results["rows"].values()))["validation"])
     lines = [f"Corrector designs, {results['steps']} steps of 128 crops each unless named, on "
              f"{results['validation_photos']} validation photos: mean CIEDE2000, head (full) / served",
-             f"{'design':30}{'minutes':>8}" + "".join(f"{f[:17]:>19}" for f in families)]
+             f"{'design':38}{'minutes':>8}" + "".join(f"{f[:17]:>19}" for f in families)]
     for name, row in results["rows"].items():
         cells = [f"{row['validation'][f]['head']:.2f} / {row['validation'][f]['served']:.2f}" for f in families]
-        lines.append(f"{name:30}{row['train_minutes']:>8}" + "".join(f"{c:>19}" for c in cells))
+        lines.append(f"{name:38}{row['train_minutes']:>8}" + "".join(f"{c:>19}" for c in cells))
     first = next(iter(results["rows"].values()))
-    lines.append(f"{'uncorrected':38}" + "".join(f"{first['validation'][f]['none']:>19.2f}" for f in families))
-    lines.append(f"{'oracle gate (statistics)':38}" + "".join(f"{first['validation'][f]['oracle gate']:>19.2f}" for f in families))
+    lines.append(f"{'uncorrected':46}" + "".join(f"{first['validation'][f]['none']:>19.2f}" for f in families))
+    lines.append(f"{'oracle gate (statistics)':46}" + "".join(f"{first['validation'][f]['oracle gate']:>19.2f}" for f in families))
     if "training photos" in first:
         training = first["training photos"]
-        lines.append(f"{'statistics on training photos':38}"
+        lines.append(f"{'statistics on training photos':46}"
                      + "".join(f"{training[f]['head']:.2f} / {training[f]['served']:.2f}".rjust(19) for f in families))
     lines += ["", "Spread of the white (log R/G, log B/G of linear light): standard deviation; median absolute deviation"]
     for name, spread in results["white_spread"].items():
