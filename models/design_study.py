@@ -44,7 +44,7 @@ from colorgrade.models import DEFAULT_PHOTOS
 from colorgrade.models.colour import apply_cdl, srgb_to_linear, thumbnail
 from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import MIXTURE_ERRORS, MixtureSampler
-from colorgrade.models.evaluate import FAMILIES, EVAL_SIZE, _delta_e, _family_inputs
+from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, family_inputs, frame_delta_e
 from colorgrade.models.networks import STATISTICS_SIZE, cdl_from_head, colour_statistics, shrink_cdl
 from colorgrade.models.train_analysis import confidence_targets, lab_distances
 
@@ -168,7 +168,8 @@ def reference_view(clean: torch.Tensor) -> torch.Tensor:
 def predict(correctors: list[Corrector], images: torch.Tensor, tta: bool = False,
             references: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(head CDLs (B, 10), confidence (B,)) averaged over the ensemble and, with ``tta``, over the whole
-    frame and its four 80 % corner crops."""
+    frame and its four 80 % corner crops; ``references``: the reference views' thumbnails, for correctors
+    that read one."""
     views = [images]
     if tta:
         height, width = images.shape[-2:]
@@ -193,13 +194,13 @@ def score(correctors: list[Corrector], photos: PhotoSet, tta: bool = False, seed
         scores = {"none": [], "head": [], "served": [], "oracle gate": []}
         for start in range(0, len(photos), 64):
             clean = photos.photos(torch.arange(start, min(len(photos), start + 64)))
-            inputs = _family_inputs(clean, family, generator)
+            inputs = family_inputs(clean, family, generator)
             references = reference_view(clean) if correctors[0].reference else None
             head, confidence = predict(correctors, inputs, tta, references)
-            none, full = _delta_e(inputs, clean), _delta_e(apply_cdl(inputs, head), clean)
+            none, full = frame_delta_e(inputs, clean), frame_delta_e(apply_cdl(inputs, head), clean)
             scores["none"].append(none)
             scores["head"].append(full)
-            scores["served"].append(_delta_e(apply_cdl(inputs, shrink_cdl(head, confidence)), clean))
+            scores["served"].append(frame_delta_e(apply_cdl(inputs, shrink_cdl(head, confidence)), clean))
             scores["oracle gate"].append(np.minimum(none, full))
         report[name] = {method: round(float(np.concatenate(values).mean()), 3) for method, values in scores.items()}
     return report

@@ -42,7 +42,7 @@ FAMILIES = {
 METHODS = ("none", "grey world", "white patch", "best CDL (oracle)", "head (full)", "served")
 
 
-def _delta_e(outputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+def frame_delta_e(outputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) pairs -> (B,) mean CIEDE2000 per frame, on 2x2 means."""
     return metrics.ciede2000(to_numpy(F.avg_pool2d(outputs, 2)), to_numpy(F.avg_pool2d(targets, 2))).mean(axis=(1, 2))
 
@@ -91,7 +91,8 @@ def _family_errors(count: int, family, generator: torch.Generator) -> tuple[torc
     return magnitudes, list(range(len(names)))
 
 
-def _family_inputs(clean: torch.Tensor, family, generator: torch.Generator) -> torch.Tensor:
+def family_inputs(clean: torch.Tensor, family, generator: torch.Generator) -> torch.Tensor:
+    """Clean photos (B, 3, H, W) with one ``FAMILIES`` entry's errors applied (seeded by ``generator``)."""
     if family == ():
         return clean
     return MixtureSampler.apply(clean, *_family_errors(len(clean), family, generator))
@@ -119,7 +120,7 @@ def evaluate_analysis(analyzer: Analyzer, photos: PhotoSet, training_photos: Pho
         for start in range(0, count, batch):
             which = torch.arange(start, min(count, start + batch)) % len(photos)
             clean = photos.photos(which)
-            inputs = _family_inputs(clean, family, generator)
+            inputs = family_inputs(clean, family, generator)
             with torch.no_grad():
                 prediction = analyzer.predict(thumbnail(inputs.to(analyzer.device), analyzer.thumbnail_size))
             outputs = {"none": inputs, "grey world": grey_world(inputs), "white patch": white_patch(inputs),
@@ -127,7 +128,7 @@ def evaluate_analysis(analyzer: Analyzer, photos: PhotoSet, training_photos: Pho
                        "head (full)": apply_cdl(inputs, prediction.head_cdls.cpu()),
                        "served": apply_cdl(inputs, prediction.cdls.cpu())}
             for method, output in outputs.items():
-                scores[method].append(_delta_e(output.detach(), clean))
+                scores[method].append(frame_delta_e(output.detach(), clean))
             confidence.append(prediction.confidence.cpu().numpy())
         none = np.concatenate(scores["none"])
         families[family_name] = {
