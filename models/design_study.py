@@ -239,26 +239,23 @@ def run(photo_folders, steps: int, ensemble: int, out: Path) -> dict:
     results = {"steps": steps, "validation_photos": len(validation), "training_photos": len(train),
                "rows": {}, "white_spread": white_spread(train)}
 
-    def measure(name, correctors, started):
-        minutes = (time.monotonic() - started) / 60
+    def measure(name, train_correctors):
+        started = time.monotonic()
+        correctors = train_correctors()
+        minutes = round((time.monotonic() - started) / 60, 1)
         for tta in (False, True):
             label = name + (" + tta" if tta else "")
-            results["rows"][label] = {"train_minutes": round(minutes, 1), "validation": score(correctors, validation, tta)}
+            results["rows"][label] = {"train_minutes": minutes, "validation": score(correctors, validation, tta)}
             print(label, json.dumps(results["rows"][label]), flush=True)
         return correctors
 
-    started = time.monotonic()
-    statistics = measure("statistics", [train_corrector(train, steps)], started)
+    statistics = measure("statistics", lambda: [train_corrector(train, steps)])
     results["rows"]["statistics"]["training photos"] = score(statistics, training_sample)
-    started = time.monotonic()
-    measure("histogram", [train_corrector(train, steps, histogram=True)], started)
-    started = time.monotonic()
-    measure(f"ensemble of {ensemble}", [train_corrector(train, steps // ensemble, seed=1 + i) for i in range(ensemble)],
-            started)
-    started = time.monotonic()
-    measure("reference (what would meet it)", [train_corrector(train, steps, reference=True)], started)
-    started = time.monotonic()
-    measure("statistics, 4x steps", [train_corrector(train, 4 * steps, seed=0)], started)
+    measure("histogram", lambda: [train_corrector(train, steps, histogram=True)])
+    measure(f"ensemble of {ensemble}",
+            lambda: [train_corrector(train, steps // ensemble, seed=1 + i) for i in range(ensemble)])
+    measure("reference (what would meet it)", lambda: [train_corrector(train, steps, reference=True)])
+    measure("statistics, 4x steps", lambda: [train_corrector(train, 4 * steps)])
     out.mkdir(parents=True, exist_ok=True)
     (out / "design.json").write_text(json.dumps(results, indent=1))
     (out / "design.md").write_text(format_report(results))

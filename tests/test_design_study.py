@@ -60,3 +60,13 @@ def test_white_spread_of_the_casts_is_their_log_gain():
     assert set(spread) == {"grey world", "white patch", "grey edge", "white-balance casts"}
     m = np.concatenate([np.linspace(0.2, 1, 1001), -np.linspace(0.2, 1, 1001)]) * 0.25
     assert abs(spread["white-balance casts"]["std"][0] - np.log1p(m).std(ddof=1)) < 1e-3
+
+
+def test_the_study_runs_end_to_end_and_writes_its_table(tmp_path, capsys):
+    assert design_study.main(["--photos", str(SAMPLES / "photos"), "--steps", "4", "--ensemble", "2",
+                              "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "design.md").read_text()
+    for row in ("statistics + tta", "histogram", "ensemble of 2", "reference (what would meet it)",
+                "statistics, 4x steps", "oracle gate (statistics)", "statistics on training photos", "white patch"):
+        assert row in table, row
+    assert table in capsys.readouterr().out
