@@ -19,13 +19,15 @@ weights' card):
 3. **What would meet the targets**: ``reference``, the statistics corrector given also the colour
    statistics of a clean, differently framed view of the same scene (in a product: one graded frame
    of the shot). If that closes most of the gap to the best CDL, what one frame lacks is the scene's
-   intended colour, not network capacity or training.
+   intended colour, not network capacity or training. ``--video`` measures the same on the real
+   clips, each clip's clean first frame as the reference (a graded hero frame).
 4. **Why**: the spread of well-graded photos' own white (grey world, white patch, grey edge, log
    chroma in linear light) against the spread of the casts the evaluation applies. Where scenes
    differ more among themselves than the casts do, one frame cannot tell a warm scene from a warm
    grade.
 
     python -m colorgrade.models.design_study --steps 600 --out runs/design
+    python -m colorgrade.models.design_study --video --steps 600
 """
 from __future__ import annotations
 
@@ -40,11 +42,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from colorgrade.models import DEFAULT_PHOTOS
+from colorgrade.color import block_means
+from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, metrics
 from colorgrade.models.colour import apply_cdl, srgb_to_linear, thumbnail
-from colorgrade.models.data import PhotoSet, list_photos, split_photos
+from colorgrade.models.data import PhotoSet, list_photos, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MIXTURE_ERRORS, MixtureSampler
-from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, family_inputs, frame_delta_e
+from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e
 from colorgrade.models.networks import STATISTICS_SIZE, cdl_from_head, colour_statistics, shrink_cdl
 from colorgrade.models.train_analysis import confidence_targets, lab_distances
 
@@ -206,6 +209,32 @@ def score(correctors: list[Corrector], photos: PhotoSet, tta: bool = False, seed
     return report
 
 
+@torch.no_grad()
+def score_clips(correctors: dict[str, Corrector], clips: dict[str, list[np.ndarray]], seed: int = 0) -> dict:
+    """The reference design on real footage: each clip under each ``VIDEO_CONDITIONS`` drift (as
+    ``colorgrade eval video`` draws them), one CDL per clip (the mean of its frames' heads, as
+    ``analyze --shots`` makes one per shot), the reference being the clean first frame (a graded hero
+    frame). -> condition -> method -> mean CIEDE2000 over clips."""
+    generator = torch.Generator().manual_seed(seed)
+    report = {}
+    for condition, family in VIDEO_CONDITIONS.items():
+        scores = {"none": [], **{name: [] for name in correctors}}
+        for clean in clips.values():
+            inputs = torch.cat([to_tensor(frame) for frame in drifting(clean, family, generator)]).float() / 255
+            target = np.stack([block_means(frame, 2) for frame in clean])
+            reference = thumbnail(to_tensor(clean[0]).float() / 255, THUMBNAIL).expand(len(inputs), -1, -1, -1)
+            outputs = {"none": inputs}
+            for name, corrector in correctors.items():
+                head, _ = predict([corrector], inputs, references=reference if corrector.reference else None)
+                outputs[name] = apply_cdl(inputs, head.mean(0, keepdim=True).expand(len(inputs), -1))
+            for name, output in outputs.items():
+                graded = np.rint(to_numpy(output) * 255).astype(np.uint8)
+                pooled = np.stack([block_means(frame, 2) for frame in graded])
+                scores[name].append(float(metrics.ciede2000(pooled, target).mean()))
+        report[condition] = {name: round(float(np.mean(values)), 3) for name, values in scores.items()}
+    return report
+
+
 def white_spread(photos: PhotoSet) -> dict:
     """Spread (standard deviation and median absolute deviation) of well-graded photos' own white in
     log chroma (log R/G, log B/G of linear light), by three estimators, and of the casts the
@@ -262,6 +291,32 @@ def run(photo_folders, steps: int, ensemble: int, out: Path) -> dict:
     return results
 
 
+def run_video(photo_folders, clip_paths, steps: int, frames: int, out: Path) -> dict:
+    """The statistics and reference designs (trained as ``run`` trains them) on the real clips."""
+    from colorgrade.clients import media
+
+    train = PhotoSet(split_photos(list_photos(photo_folders))["train"], size=(2 * THUMBNAIL, 2 * THUMBNAIL))
+    clips = {Path(path).name: [media.shrink(frame, 480) for _, frame in media.numbered_frames(path, 0, frames - 1)]
+             for path in clip_paths}
+    correctors = {"statistics": train_corrector(train, steps),
+                  "reference: the clean first frame": train_corrector(train, steps, reference=True)}
+    report = {"steps": steps, "clips": {name: len(f) for name, f in clips.items()},
+              "conditions": score_clips(correctors, clips)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "design_video.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def format_video(report: dict) -> str:
+    methods = list(next(iter(report["conditions"].values())))
+    lines = [f"On {len(report['clips'])} real clips ({sum(report['clips'].values())} frames), drifting errors, one CDL "
+             f"per clip, correctors of {report['steps']} steps: mean CIEDE2000 to the clean clip",
+             f"{'condition':30}" + "".join(f"{m[:34]:>36}" for m in methods)]
+    for condition, row in report["conditions"].items():
+        lines.append(f"{condition:30}" + "".join(f"{row[m]:>36.2f}" for m in methods))
+    return "\n".join(lines) + "\n"
+
+
 def format_report(results: dict) -> str:
     families = list(next(iter(results["rows"].values()))["validation"])
     lines = [f"Corrector designs, {results['steps']} steps of 128 crops each unless named, on "
@@ -291,8 +346,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=600, help="the equal step budget of each design")
     parser.add_argument("--ensemble", type=int, default=4, help="members of the ensemble (each gets steps / K)")
     parser.add_argument("--out", default="runs/design", help="folder for design.json and design.md")
+    parser.add_argument("--video", nargs="*", metavar="CLIP",
+                        help="instead: the statistics and reference designs on real clips (default: the four "
+                             "shared clips), the reference being each clip's clean first frame")
+    parser.add_argument("--frames", type=int, default=48, help="with --video: the first N frames of each clip")
     args = parser.parse_args(argv)
-    print(format_report(run(args.photos, args.steps, args.ensemble, Path(args.out))))
+    if args.video is not None:
+        print(format_video(run_video(args.photos, args.video or DEFAULT_CLIPS, args.steps, args.frames, Path(args.out))))
+    else:
+        print(format_report(run(args.photos, args.steps, args.ensemble, Path(args.out))))
     return 0
 
 

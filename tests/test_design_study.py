@@ -70,3 +70,17 @@ def test_the_study_runs_end_to_end_and_writes_its_table(tmp_path, capsys):
                 "statistics, 4x steps", "oracle gate (statistics)", "statistics on training photos", "white patch"):
         assert row in table, row
     assert table in capsys.readouterr().out
+
+
+def test_clips_are_scored_per_condition_against_leaving_them_alone():
+    photo = PhotoSet(list_photos([SAMPLES / "photos"])[:1], size=(48, 64)).photos(torch.tensor([0]))[0]
+    frames = [np.rint(photo.permute(1, 2, 0).numpy() * 255).astype(np.uint8)] * 3
+    correctors = {"statistics": design_study.Corrector().eval(),
+                  "reference": design_study.Corrector(reference=True).eval()}
+    report = design_study.score_clips(correctors, {"still": frames})
+    assert report["clean"]["none"] == 0
+    for condition, row in report.items():   # untrained correctors are the identity
+        assert row["statistics"] == row["reference"] == row["none"], condition
+    assert report["white balance drift"]["none"] > 0
+    text = design_study.format_video({"steps": 0, "clips": {"still": 3}, "conditions": report})
+    assert "reference" in text and "mixture drift" in text
