@@ -241,13 +241,11 @@ def evaluate_video_through_daemon(args) -> dict:
     import numpy as np
     import torch
 
-    from colorgrade.clients import media
     from colorgrade.clients.cli import connect
     from colorgrade.models.data import to_numpy, to_tensor
-    from colorgrade.models.evaluate import evaluate_video, grey_world
+    from colorgrade.models.evaluate import evaluate_video, grey_world, read_clips
 
-    clips = {Path(path).name: [media.shrink(frame, 480) for _, frame in media.numbered_frames(path, 0, args.frames - 1)]
-             for path in args.clips}
+    clips = read_clips(args.clips, args.frames)
 
     def grey(frames):
         images = torch.cat([to_tensor(frame) for frame in frames]).float() / 255

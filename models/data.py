@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,9 @@ def licence_summary(photos: list[Path]) -> list[str]:
         if not licences:
             lines.append(f"{folder}: {len(names)} photos (no licence column; see the folder's LICENSES.md)")
             continue
-        research: dict[str, int] = {}
-        for name in names:
-            licence = licences.get(name, "")
-            if licence.startswith(RESEARCH_ONLY):
-                research[licence] = research.get(licence, 0) + 1
+        research = Counter(licence for licence in map(licences.get, names) if (licence or "").startswith(RESEARCH_ONLY))
         permissive = len(names) - sum(research.values())
-        named = "; ".join(f"{count} {licence}" for licence, count in sorted(research.items(), key=lambda kv: -kv[1]))
+        named = "; ".join(f"{count} {licence}" for licence, count in research.most_common())
         lines.append(f"{folder}: {len(names)} photos, {permissive} under permissive licences"
                      + (f", research-only: {named}" if research else ""))
     return lines

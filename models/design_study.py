@@ -47,8 +47,10 @@ from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, metrics
 from colorgrade.models.colour import apply_cdl, srgb_to_linear, thumbnail
 from colorgrade.models.data import PhotoSet, list_photos, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MIXTURE_ERRORS, MixtureSampler
-from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e
-from colorgrade.models.networks import STATISTICS_SIZE, cdl_from_head, colour_statistics, shrink_cdl
+from colorgrade.models.evaluate import (EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e,
+                                       read_clips)
+from colorgrade.models.networks import (STATISTICS_SIZE, cdl_from_head, colour_statistics, grey_edges,
+                                       log_chroma_histogram, log_ratios, shrink_cdl)
 from colorgrade.models.train_analysis import confidence_targets, lab_distances
 
 THUMBNAIL = 96
@@ -67,12 +69,7 @@ def chroma_histograms(images: torch.Tensor) -> torch.Tensor:
     histograms = []
     for plane in (linear, (linear - local_mean).abs()):
         pixels = plane.flatten(2).clamp_min(1e-4)
-        log = pixels.log()
-        to_bin = lambda x: ((x / HISTOGRAM_RANGE + 1) / 2 * HISTOGRAM_BINS).long().clamp(0, HISTOGRAM_BINS - 1)  # noqa: E731
-        cells = to_bin(log[:, 1] - log[:, 0]) * HISTOGRAM_BINS + to_bin(log[:, 1] - log[:, 2])
-        counts = torch.zeros(len(images), HISTOGRAM_BINS ** 2, device=images.device)
-        counts.scatter_add_(1, cells, pixels.sum(1) * unclipped)
-        histograms.append(counts / counts.sum(1, keepdim=True).clamp_min(1e-6))
+        histograms.append(log_chroma_histogram(pixels, pixels.sum(1) * unclipped, HISTOGRAM_BINS, HISTOGRAM_RANGE))
     return torch.stack(histograms, 1).view(-1, 2, HISTOGRAM_BINS, HISTOGRAM_BINS).sqrt()
 
 
@@ -240,16 +237,9 @@ def white_spread(photos: PhotoSet) -> dict:
     log chroma (log R/G, log B/G of linear light), by three estimators, and of the casts the
     evaluation's white-balance family applies."""
     linear = srgb_to_linear(photos.photos(torch.arange(len(photos))))
-
-    def log_ratios(rgb):
-        log = rgb.clamp_min(1e-4).log()
-        return torch.stack([log[:, 0] - log[:, 1], log[:, 2] - log[:, 1]], 1)
-
-    edges = ((linear[..., 1:, :] - linear[..., :-1, :]).abs().mean((2, 3))
-             + (linear[..., 1:] - linear[..., :-1]).abs().mean((2, 3)))
     whites = {"grey world": log_ratios(linear.mean((2, 3))),
               "white patch": log_ratios(torch.quantile(linear.flatten(2), 0.99, dim=2)),
-              "grey edge": log_ratios(edges)}
+              "grey edge": log_ratios(grey_edges(linear))}
     # The linear-light white-balance error: gains (1 + m, 1, 1 - m), |m| uniform in [0.2, 1] of its range.
     limit = MIXTURE_ERRORS["white_balance_linear"][1]
     m = torch.linspace(0.2, 1, 1001) * limit
@@ -293,11 +283,8 @@ def run(photo_folders, steps: int, ensemble: int, out: Path) -> dict:
 
 def run_video(photo_folders, clip_paths, steps: int, frames: int, out: Path) -> dict:
     """The statistics and reference designs (trained as ``run`` trains them) on the real clips."""
-    from colorgrade.clients import media
-
     train = PhotoSet(split_photos(list_photos(photo_folders))["train"], size=(2 * THUMBNAIL, 2 * THUMBNAIL))
-    clips = {Path(path).name: [media.shrink(frame, 480) for _, frame in media.numbered_frames(path, 0, frames - 1)]
-             for path in clip_paths}
+    clips = read_clips(clip_paths, frames)
     correctors = {"statistics": train_corrector(train, steps),
                   "reference: the clean first frame": train_corrector(train, steps, reference=True)}
     report = {"steps": steps, "clips": {name: len(f) for name, f in clips.items()},

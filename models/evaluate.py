@@ -18,14 +18,16 @@ seed, so the numbers are reproducible.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from colorgrade.color import block_means
 from colorgrade.models import metrics
 from colorgrade.models.analysis import Analyzer
 from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
-from colorgrade.color import block_means
 from colorgrade.models.data import PhotoSet, to_numpy, to_tensor
 from colorgrade.models.detunes import LABELS, MIXTURE_ERRORS, MixtureSampler, apply_labels, are_neighbours
 from colorgrade.models.networks import cdl_from_head
@@ -263,6 +265,15 @@ VIDEO_CONDITIONS = {
     "exposure drift": ("exposure_linear", "white_point"),
     "mixture drift (2-3 errors)": None,
 }
+
+
+def read_clips(paths, frames: int, side: int = 480) -> dict[str, list[np.ndarray]]:
+    """File name -> the first ``frames`` frames of each video, shrunk to at most ``side`` px: the clips the
+    video evaluations grade."""
+    from colorgrade.clients import media
+
+    return {Path(path).name: [media.shrink(frame, side) for _, frame in media.numbered_frames(path, 0, frames - 1)]
+            for path in paths}
 
 
 def drifting(clean: list[np.ndarray], family, generator: torch.Generator) -> list[np.ndarray]:

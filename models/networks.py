@@ -45,10 +45,29 @@ def channel_histograms(images: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torc
     return (counts / planes.shape[-1]).flatten(1)
 
 
-def _log_ratios(rgb: torch.Tensor) -> torch.Tensor:
+def log_ratios(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 3) positive -> (B, 2): log(R/G), log(B/G), the chromaticity of a colour whatever its brightness."""
     log = torch.log(rgb.clamp_min(_EPS))
     return torch.stack([log[:, 0] - log[:, 1], log[:, 2] - log[:, 1]], dim=1)
+
+
+def grey_edges(linear: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) linear light -> (B, 3): mean absolute horizontal plus vertical difference per channel,
+    whose chromaticity is the grey-edge estimate of the light."""
+    return ((linear[..., 1:, :] - linear[..., :-1, :]).abs().mean((2, 3))
+            + (linear[..., 1:] - linear[..., :-1]).abs().mean((2, 3)))
+
+
+def log_chroma_histogram(pixels: torch.Tensor, weight: torch.Tensor, bins: int, extent: float) -> torch.Tensor:
+    """Pixels (B, 3, N) of linear light, weights (B, N) -> (B, bins * bins): the weighted histogram of
+    (log G/R, log G/B) over [-extent, extent] on both axes (values outside go to the edge bins), summing to 1."""
+    log = torch.log(pixels.clamp_min(_EPS))
+    def to_bin(x):  # noqa: E306
+        return ((x / extent + 1) / 2 * bins).long().clamp(0, bins - 1)
+    cells = to_bin(log[:, 1] - log[:, 0]) * bins + to_bin(log[:, 1] - log[:, 2])
+    counts = torch.zeros(pixels.shape[0], bins * bins, device=pixels.device, dtype=pixels.dtype)
+    counts.scatter_add_(1, cells, weight)
+    return counts / weight.sum(1, keepdim=True).clamp_min(_EPS)
 
 
 @torch.no_grad()
@@ -62,28 +81,18 @@ def colour_statistics(images: torch.Tensor) -> torch.Tensor:
     """
     if images.shape[-1] > STATISTICS_SIDE:   # statistics need no more pixels than this; sorting them costs
         images = F.adaptive_avg_pool2d(images, STATISTICS_SIDE)
-    batch = images.shape[0]
     linear = srgb_to_linear(images)
     pixels = linear.flatten(2)                                      # (B, 3, N)
     weight = luma_rec709(linear).flatten(1)                          # (B, N)
-    log = torch.log(pixels.clamp_min(_EPS))
-    u, v = log[:, 1] - log[:, 0], log[:, 1] - log[:, 2]
-    def to_bin(x):  # noqa: E306
-        return ((x / CHROMA_RANGE + 1) / 2 * CHROMA_BINS).long().clamp(0, CHROMA_BINS - 1)
-    cells = to_bin(u) * CHROMA_BINS + to_bin(v)
-    chroma = torch.zeros(batch, CHROMA_BINS ** 2, device=images.device, dtype=images.dtype)
-    chroma.scatter_add_(1, cells, weight)
-    chroma = chroma / weight.sum(1, keepdim=True).clamp_min(_EPS)
+    chroma = log_chroma_histogram(pixels, weight, CHROMA_BINS, CHROMA_RANGE)
 
     encoded = torch.cat([images, luma_rec709(images)], dim=1).flatten(2)  # (B, 4, N)
     quantiles = torch.quantile(encoded, encoded.new_tensor(PERCENTILES), dim=2).permute(1, 2, 0).flatten(1)
 
     grey_world = pixels.mean(2)
     white_patch = torch.quantile(pixels, 0.99, dim=2)
-    edges = ((linear[..., 1:, :] - linear[..., :-1, :]).abs().mean((2, 3))
-             + (linear[..., 1:] - linear[..., :-1]).abs().mean((2, 3)))
     brightness = torch.log2(weight.mean(1, keepdim=True).clamp_min(_EPS))
-    scalars = torch.cat([_log_ratios(grey_world), _log_ratios(white_patch), _log_ratios(edges), brightness,
+    scalars = torch.cat([log_ratios(grey_world), log_ratios(white_patch), log_ratios(grey_edges(linear)), brightness,
                          pixels.amax(2)], dim=1)
     return torch.cat([chroma, channel_histograms(images), quantiles, scalars], dim=1)
 
