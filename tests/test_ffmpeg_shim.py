@@ -165,3 +165,71 @@ def test_pipe_grades_a_nut_stream_keeping_timestamps_depth_and_audio(daemon_addr
         direct = [r.frame for r in client.stream(clip, frames)]
     assert graded[0].dtype == "uint16" and all(np.array_equal(a, b) for a, b in zip(direct, graded))
     assert not np.array_equal(graded[3], frames[3])
+
+
+class Untouched:
+    """A client whose stream hands every frame back as it came: what is left is ffmpeg's conversions."""
+
+    def stream(self, clip, frames):
+        from types import SimpleNamespace
+
+        for index, frame in enumerate(frames):
+            yield SimpleNamespace(index=index, frame=frame)
+
+
+def mean_shift(source, target):
+    """Each RGB channel's mean change from ``source`` to ``target``, in 8-bit code values."""
+    before = np.stack(list(media.read_video(source, media.probe_video(source)))).astype(float)
+    after = np.stack(list(media.read_video(target, media.probe_video(target)))).astype(float)
+    scale = 255 / (65535 if before.dtype == np.uint16 or before.max() > 255 else 255)
+    return (after - before).mean(axis=(0, 1, 2)) * scale
+
+
+@pytest.fixture(scope="module", params=["8-bit", "10-bit"])
+def real_footage(request, tmp_path_factory, ffmpeg):
+    """Real city footage (the shipped sample) as 8-bit 4:2:0 H.264 and as 10-bit 4:2:2 (FFV1)."""
+    from conftest import SAMPLES
+
+    source = SAMPLES / "clip" / "city.mp4"
+    if request.param == "8-bit":
+        return source
+    deep = tmp_path_factory.mktemp("deep") / "city10.mkv"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(source), "-frames:v", "12", "-c:v", "ffv1", "-pix_fmt",
+                    "yuv422p10le", "-color_range", "tv", "-colorspace", "bt709", str(deep)], check=True)
+    return deep
+
+
+def test_an_untouched_shot_comes_back_from_the_plan_as_it_went_in(tmp_path, ffmpeg, real_footage):
+    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, filter_graph
+
+    info = media.probe_video(real_footage)
+    target = tmp_path / "out.mkv"
+    script = tmp_path / "identity.ffgraph"
+    _, pix_fmt, _ = media.choose_encoding(info, "ffv1")
+    script.write_text(filter_graph([(0, info.frames - 1, CDL())], info, pix_fmt))
+    subprocess.run([*ffmpeg_command(real_footage, target, script, info, "ffv1", ffmpeg=ffmpeg)[:-1], "-v", "error",
+                    str(target)], check=True, timeout=120)
+    assert np.abs(mean_shift(real_footage, target)).max() <= 0.5     # was (-1.8, -1.3, -1.8) with fast rounding
+
+
+def test_an_untouched_frame_comes_back_from_the_pipe_chain_as_it_went_in(tmp_path, ffmpeg, real_footage):
+    from colorgrade.clients.ffmpeg.pipe import pipe
+    from colorgrade.clients.ffmpeg.plan import pipe_commands
+
+    info = media.probe_video(real_footage)
+    target = tmp_path / "out.mkv"
+    decode, _, encode = pipe_commands(real_footage, target, info, "ffv1", ffmpeg=ffmpeg)
+    decoder = subprocess.Popen(decode[:1] + ["-v", "error"] + decode[1:], stdout=subprocess.PIPE)
+    encoder = subprocess.Popen(encode[:1] + ["-v", "error"] + encode[1:], stdin=subprocess.PIPE)
+    count = pipe(Untouched(), "clip", decoder.stdout, encoder.stdin)
+    encoder.stdin.close()
+    assert decoder.wait(timeout=60) == 0 and encoder.wait(timeout=60) == 0 and count == info.frames
+    assert np.abs(mean_shift(real_footage, target)).max() <= 0.5
+
+
+def test_the_printed_pipe_chain_names_the_sources_matrix(tmp_path, two_shot_clip):
+    result = colorgrade("ffmpeg", str(two_shot_clip), "-o", str(tmp_path / "out.mov"), "--pipe")
+    assert result.returncode == 0, result.stderr
+    decode, grade, encode = result.stdout.strip().split(" \\\n  | ")
+    assert "in_color_matrix=bt709" in decode and "accurate_rnd" in decode and grade == "colorgrade pipe"
+    assert "out_color_matrix=bt709" in encode and "-c:v prores_ks" in encode and "'1:a?'" in encode

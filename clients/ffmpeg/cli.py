@@ -12,12 +12,16 @@ from colorgrade.clients.cli import UsageError, add_connection_arguments, check_c
 FFMPEG_EPILOG = """examples:
   colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
   colorgrade ffmpeg interview.mov -o graded.mov --run    # ... and run it with the ffmpeg on PATH
+  colorgrade ffmpeg interview.mov -o graded.mov --pipe   # print ffmpeg | colorgrade pipe | ffmpeg instead
 
 Pass 1 (this command) finds the cuts, analyses each shot through the daemon and writes, into --dir:
 one .cube per shot, the shots' CDLs as a .ccc, a JSON shot list, and an ffmpeg filter script that
 switches lut3d from shot to shot on the exact frame. Pass 2 is plain ffmpeg at full speed, printed
 ready to run: audio, subtitles and metadata copied, every timestamp kept, colour tags written back,
-bit depth and chroma kept. Edit a .cube (or re-bake one from the .ccc) before pass 2 to change a shot."""
+bit depth and chroma kept. Edit a .cube (or re-bake one from the .ccc) before pass 2 to change a shot.
+--pipe prints the three-process chain for the pixel modes (no analysis, no daemon): both ffmpeg ends
+convert with the source's own matrix and range and exact rounding, so an untouched frame comes back
+as it went in."""
 
 
 def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +37,8 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
                              "the .cube files are still written")
     parser.add_argument("--codec", help="encoder for pass 2 instead of the default (ProRes stays ProRes, else H.264)")
     parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265 (default 16)")
+    parser.add_argument("--pipe", action="store_true",
+                        help="print the ffmpeg | colorgrade pipe | ffmpeg chain for INPUT instead of a plan")
     parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
     parser.add_argument("--overwrite", action="store_true", help="with --run: replace OUTPUT if it exists")
     add_connection_arguments(parser)
@@ -43,7 +49,7 @@ def run_ffmpeg(args) -> int:
     from colorgrade.clients.cli import correction_ids
     from colorgrade.clients.corrections import Job, analyse_job
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, printable
+    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, pipe_commands, printable
 
     source, target = Path(args.input), Path(args.output)
     folder = Path(args.dir) if args.dir else target.with_name(target.name + ".grade")
@@ -58,12 +64,17 @@ def run_ffmpeg(args) -> int:
         check_writable("-o", target)
         if target.exists() and target.resolve() == source.resolve():
             raise UsageError(f"-o {target} is the input: ffmpeg cannot read and write one file")
+        if args.pipe and args.execute:
+            raise UsageError("--pipe prints the chain; run it yourself (--run runs the two-pass plan)")
         if args.execute and target.exists() and not args.overwrite:
             raise UsageError(f"-o {target} exists; pass --overwrite to replace it")
         info = media.probe_video(source)
     except (UsageError, media.MediaError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
+    if args.pipe:
+        print(" \\\n  | ".join(printable(command) for command in pipe_commands(source, target, info, args.codec, args.crf)))
+        return 0
     clip_id = correction_ids([source])[source]
     try:
         with connect(args) as client:
@@ -111,14 +122,20 @@ def write_plan(folder: Path, clip_id: str, entry: dict, info, args) -> Path:
     return script
 
 PIPE_EPILOG = """examples (the frames stream through the daemon; audio comes from the original file):
-  ffmpeg -i take.mov -f nut -c:v rawvideo -pix_fmt rgb48le -fps_mode passthrough - \\
+  colorgrade ffmpeg take.mov -o graded.mov --pipe    # prints the chain below, written for take.mov
+  ffmpeg -i take.mov -map 0:v:0 \\
+      -vf scale=in_color_matrix=bt709:in_range=tv:flags=accurate_rnd+full_chroma_int,format=rgb48le \\
+      -f nut -c:v rawvideo -fps_mode passthrough - \\
     | colorgrade pipe --mode generator_lut \\
-    | ffmpeg -f nut -i - -i take.mov -map 0:v -map '1:a?' -c:a copy -c:v libx264 -pix_fmt yuv420p10le \\
-        -fps_mode passthrough graded.mov
+    | ffmpeg -f nut -i - -i take.mov -map 0:v -map '1:a?' -c:a copy \\
+      -vf scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p10le \\
+      -c:v libx264 -pix_fmt yuv420p10le -fps_mode passthrough graded.mov
 
 Reads NUT on standard input, writes NUT on standard output: every frame keeps its timestamp (variable
 frame rate included), 8-bit sources travel as rgb24, deeper ones as rgb48le. Use it for the pixel
 modes (the generator, per-frame CDL windows); for one CDL per shot, 'colorgrade ffmpeg' is faster.
+Convert explicitly on both ends, as above: ffmpeg's own conversion guesses the matrix and rounds fast,
+which shifts untouched frames by whole codes.
 Progress and errors go to standard error."""
 
 

@@ -6,7 +6,8 @@ chain, switched on for exactly its frames by the timeline option ``enable='betwe
 
 What the chain keeps, and why each piece is there:
 - ``scale`` with the source's matrix and range converts YUV to RGB and back as the source defines them
-  (left to itself, ffmpeg guesses BT.601 for untagged sources of any size);
+  (left to itself, ffmpeg guesses BT.601 for untagged sources of any size), with ``accurate_rnd``: its
+  default fast rounding shifts every frame of an 8-bit source by one to two codes with no grade at all;
 - ``rgb48le`` in the middle: the LUT works on 16-bit codes, so 10-bit sources stay 10-bit;
 - ``format`` returns the source's own pixel format (bit depth and chroma);
 - ``setparams`` writes the colour tags back: ffmpeg's filters drop them otherwise.
@@ -49,15 +50,22 @@ def shot_filters(first: int, last: int, grade: Path | CDL) -> list[str]:
     return [f"lutrgb={sop}:{enable}", f"colorchannelmixer={mixer}:{enable}"]
 
 
-def filter_graph(shots: list[tuple[int, int, Path | CDL]], info: VideoInfo, pix_fmt: str) -> str:
-    """The ``-filter_script:v`` text: ``shots`` are (first frame, last frame, .cube path or CDL), in order;
-    the frames leave in ``pix_fmt`` (the encoder's, from ``ffmpeg_command``)."""
-    yuv = info.pix_fmt.startswith("yuv")
-    matrix = SCALE_MATRICES.get(info.matrix, "bt709")
-    video_range = RANGE_NAMES.get(info.colour.get("color_range", 0), "tv")
-    steps = [f"scale=in_color_matrix={matrix}:in_range={video_range}" if yuv else None, "format=rgb48le"]
-    steps += [step for first, last, grade in shots for step in shot_filters(first, last, grade)]
-    steps += [f"scale=out_color_matrix={matrix}:out_range={video_range}" if yuv else None, f"format={pix_fmt}"]
+# swscale's default rounding is fast, not exact: it shifts an untouched 8-bit frame by whole codes per channel
+# on the YUV -> RGB -> YUV round trip; accurate_rnd makes the round trip exact to a fraction of a code.
+EXACT_SCALING = "accurate_rnd+full_chroma_int"
+
+
+def to_rgb(info: VideoInfo) -> list[str]:
+    """The filters that turn the source's frames into 16-bit RGB as the source's matrix and range define it."""
+    if not info.pix_fmt.startswith("yuv"):
+        return ["format=rgb48le"]
+    return [f"scale=in_color_matrix={_matrix(info)}:in_range={_range(info)}:flags={EXACT_SCALING}", "format=rgb48le"]
+
+
+def from_rgb(info: VideoInfo, pix_fmt: str) -> list[str]:
+    """The filters that return RGB frames to ``pix_fmt`` with the source's matrix, range and colour tags."""
+    steps = [f"scale=out_color_matrix={_matrix(info)}:out_range={_range(info)}:flags={EXACT_SCALING}"
+             if info.pix_fmt.startswith("yuv") else None, f"format={pix_fmt}"]
     # Tags the source states (0 is "unspecified" for the range, 0 and 2 for the others) go back on.
     tags = [f"range={info.colour['color_range']}"] if info.colour.get("color_range") else []
     tags += [f"{name}={info.colour[tag]}" for name, tag in (("color_primaries", "color_primaries"),
@@ -65,7 +73,22 @@ def filter_graph(shots: list[tuple[int, int, Path | CDL]], info: VideoInfo, pix_
              if info.colour.get(tag, 0) not in (0, 2)]
     if tags:
         steps.append("setparams=" + ":".join(tags))
-    return ",\n".join(step for step in steps if step) + "\n"
+    return [step for step in steps if step]
+
+
+def _matrix(info: VideoInfo) -> str:
+    return SCALE_MATRICES.get(info.matrix, "bt709")
+
+
+def _range(info: VideoInfo) -> str:
+    return RANGE_NAMES.get(info.colour.get("color_range", 0), "tv")
+
+
+def filter_graph(shots: list[tuple[int, int, Path | CDL]], info: VideoInfo, pix_fmt: str) -> str:
+    """The ``-filter_script:v`` text: ``shots`` are (first frame, last frame, .cube path or CDL), in order;
+    the frames leave in ``pix_fmt`` (the encoder's, from ``ffmpeg_command``)."""
+    steps = to_rgb(info) + [step for first, last, grade in shots for step in shot_filters(first, last, grade)]
+    return ",\n".join(steps + from_rgb(info, pix_fmt)) + "\n"
 
 
 def ffmpeg_command(source: Path, target: Path, script: Path, info: VideoInfo, codec: str | None = None,
@@ -79,6 +102,22 @@ def ffmpeg_command(source: Path, target: Path, script: Path, info: VideoInfo, co
     for name, value in options.items():
         command += [f"-{name}:v", value]
     return command + ["-fps_mode", "passthrough", str(target)]
+
+
+def pipe_commands(source: Path, target: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None,
+                  grade: list[str] | None = None, ffmpeg: str = "ffmpeg") -> list[list[str]]:
+    """The three processes of ``ffmpeg | colorgrade pipe | ffmpeg`` for ``source``: the same conversions as the
+    two-pass plan (the source's matrix and range, exact rounding, 16-bit RGB between), tags written back,
+    audio, subtitles and metadata copied from the source, every timestamp kept."""
+    encoder, pix_fmt, options = choose_encoding(info, codec, crf)
+    decode = [ffmpeg, "-i", str(source), "-map", "0:v:0", "-vf", ",".join(to_rgb(info)), "-f", "nut",
+              "-c:v", "rawvideo", "-fps_mode", "passthrough", "-"]
+    encode = [ffmpeg, "-f", "nut", "-i", "-", "-i", str(source), "-map", "0:v", "-map", "1:a?", "-map", "1:s?",
+              "-map_metadata", "1", "-c:a", "copy", "-c:s", "copy", "-vf", ",".join(from_rgb(info, pix_fmt)),
+              "-c:v", encoder, "-pix_fmt", pix_fmt]
+    for name, value in options.items():
+        encode += [f"-{name}:v", value]
+    return [decode, grade or ["colorgrade", "pipe"], encode + ["-fps_mode", "passthrough", str(target)]]
 
 
 def printable(command: list[str]) -> str:
