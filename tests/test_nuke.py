@@ -64,7 +64,9 @@ def test_analyse_sets_the_cdl_the_daemon_judged_and_the_node_applies_it(nuke, pl
     status = group["status"].value()
     assert ", confidence 0." in status and "frames 1001-1020, keyed per frame" in status
     cdl_node = colorgrade_nuke.inner(group, "CDL")
+    assert fake.frame() == 1      # the playhead is outside the range: no key of its own may be left there
     assert cdl_node["slope"].isAnimated() and sorted(cdl_node["slope"].keys[0]) == list(range(1001, 1021))
+    assert sorted(cdl_node["saturation"].keys[0]) == list(range(1001, 1021))
     assert not [n for n in group.nodes() if n.Class() == "Write"]     # the render node is gone again
     # The group's output, back in the plate's encoding, is the CDL applied to the plate by colorgrade.color.
     frame = 1005
@@ -118,6 +120,28 @@ def test_problems_are_shown_never_raised(nuke, plates):
     group.children.remove(colorgrade_nuke.inner(group, "CDL"))    # a user deleted the node inside
     colorgrade_nuke.analyse(group)
     assert fake.messages[-1] == "colorgrade: the group has lost its CDL node: create a new colorgrade node"
+
+
+def test_an_unconnected_node_says_so_instead_of_grading_black(nuke, daemon_address):
+    fake, colorgrade_nuke = nuke
+    group = colorgrade_nuke.create()
+    group["server"].setValue(daemon_address)
+    colorgrade_nuke.analyse(group)
+    assert fake.messages == ["colorgrade: nothing is connected to the colorgrade node's input"]
+    assert not colorgrade_nuke.inner(group, "CDL")["slope"].isAnimated()
+
+
+def test_bake_passes_tiny_negative_values_as_numbers(nuke, tmp_path):
+    fake, colorgrade_nuke = nuke
+    group = colorgrade_nuke.create()
+    cdl_node = colorgrade_nuke.inner(group, "CDL")
+    cdl_node["slope"].setValue([1.05, 1.0, 0.97])
+    cdl_node["offset"].setValue([-1.63647698e-05, 2e-6, -3e-7])     # "%g" would print -1.63647698e-05: an option
+    group["cube"].setValue(str(tmp_path / "tiny.cube"))
+    colorgrade_nuke.bake(group)
+    assert fake.messages == [] and group["status"].value().startswith("baked frame 1 to ")
+    expected = CDL((1.05, 1.0, 0.97), (-1.63647698e-05, 2e-6, -3e-7)).to_lut(33)
+    np.testing.assert_allclose(read_cube(tmp_path / "tiny.cube").table, expected.table, atol=1e-6)
 
 
 def test_menu_registers_the_node(nuke):

@@ -91,6 +91,8 @@ def analyse(group):
 
 def _analyse(group):
     cdl_node = inner(group, "CDL")   # before any work: a group missing a node says so at once
+    if group.input(0) is None:       # Nuke would render black frames, and the daemon would grade them
+        return report(group, "nothing is connected to the colorgrade node's input")
     first, last = int(group["first"].value()), int(group["last"].value())
     if first > last:
         return report(group, "first frame %d is after last frame %d" % (first, last))
@@ -152,6 +154,14 @@ def set_cdl(node, entry, mode):
             for channel, value in enumerate(frame["cdl"][name]):
                 node[name].setValueAt(value, frame["frame"], channel)
         node["saturation"].setValueAt(frame["cdl"]["saturation"], frame["frame"])
+    # setAnimated() keyed the old value at the current frame; outside the range, that key would pull
+    # every frame between it and the range toward it.
+    current = nuke.frame()
+    if current not in {frame["frame"] for frame in frames}:
+        for name in CDL_KNOBS:
+            for channel in range(3):
+                node[name].removeKeyAt(current, channel)
+        node["saturation"].removeKeyAt(current, 0)
     return True
 
 
@@ -169,9 +179,10 @@ def bake(group):
     except LookupError as error:
         return report(group, str(error))
     run = command() + ["cube", path]
+    # Fixed-point: "-1.6e-05" would read to the command line as an option, "-0.0000160000" reads as a number.
     for name in CDL_KNOBS:
-        run += ["--" + name] + ["%.9g" % node[name].getValueAt(frame, channel) for channel in range(3)]
-    run += ["--saturation", "%.9g" % node["saturation"].getValueAt(frame)]
+        run += ["--" + name] + ["%.10f" % node[name].getValueAt(frame, channel) for channel in range(3)]
+    run += ["--saturation", "%.10f" % node["saturation"].getValueAt(frame)]
     try:
         done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     except OSError as error:

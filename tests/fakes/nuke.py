@@ -16,6 +16,7 @@ import PyOpenColorIO as OCIO
 import tifffile
 
 messages: list[str] = []
+ROOT_FORMAT = (180, 320)   # (height, width) of the script's format: what an unconnected input renders at
 _current_frame = [1]
 
 
@@ -102,7 +103,16 @@ class Array_Knob(Knob):
         return self.keys is not None
 
     def setAnimated(self, channel=-1):
-        self.keys = self.keys or [{} for _ in self.values]
+        # As Nuke does: animating a knob keys its current value at the current frame.
+        if self.keys is None:
+            self.keys = [{float(frame()): value} for value in self.values]
+        return True
+
+    def removeKeyAt(self, frame, index=-1, view=None):
+        if self.keys is None:
+            return False
+        for channel in (range(len(self.values)) if index < 0 else [index]):
+            self.keys[channel].pop(float(frame), None)
         return True
 
     def clearAnimated(self, channel=-1):
@@ -286,6 +296,8 @@ def render(node, number):
         return render(next(n for n in node.children if n.Class() == "Output"), number)
     if kind == "Input":
         group = next(g for g in [_root] + _all_groups() if node in g.children)
+        if group.input(0) is None:   # Nuke renders an unconnected input as black in the root format
+            return np.zeros(ROOT_FORMAT + (3,))
         return render(group.input(0), number)
     image = render(node.input(0), number)
     if kind == "OCIOColorSpace":
@@ -347,4 +359,5 @@ def _reset():
     _root = Root()
     _context[:] = [_root]
     messages.clear()
+    _current_frame[0] = 1
     _menus.clear()
