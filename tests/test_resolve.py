@@ -82,10 +82,25 @@ def test_each_clip_gets_its_cdl_on_a_version_of_its_own(daemon_address, two_shot
     assert ratios[0] < ratios[1]   # the warm shot's correction pulls red down against blue, the cool one's up
 
 
-def test_a_node_past_the_graph_is_skipped_with_the_reason(daemon_address, two_shot_clip, tmp_path):
-    resolve, _, warm, _ = timeline(two_shot_clip, tmp_path)
+def test_a_node_past_the_graph_is_skipped_and_the_item_left_exactly_as_it_was(daemon_address, two_shot_clip,
+                                                                               tmp_path):
+    resolve, _, warm, cool = timeline(two_shot_clip, tmp_path)
+    cool.versions["colorgrade"] = [{"cdl": None, "lut": None}]      # a version of that name from an earlier run
+    before = [(dict(item.versions), item.current_version, item.GetMarkers()) for item in (warm, cool)]
     summary = script.TimelineGrader(resolve, settings(daemon_address, node=3, tracks=[1])).grade()
     assert summary.graded == [] and dict(summary.skipped)["warm pan"] == "node 3 is past the graph's 1 node(s)"
+    assert [(dict(item.versions), item.current_version, item.GetMarkers()) for item in (warm, cool)] == before
+
+
+def test_a_second_run_replaces_its_own_marker_and_keeps_the_users(daemon_address, two_shot_clip, tmp_path):
+    resolve, _, warm, _ = timeline(two_shot_clip, tmp_path)
+    warm.AddMarker(5, "Red", "reshoot?", "the director's note", 1, "")
+    for _ in range(2):
+        summary = script.TimelineGrader(resolve, settings(daemon_address, tracks=[1])).grade()
+        assert len(summary.graded) == 2 and not summary.notes
+    markers = warm.GetMarkers()
+    assert sorted(markers) == [0.0, 5.0] and markers[5.0]["note"] == "the director's note"
+    assert markers[0.0]["customData"] == "colorgrade" and "confidence 0." in markers[0.0]["note"]
 
 
 def test_luts_are_staged_listed_and_set(daemon_address, two_shot_clip, tmp_path):
@@ -95,6 +110,39 @@ def test_luts_are_staged_listed_and_set(daemon_address, two_shot_clip, tmp_path)
     assert len(summary.graded) == 2 and project.refreshes == 1
     staged = warm.versions["colorgrade"][0]["lut"]
     assert staged.startswith(str(tmp_path / "colorgrade")) and staged.endswith(".cube")
+
+
+def test_grading_a_second_timeline_never_rewrites_the_first_ones_luts(daemon_address, two_shot_clip, tmp_path):
+    """Two timelines whose first items share a track position and a name but not their frames."""
+    first, project, warm, _ = timeline(two_shot_clip, tmp_path)
+    chosen = settings(daemon_address, lut=True, lut_folder=str(tmp_path), tracks=[1])
+    script.TimelineGrader(first, chosen).grade()
+    lut = warm.versions["colorgrade"][0]["lut"]
+    graded_look = open(lut).read()
+    other = fake.TimelineItem(project, "warm pan", fake.MediaPoolItem(str(two_shot_clip)), *SHOTS[1])
+    project.timeline = fake.Timeline("edit v4", [[other]])
+    summary = script.TimelineGrader(fake.Resolve(project), chosen).grade()
+    assert [name for name, _ in summary.graded] == ["warm pan"]
+    assert other.versions["colorgrade"][0]["lut"] != lut and open(lut).read() == graded_look
+
+
+def test_luts_go_to_the_users_own_folder_and_a_refused_one_says_which_folder_to_set(
+        daemon_address, two_shot_clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "home" / "AppData" / "Roaming"))
+    for platform in ("linux", "darwin", "win32"):
+        monkeypatch.setattr(script.sys, "platform", platform)
+        assert script.user_lut_folder().startswith(str(tmp_path / "home"))
+    monkeypatch.setattr(script.sys, "platform", "linux")
+    # Resolve lists LUTs from its master folder only: the user folder's LUT is written but not listed.
+    (tmp_path / "master").mkdir()
+    resolve, project, warm, cool = timeline(two_shot_clip, tmp_path / "master")
+    before = dict(warm.versions)
+    summary = script.TimelineGrader(resolve, settings(daemon_address, lut=True, tracks=[1])).grade()
+    assert summary.graded == [] and dict(warm.versions) == before and warm.current_version == "Version 1"
+    reason = dict(summary.skipped)["warm pan"]
+    folder = str(tmp_path / "home" / ".local" / "share" / "DaVinciResolve" / "LUT" / "colorgrade")
+    assert reason.startswith("Resolve did not take the LUT " + folder) and "LUT Locations" in reason
 
 
 def test_a_dry_run_exports_the_corrections_and_touches_nothing(daemon_address, two_shot_clip, tmp_path):

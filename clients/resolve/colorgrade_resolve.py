@@ -5,7 +5,7 @@ its source file and source frame range go to ``colorgrade analyze --items`` (one
 timeline); then a colour version "colorgrade" is added to the item, so the colourist's own grade stays
 in its version, the CDL is set on a node of it, and a marker carries the diagnosis and confidence.
 Items it cannot grade (generators, compound clips, offline media, retimed clips, a node past the
-graph) are listed with the reason; nothing raises into Resolve.
+graph) are listed with the reason and left exactly as they were; nothing raises into Resolve.
 
 Standard library only, Python >= 3.6: Resolve runs scripts in the user's own Python, where grpcio may
 not exist; the ``colorgrade`` command runs in its own environment. Settings come from
@@ -13,9 +13,11 @@ not exist; the ``colorgrade`` command runs in its own environment. Settings come
 with Resolve Studio's external scripting, from arguments (``--help``).
 """
 import argparse
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,19 +25,30 @@ import tempfile
 # The command that runs colorgrade; `colorgrade install resolve` writes its own absolute one here.
 COLORGRADE = ["colorgrade"]
 SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".config", "colorgrade", "resolve.json")
+MARKER_DATA = "colorgrade"   # the custom data that tells colorgrade's markers from the user's
 DEFAULTS = {"server": None, "tls_ca": None, "token_file": None, "node": 1, "version": "colorgrade",
             "tracks": None, "current_only": False, "lut": False, "lut_folder": None, "export": None,
             "samples": 24, "marker_color": "Cream"}
 
 
-def master_lut_folder():
-    """Resolve's master LUT folder on this OS (its LUT list is built from it)."""
+# What the summary says when Resolve does not list a staged LUT: the one setting that mends it.
+LUT_FOLDER_HINT = ("add %s under Preferences > System > General > LUT Locations, or set \"lut_folder\" in "
+                   + SETTINGS_FILE + " to a folder Resolve lists")
+
+
+def user_lut_folder():
+    """Resolve's per-user LUT folder on this OS: the master folder needs administrator rights to write."""
+    home = os.path.expanduser("~")
     if sys.platform == "darwin":
-        return "/Library/Application Support/Blackmagic Design/DaVinci Resolve/LUT"
+        return os.path.join(home, "Library", "Application Support", "Blackmagic Design", "DaVinci Resolve", "LUT")
     if sys.platform.startswith("win"):
-        return os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Blackmagic Design",
+        return os.path.join(os.environ.get("APPDATA", os.path.join(home, "AppData", "Roaming")), "Blackmagic Design",
                             "DaVinci Resolve", "Support", "LUT")
-    return "/opt/resolve/LUT"
+    return os.path.join(home, ".local", "share", "DaVinciResolve", "LUT")
+
+
+def safe_name(text):
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
 class Summary:
@@ -57,6 +70,7 @@ class TimelineGrader:
 
     def __init__(self, resolve, settings, run=subprocess.run):
         self.resolve, self.settings, self.run = resolve, settings, run
+        self.lut_folder = os.path.join(settings["lut_folder"] or user_lut_folder(), "colorgrade")
         self.summary = Summary()
 
     def grade(self):
@@ -72,6 +86,13 @@ class TimelineGrader:
         jobs = self.collect(timeline)
         if not jobs:
             return self.summary
+        self.scratch = tempfile.mkdtemp(prefix="colorgrade-resolve-")
+        try:
+            return self.grade_jobs(project, timeline, jobs)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def grade_jobs(self, project, timeline, jobs):
         corrections = self.analyse(jobs)
         if corrections is None:
             return self.summary
@@ -80,11 +101,39 @@ class TimelineGrader:
             for item_id, (item, _) in jobs.items():
                 self.summary.graded.append((item.GetName(), describe(corrections[item_id])))
             return self.summary
-        if self.settings["lut"] and not project.RefreshLUTList():
-            self.summary.notes.append("Resolve could not refresh its LUT list")
+        luts = {}
+        if self.settings["lut"]:
+            luts = self.stage_luts(timeline, jobs)
+            if not project.RefreshLUTList():
+                self.summary.notes.append("Resolve could not refresh its LUT list")
         for item_id, (item, _) in jobs.items():
-            self.apply(item, corrections[item_id])
+            self.apply(item, corrections[item_id], luts.get(item_id))
         return self.summary
+
+    def stage_luts(self, timeline, jobs):
+        """Copy each item's .cube into the LUT folder -> {item id: staged path}. A file is named by its timeline,
+        its item and its content, so grading another timeline (or re-grading this one) never rewrites a LUT
+        a node already uses."""
+        folder = os.path.join(self.lut_folder, "%s_%s" % (safe_name(timeline.GetName())[:40],
+                                                         safe_name(timeline.GetUniqueId())[:8]))
+        staged = {}
+        for item_id, (item, _) in jobs.items():
+            cube = os.path.join(self.scratch, item_id + ".cube")
+            with open(cube, "rb") as handle:
+                digest = hashlib.sha1(handle.read()).hexdigest()[:10]
+            path = os.path.join(folder, "%s_%s_%s.cube" % (safe_name(item.GetName())[:40],
+                                                            safe_name(item.GetUniqueId())[:8], digest))
+            try:
+                if not os.path.exists(path):   # same name, same content: the file there already is this LUT
+                    os.makedirs(folder, exist_ok=True)
+                    shutil.copyfile(cube, path + ".partial")
+                    os.replace(path + ".partial", path)
+            except OSError as error:
+                self.summary.notes.append("cannot write LUTs to %s (%s): %s" % (folder, error.strerror,
+                                                                               LUT_FOLDER_HINT % self.lut_folder))
+                return {}
+            staged[item_id] = path
+        return staged
 
     def collect(self, timeline):
         """-> {item id: (item, job for --items)} for every gradable video item; the rest go to the summary."""
@@ -102,7 +151,7 @@ class TimelineGrader:
             if reason:
                 self.summary.skipped.append((name, reason))
                 continue
-            item_id = ("V%d_%03d_%s" % (track, position, re.sub(r"[^A-Za-z0-9_.-]", "_", name)))[:64]
+            item_id = ("V%d_%03d_%s" % (track, position, safe_name(name)))[:64]
             job["id"] = item_id
             jobs[item_id] = (item, job)
         return jobs
@@ -131,11 +180,9 @@ class TimelineGrader:
         return None, {"path": path, "first": int(first) - origin, "last": int(first) - origin + int(duration) - 1}
 
     def analyse(self, jobs):
-        """One ``colorgrade analyze --items`` for the whole timeline -> {item id: correction} or None."""
-        with tempfile.TemporaryDirectory(prefix="colorgrade-resolve-") as folder:
-            return self._analyse(jobs, os.path.join(folder, "items.json"))
-
-    def _analyse(self, jobs, items):
+        """One ``colorgrade analyze --items`` for the whole timeline -> {item id: correction} or None. The
+        items file and, with ``lut``, the .cube files go to ``self.scratch`` (removed by ``grade``)."""
+        items = os.path.join(self.scratch, "items.json")
         with open(items, "w") as handle:
             json.dump([job for _, job in jobs.values()], handle)
         command = COLORGRADE + ["analyze", "--items", items, "--json", "--samples", str(self.settings["samples"])]
@@ -145,8 +192,7 @@ class TimelineGrader:
         if self.settings["export"]:
             command += ["--cdl", self.settings["export"]]
         if self.settings["lut"]:
-            self.lut_folder = os.path.join(self.settings["lut_folder"] or master_lut_folder(), "colorgrade")
-            command += ["--cubes", self.lut_folder]
+            command += ["--cubes", self.scratch]
         try:
             done = self.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as error:
@@ -158,34 +204,56 @@ class TimelineGrader:
             return None
         return json.loads(done.stdout)
 
-    def apply(self, item, correction):
-        name, node, version = item.GetName(), int(self.settings["node"]), self.settings["version"]
-        if not item.AddVersion(version, 0) and version not in (item.GetVersionNameList(0) or []):
+    def apply(self, item, correction, lut=None):
+        """Put the correction on the item's own version; an item that cannot take it is left exactly as it was
+        (the version it showed, no new version, no marker)."""
+        name = item.GetName()
+        if self.settings["lut"] and lut is None:
+            self.summary.skipped.append((name, "its LUT could not be staged"))
+            return
+        before = item.GetCurrentVersion()["versionName"]
+        version = self.settings["version"]
+        added = version not in (item.GetVersionNameList(0) or [])
+        if added and not item.AddVersion(version, 0):
             self.summary.skipped.append((name, "Resolve refused to add the version %r" % version))
             return
-        if not item.LoadVersionByName(version, 0):
-            self.summary.skipped.append((name, "Resolve could not load the version %r" % version))
+        reason = self.set_on_version(item, correction, lut)
+        if reason:
+            item.LoadVersionByName(before, 0)
+            if added:
+                item.DeleteVersionByName(version, 0)
+            self.summary.skipped.append((name, reason))
             return
+        self.mark(item, correction)
+        self.summary.graded.append((name, describe(correction)))
+
+    def set_on_version(self, item, correction, lut):
+        """Load colorgrade's version and set the CDL (or LUT) on its node -> None, or why it could not."""
+        node, version = int(self.settings["node"]), self.settings["version"]
+        if not item.LoadVersionByName(version, 0):
+            return "Resolve could not load the version %r" % version
         graph = item.GetNodeGraph()
         nodes = graph.GetNumNodes() if graph else 0
         if not 1 <= node <= nodes:
-            self.summary.skipped.append((name, "node %d is past the graph's %d node(s)" % (node, nodes)))
-            return
+            return "node %d is past the graph's %d node(s)" % (node, nodes)
         if self.settings["lut"]:
-            done = graph.SetLUT(node, os.path.join(self.lut_folder, correction["id"] + ".cube"))
-        else:
-            cdl = correction["cdl"]
-            done = item.SetCDL({"NodeIndex": str(node), "Slope": triple(cdl["slope"]),
-                                "Offset": triple(cdl["offset"]), "Power": triple(cdl["power"]),
-                                "Saturation": "%.6f" % cdl["saturation"]})
-        if not done:
-            self.summary.skipped.append((name, "Resolve refused the %s on node %d" %
-                                         ("LUT" if self.settings["lut"] else "CDL", node)))
-            return
-        if not item.AddMarker(0, self.settings["marker_color"], "colorgrade", describe(correction), 1,
-                              "colorgrade"):
-            self.summary.notes.append("%s: graded, but Resolve refused the marker" % name)
-        self.summary.graded.append((name, describe(correction)))
+            if graph.SetLUT(node, lut):
+                return None
+            return "Resolve did not take the LUT %s: %s" % (lut, LUT_FOLDER_HINT % self.lut_folder)
+        cdl = correction["cdl"]
+        if item.SetCDL({"NodeIndex": str(node), "Slope": triple(cdl["slope"]), "Offset": triple(cdl["offset"]),
+                        "Power": triple(cdl["power"]), "Saturation": "%.6f" % cdl["saturation"]}):
+            return None
+        return "Resolve refused the CDL on node %d" % node
+
+    def mark(self, item, correction):
+        """One marker with the diagnosis: colorgrade's earlier ones (its custom data) replaced, the user's kept."""
+        for frame, marker in (item.GetMarkers() or {}).items():
+            if marker.get("customData") == MARKER_DATA:
+                item.DeleteMarkerAtFrame(frame)
+        if not item.AddMarker(0, self.settings["marker_color"], "colorgrade", describe(correction), 1, MARKER_DATA):
+            self.summary.notes.append("%s: graded, but Resolve refused the marker (one of yours at its first frame?)"
+                                      % item.GetName())
 
 
 def triple(values):

@@ -5,9 +5,11 @@ typed from it; ``tests/test_resolve.py`` checks every method here against them).
 calls return False/None on failure instead of raising; indices are 1-based; SetCDL takes strings
 only ("r g b") and a NodeIndex within the current version's graph; SetLUT succeeds only for LUTs
 Resolve has listed (files under the master LUT folder at the last RefreshLUTList); a new colour
-version starts with a single blank node; markers are keyed by their frame offset.
+version starts with a single blank node and the version on screen cannot be deleted; markers are keyed
+by their frame offset (a float), one per frame.
 """
 import os
+import uuid
 
 
 class Resolve:
@@ -50,9 +52,13 @@ class Timeline:
     def __init__(self, name, tracks):
         self.name, self.tracks = name, tracks      # tracks: a list (track 1 first) of lists of TimelineItems
         self.current = None
+        self.unique_id = str(uuid.uuid4())
 
     def GetName(self):
         return self.name
+
+    def GetUniqueId(self):
+        return self.unique_id
 
     def GetTrackCount(self, trackType):
         return len(self.tracks) if trackType == "video" else 0
@@ -109,9 +115,13 @@ class TimelineItem:
                                                 "Saturation": "1"}, "lut": None}, {"cdl": None, "lut": None}]}
         self.current_version = "Version 1"
         self.markers = {}
+        self.unique_id = str(uuid.uuid4())
 
     def GetName(self):
         return self.name
+
+    def GetUniqueId(self):
+        return self.unique_id
 
     def GetMediaPoolItem(self):
         return self.media
@@ -135,6 +145,13 @@ class TimelineItem:
         if versionType not in (0, 1) or versionName not in self.versions:
             return False
         self.current_version = versionName
+        return True
+
+    def DeleteVersionByName(self, versionName, versionType):
+        # Resolve keeps the version on screen: it cannot be deleted until another is loaded.
+        if versionType != 0 or versionName not in self.versions or versionName == self.current_version:
+            return False
+        del self.versions[versionName]
         return True
 
     def GetVersionNameList(self, versionType):
@@ -164,14 +181,17 @@ class TimelineItem:
         return True
 
     def AddMarker(self, frameId, color, name, note, duration, customData=None):
-        if frameId in self.markers or not 0 <= frameId < self.duration or color not in MARKER_COLOURS:
+        if float(frameId) in self.markers or not 0 <= frameId < self.duration or color not in MARKER_COLOURS:
             return False
-        self.markers[frameId] = {"color": color, "duration": duration, "note": note, "name": name,
-                                 "customData": customData or ""}
+        self.markers[float(frameId)] = {"color": color, "duration": float(duration), "note": note, "name": name,
+                                        "customData": customData or ""}
         return True
 
     def GetMarkers(self):
-        return dict(self.markers)
+        return {frame: dict(marker) for frame, marker in self.markers.items()}
+
+    def DeleteMarkerAtFrame(self, frameNum):
+        return self.markers.pop(float(frameNum), None) is not None
 
 
 MARKER_COLOURS = {"Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fuchsia", "Rose", "Lavender", "Sky",
