@@ -234,7 +234,8 @@ def check_readable(inputs: list[Path]) -> dict:
 
 
 class UsageError(ValueError):
-    """A command line that cannot work (exit code 2, one line); a bad input file is a MediaError (exit code 1)."""
+    """A command line that cannot work (exit code 2, one line); a bad input file, or an output that would
+    replace something without --overwrite, is a MediaError (exit code 1)."""
 
 
 def correction_ids(paths: list[Path]) -> dict[Path, str]:
@@ -261,14 +262,24 @@ def run_analyze(args) -> int:
     except (UsageError, MediaError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
+    unreadable: list[str] = []   # inputs, or stills of a folder, that could not be read: named, the rest analysed
     try:
         videos = check_readable([job.path for job in jobs])
+        report = {}
         with connect(args) as client:
-            report = {job.key: analyse_job(client, job, videos.get(job.path), shots=args.shots, samples=args.samples,
-                                           window=args.window, per_frame=args.per_frame, quiet=args.json)
-                      for job in jobs}
+            for job in jobs:
+                try:
+                    report[job.key] = analyse_job(client, job, videos.get(job.path), shots=args.shots,
+                                                  samples=args.samples, window=args.window,
+                                                  per_frame=args.per_frame, quiet=args.json, unreadable=unreadable)
+                except MediaError as error:
+                    unreadable.append(str(error))
     except (GradeError, MediaError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
+        return 1
+    if not report:
+        for failure in unreadable:
+            print(f"colorgrade analyze: {failure}", file=sys.stderr)
         return 1
     corrections = {cid: (cdl, text) for entry in report.values() for cid, cdl, text in corrections_of(entry)}
     try:
@@ -289,9 +300,11 @@ def run_analyze(args) -> int:
     except (ValueError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
+    for failure in unreadable:
+        print(f"colorgrade analyze: {failure}", file=sys.stderr)
     if args.json:
         print(json.dumps({key: jsonable(entry) for key, entry in report.items()}, indent=2))
-        return 0
+        return 1 if unreadable else 0
     for key, entry in report.items():
         print(f"{key}: {describe(entry)}")
         print(f"  {cdl_text(entry['cdl'])}")
@@ -299,7 +312,7 @@ def run_analyze(args) -> int:
             print(f"  {shot['id']}  frames {shot['first']}-{shot['last']}"
                   + (f"  {shot['timecode_in']}-{shot['timecode_out']}" if "timecode_in" in shot else "")
                   + f"  {describe(shot)}\n    {cdl_text(shot['cdl'])}")
-    return 0
+    return 1 if unreadable else 0
 
 
 def cdl_text(cdl) -> str:
@@ -333,8 +346,8 @@ def check_grade_arguments(args) -> tuple[Path, Path, str]:
             raise UsageError(f"-o {target}: give the output a {kind} extension ({', '.join(sorted(suffixes))})")
         same = target.exists() and target.resolve() == source.resolve()
         check_writable("-o", target)
-    if same and not args.overwrite:
-        raise UsageError(f"-o {target} is the input; pass --overwrite to replace it (written whole, then renamed)")
+    if same and not args.overwrite:   # a refused call, not bad usage: exit code 1
+        raise media.MediaError(f"-o {target} is the input; pass --overwrite to replace it (written whole, then renamed)")
     return source, target, kind
 
 

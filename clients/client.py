@@ -81,6 +81,7 @@ class GradeClient:
         self.stub = pb_grpc.GraderStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.opened: set[str] = set()   # clips this client opened and has not closed
 
     def __enter__(self):
         return self
@@ -89,6 +90,14 @@ class GradeClient:
         self.close()
 
     def close(self) -> None:
+        """Close the clips this client left open (their frames would wait on the daemon until its idle
+        timeout), then the channel."""
+        for clip_id in sorted(self.opened):
+            try:
+                self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self.metadata, timeout=10)
+            except grpc.RpcError:   # gone already: a broken-off stream closes its clip on the daemon
+                pass
+        self.opened.clear()
         self.channel.close()
 
     @_calls
@@ -111,10 +120,12 @@ class GradeClient:
                                    return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
         reply = self.stub.OpenClip(pb.OpenClipRequest(settings=settings, name=name), metadata=self.metadata,
                                    timeout=self.timeout)
+        self.opened.add(reply.clip_id)
         return reply.clip_id
 
     @_calls
     def close_clip(self, clip_id: str) -> int:
+        self.opened.discard(clip_id)
         return self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self.metadata,
                                    timeout=self.timeout).frames_processed
 
@@ -122,16 +133,25 @@ class GradeClient:
         """Frames in order -> Results in order (a generator); the clip's window is flushed at the end.
 
         Read it to the end: a stream left unread is cancelled, and the daemon closes a clip whose stream
-        was broken off (it frees the frames of clients that vanished)."""
+        was broken off (it frees the frames of clients that vanished). An error raised by ``frames`` itself
+        (an unreadable file) is raised as it is, not as the UNKNOWN status gRPC would make of it."""
+        raised = []
+
         def requests():
-            for offset, frame in enumerate(frames):
-                yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, first_index + offset))
+            try:
+                for offset, frame in enumerate(frames):
+                    yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, first_index + offset))
+            except Exception as error:
+                raised.append(error)
+                raise
             yield pb.StreamRequest(clip_id=clip_id, end_of_clip=True)
 
         try:
             for message in self.stub.StreamClip(requests(), metadata=self.metadata):
                 yield _result(message)
         except grpc.RpcError as error:
+            if raised:
+                raise raised[0] from None
             raise GradeError(error.code(), error.details()) from None
 
     @_calls

@@ -23,11 +23,13 @@ class Job(NamedTuple):
 
 
 def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
-                window: int = 2, per_frame: bool = False, quiet: bool = False) -> dict:
+                window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None
+                ) -> dict:
     """-> the report entry of one job: cdl, confidence, label, and, as asked, its ``shots`` (cuts found, up to
     ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
     A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
-    decode the whole file). ``quiet``: no progress bar."""
+    decode the whole file). ``quiet``: no progress bar. ``unreadable``: where the stills of a folder that
+    cannot be read are named (the rest are analysed); without it, one raises."""
     kind = media.kind_of(job.path)
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
@@ -36,7 +38,7 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         return {"id": job.id, "cdl": result.cdl, "confidence": result.confidence, "label": result.label,
                 "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
     thumbnails = ((number, media.shrink(frame))
-                  for number, frame in media.numbered_frames(job.path, job.first, job.last, info))
+                  for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
     if shots or job.first is not None or job.last is not None:
         rate = info.rate if info is not None else None
         found = []

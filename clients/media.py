@@ -66,6 +66,11 @@ def read_metadata(path) -> StillMetadata:
         return StillMetadata()
 
 
+def reason(error: Exception) -> str:
+    """What went wrong, in words: FFmpeg's errors carry an errno in their text ("[Errno 1094995529] ...")."""
+    return getattr(error, "strerror", None) or str(error)
+
+
 def open_still(path):
     """Pillow's image of a file, refusing headers that claim more pixels than any frame the daemon takes."""
     try:
@@ -77,6 +82,8 @@ def open_still(path):
             if header[:8] == b"\x89PNG\r\n\x1a\n" else ""
         raise MediaError(f"{path}: claims a {size}picture larger than {Image.MAX_IMAGE_PIXELS} pixels "
                          "(a damaged or hostile file?)") from None
+    except OSError as error:
+        raise MediaError(f"{path}: cannot read image ({reason(error)})") from None
 
 
 def read_image(path) -> np.ndarray:
@@ -98,7 +105,7 @@ def read_image(path) -> np.ndarray:
     except MediaError:
         raise
     except (OSError, ValueError, av.error.FFmpegError) as error:
-        raise MediaError(f"{path}: cannot read image ({error})") from None
+        raise MediaError(f"{path}: cannot read image ({reason(error)})") from None
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype not in (np.uint8, np.uint16):
@@ -177,10 +184,12 @@ def frame_numbers(files: list[Path]) -> list[int]:
     return numbers
 
 
-def numbered_frames(path, first: int | None = None, last: int | None = None, info: "VideoInfo | None" = None):
+def numbered_frames(path, first: int | None = None, last: int | None = None, info: "VideoInfo | None" = None,
+                    unreadable: list[str] | None = None):
     """(frame number, frame) of a video (numbered from 0) or a folder of stills (numbered by their names),
     from ``first`` to ``last`` inclusive (None: the start, the end). A video is sought to near ``first``;
-    pass its ``info`` when it has been probed already (probing may decode the whole file)."""
+    pass its ``info`` when it has been probed already (probing may decode the whole file). A still that
+    cannot be read raises, or, given an ``unreadable`` list, is named there and skipped."""
     path = Path(path)
     if kind_of(path) == "video":
         yield from _decode(path, info or probe_video(path), first, last)
@@ -189,7 +198,12 @@ def numbered_frames(path, first: int | None = None, last: int | None = None, inf
     files = list_sequence(path)
     for number, file in zip(frame_numbers(files), files):
         if low <= number <= high:
-            yield number, read_image(file)
+            try:
+                yield number, read_image(file)
+            except MediaError as error:
+                if unreadable is None:
+                    raise
+                unreadable.append(str(error))
 
 
 @dataclass
@@ -228,7 +242,7 @@ def probe_video(path) -> VideoInfo:
                              sample_bits(pix_fmt),
                              {name: int(getattr(context, name)) for name in COLOUR_TAGS})
     except av.error.FFmpegError as error:
-        raise MediaError(f"{path}: cannot read video ({error})") from None
+        raise MediaError(f"{path}: cannot read video ({reason(error)})") from None
 
 
 COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
@@ -275,7 +289,7 @@ def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = 
                         timestamps.append(frame.pts)
                     yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
     except av.error.FFmpegError as error:
-        raise MediaError(f"{path}: cannot decode video ({error})") from None
+        raise MediaError(f"{path}: cannot decode video ({reason(error)})") from None
 
 
 def choose_encoding(info: VideoInfo, codec: str | None = None, crf: int | None = None) -> tuple[str, str, dict]:
@@ -307,7 +321,7 @@ class VideoWriter:
         try:
             self.stream = self.container.add_stream(encoder, rate=info.rate, options=options)
         except (ValueError, av.error.FFmpegError) as error:
-            raise MediaError(f"{path}: cannot encode with {encoder} ({error})") from None
+            raise MediaError(f"{path}: cannot encode with {encoder} ({reason(error)})") from None
         self.stream.width, self.stream.height, self.stream.pix_fmt = info.width, info.height, self.pix_fmt
         # The source's own time base, in the encoder too: at 1/rate, frames of a variable-rate source
         # would round onto one tick.

@@ -174,7 +174,7 @@ def test_grade_refuses_to_overwrite_its_input_unless_asked(server, tmp_path):
     media.write_image(still, media.read_image(SAMPLES / "photos" / "garden.png"))
     original = still.read_bytes()
     result = colorgrade("grade", str(still), "-o", str(still), "--server", server)
-    assert result.returncode == 2 and "pass --overwrite" in result.stderr
+    assert result.returncode == 1 and "pass --overwrite" in result.stderr
     assert still.read_bytes() == original
     result = colorgrade("grade", str(still), "-o", str(still), "--server", server, "--overwrite")
     assert result.returncode == 0, result.stderr
@@ -201,16 +201,46 @@ def test_jpeg_keeps_quality_orientation_and_profile(server, tmp_path):
     assert b"VP8L" in webp and b"VP8 " not in webp                 # the lossless bitstream, not the lossy one
 
 
-def test_a_bad_file_in_a_folder_is_named_and_the_rest_graded(server, tmp_path):
+def plates_with_a_broken_one(tmp_path):
+    """plate.1001-1003.png, of which 1002 is not a PNG at all."""
     plates = tmp_path / "plates"
     plates.mkdir()
     for i in range(3):
         media.write_image(plates / f"plate.{1001 + i}.png", np.full((16, 16, 3), 60 * i, np.uint8))
     (plates / "plate.1002.png").write_bytes(b"not a png at all")
+    return plates
+
+
+def test_a_bad_file_in_a_folder_is_named_and_the_rest_graded(server, tmp_path):
+    plates = plates_with_a_broken_one(tmp_path)
     result = colorgrade("grade", str(plates), "-o", str(tmp_path / "graded"), "--server", server)
     assert result.returncode == 1
     assert "plate.1002.png: cannot read image" in result.stderr
     assert sorted(p.name for p in (tmp_path / "graded").iterdir()) == ["plate.1001.png", "plate.1003.png"]
+
+
+def test_a_bad_file_in_a_folder_is_named_and_the_rest_analysed(server, tmp_path):
+    plates = plates_with_a_broken_one(tmp_path)
+    result = colorgrade("analyze", str(plates), "--json", "--per-frame", "--server", server)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"colorgrade analyze: {plates / 'plate.1002.png'}: cannot read image "
+        f"(cannot identify image file '{plates / 'plate.1002.png'}')"]
+    entry, = json.loads(result.stdout).values()
+    assert [frame["frame"] for frame in entry["per_frame"]] == [1001, 1003]
+
+
+def test_unreadable_inputs_get_one_message_shape_from_every_command(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"not a png at all")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    expected = {"broken.png": "broken.png: cannot read image (cannot identify image file 'broken.png')",
+                "empty.mp4": "empty.mp4: cannot read video (Invalid data found when processing input)"}
+    for name, message in expected.items():
+        for command in (["analyze", name], ["grade", name, "-o", "out" + name[-4:]]):
+            result = subprocess.run([sys.executable, "-m", "colorgrade", *command], capture_output=True, text=True,
+                                    timeout=60, cwd=tmp_path)
+            assert result.returncode == 1
+            assert result.stderr.strip().splitlines() == [f"colorgrade {command[0]}: {message}"]
 
 
 def test_a_header_claiming_a_huge_picture_is_refused_in_one_line(tmp_path):

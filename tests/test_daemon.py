@@ -291,3 +291,14 @@ def test_metrics_count_frames_by_mode(daemon, client):
     assert "colorgrade_frames_in_flight 0" in after and "colorgrade_frame_seconds_total" in after
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(url.replace("/metrics", "/other"))
+
+
+def test_a_client_closes_the_clips_it_left_open_when_it_closes(daemon):
+    with GradeClient(daemon.address) as watcher:
+        before = watcher.info().open_clips
+        for seed in range(8):
+            with GradeClient(daemon.address) as client:
+                clip = client.open_clip(mode="cdl_frames", window_radius=1)
+                assert len(list(client.stream(clip, make_clip(seed, frames=3)))) == 3
+                client.open_clip(mode="parameters")                    # opened, never streamed
+        assert watcher.info().open_clips == before

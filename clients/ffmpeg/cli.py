@@ -63,11 +63,11 @@ def run_ffmpeg(args) -> int:
             raise UsageError(f"-o {target}: give the output a video extension ({', '.join(sorted(media.VIDEO_SUFFIXES))})")
         check_writable("-o", target)
         if target.exists() and target.resolve() == source.resolve():
-            raise UsageError(f"-o {target} is the input: ffmpeg cannot read and write one file")
+            raise media.MediaError(f"-o {target} is the input: ffmpeg cannot read and write one file")
         if args.pipe and args.execute:
             raise UsageError("--pipe prints the chain; run it yourself (--run runs the two-pass plan)")
         if args.execute and target.exists() and not args.overwrite:
-            raise UsageError(f"-o {target} exists; pass --overwrite to replace it")
+            raise media.MediaError(f"-o {target} exists; pass --overwrite to replace it")
         info = media.probe_video(source)
     except (UsageError, media.MediaError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
