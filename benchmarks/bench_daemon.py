@@ -28,10 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from colorgrade.clients import GradeClient  # noqa: E402
-from colorgrade.clients.media import shrink, write_image  # noqa: E402
+from colorgrade.clients.media import write_image  # noqa: E402
 from colorgrade.proto import grader_pb2 as pb  # noqa: E402
 from colorgrade.proto.codec import encode_frame  # noqa: E402
-from colorgrade.color import write_cube  # noqa: E402
+from colorgrade.color import shrink, write_cube  # noqa: E402
 from daemon_fixtures import RunningDaemon  # noqa: E402
 
 ECHO_METHOD = "/bench.Echo/Stream"

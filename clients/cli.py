@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from colorgrade.proto.codec import PIXEL_MODES
+
 ANALYZE_EPILOG = """examples:
   colorgrade analyze shot.png                       # diagnosis and CDL, private daemon
   colorgrade analyze clip.mp4 --cdl clip.cc --cube clip.cube
@@ -84,7 +86,7 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.epilog = GRADE_EPILOG
     parser.add_argument("input", help="a still, a video or a folder of stills")
     parser.add_argument("-o", "--output", required=True, help="where the graded result goes (same kind as input)")
-    parser.add_argument("--mode", default="cdl_frames", choices=["cdl_frames", "generator_frames", "generator_lut"],
+    parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
                         help="cdl_frames: the analysis network's CDL at full resolution (default); "
                              "generator_frames: the cGAN's pixels; generator_lut: the cGAN distilled to a "
                              "smooth 3D LUT per window, applied at full resolution")

@@ -21,12 +21,9 @@ import numpy as np
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from colorgrade.color import CDL
-from colorgrade.proto.codec import cdl_from_message, decode_frame, encode_frame, lut_from_message
+from colorgrade.proto.codec import (MAX_MESSAGE_BYTES, MODES, cdl_from_message, decode_frame, encode_frame,
+                                    lut_from_message)
 from colorgrade.color import LUT3D
-
-MAX_MESSAGE_BYTES = 512 << 20
-MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
-         "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}
 
 
 class GradeError(RuntimeError):

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from colorgrade.clients import media
 from colorgrade.clients.shots import correct_shots, timecode
-from colorgrade.color import CDL
+from colorgrade.color import CDL, shrink
 
 
 class Job(NamedTuple):
@@ -34,10 +34,10 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
     if kind == "still":
-        result = client.analyze([media.shrink(media.read_image(job.path))])[0]
+        result = client.analyze([shrink(media.read_image(job.path))])[0]
         return {"id": job.id, "cdl": result.cdl, "confidence": result.confidence, "label": result.label,
                 "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
-    thumbnails = ((number, media.shrink(frame))
+    thumbnails = ((number, shrink(frame))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
     if shots or job.first is not None or job.last is not None:
         rate = info.rate if info is not None else None

@@ -363,18 +363,3 @@ class VideoWriter:
             self.closed = True
         if self.partial.exists():
             self.partial.unlink()
-
-
-def shrink(image: np.ndarray, max_side: int = 256) -> np.ndarray:
-    """Area-average an (H, W, C) frame down by an integer factor so its long side is at most ``max_side``.
-
-    What a LAN client sends instead of the full frame: the analysis network looks at a thumbnail
-    anyway, and a 256-px frame is 1/60 of a 1080p one on the wire.
-    """
-    factor = -(-max(image.shape[:2]) // max_side)
-    if factor <= 1:
-        return image
-    height, width = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    blocks = image[:height, :width].reshape(height // factor, factor, width // factor, factor, image.shape[2])
-    mean = blocks.mean(axis=(1, 3), dtype=np.float64)
-    return np.rint(mean).astype(image.dtype) if image.dtype.kind == "u" else mean.astype(image.dtype)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorgrade.color import block_means
+from colorgrade.color import block_means, shrink
 from colorgrade.models import metrics
 from colorgrade.models.analysis import Analyzer
 from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
@@ -272,7 +272,7 @@ def read_clips(paths, frames: int, side: int = 480) -> dict[str, list[np.ndarray
     video evaluations grade."""
     from colorgrade.clients import media
 
-    return {Path(path).name: [media.shrink(frame, side) for _, frame in media.numbered_frames(path, 0, frames - 1)]
+    return {Path(path).name: [shrink(frame, side) for _, frame in media.numbered_frames(path, 0, frames - 1)]
             for path in paths}
 
 

@@ -10,8 +10,10 @@
 Window semantics: the output for frame t depends only on frames t-r .. t+r, where r is the model's
 window radius k plus the blend radius b; with LUT distillation the LUT for t is fitted over the
 outputs of frames t-d .. t+d, d = DISTILL_RADIUS + b, so t depends on frames within r + d
-(``reach``). At a clip's ends the window is filled by repeating the edge frame. Frames are squashed
-to the working size (144x256 by default), graded, and resized back.
+(``colorgrade.color.distill.reach``). At a clip's ends the window is filled by repeating the edge
+frame. Frames are squashed to the working size (144x256 by default), graded, and resized back.
+Blending, distillation and the resize back are ``colorgrade.color.distill``'s, the same numpy
+functions the daemon's front end finishes frames with.
 
 LUT distillation: over each frame's window, fit a smooth 3D LUT that maps the input frames to the
 generator's output at working size, then apply it to the full-resolution frame. Detail comes from
@@ -24,11 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from colorgrade.color.distill import finish
+from colorgrade.color.lut import LUT3D, fit_lut
 from colorgrade.models import WEIGHTS_DIR
 from colorgrade.models.analysis import pick_device, validate_frames
 from colorgrade.models.networks import UNetGenerator
 from colorgrade.models.weights import load_weights
-from colorgrade.color.lut import LUT3D, fit_lut
 
 # The per-frame model is served: on held-out clips it beat the temporal one with and without LUT
 # distillation (models/weights/generator_frame.md, docs/notes.md).
@@ -36,28 +39,11 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_frame.safetensors"
 WORKING_SIZE = (144, 256)
 
 
-# The LUT for frame t is fitted over the outputs of frames t-2 .. t+2 (widened by blending), whatever
-# the model's own window: the fit over neighbouring frames is what keeps distilled output steady.
-DISTILL_RADIUS = 2
-
-
 def check_options(oversample: int, blend: int) -> None:
     if oversample not in (1, 2):
         raise ValueError(f"oversample must be 1 or 2, got {oversample}")
     if blend < 0:
         raise ValueError(f"blend must be >= 0, got {blend}")
-
-
-def blended(outputs: torch.Tensor, blend: int) -> torch.Tensor:
-    """The paper's frame blending: each of (N, 3, h, w) outputs averaged with its neighbours within +-blend."""
-    if not blend:
-        return outputs
-    return torch.stack([outputs[max(0, t - blend):t + blend + 1].mean(0) for t in range(len(outputs))])
-
-
-def reach(radius: int, blend: int = 0, distill_lut: bool = False) -> int:
-    """How far frame t's result looks for a model of window radius ``radius``: frames t-reach .. t+reach."""
-    return radius + blend + (DISTILL_RADIUS + blend if distill_lut else 0)
 
 
 class Generator:
@@ -95,7 +81,7 @@ class Generator:
     def grade(self, frames, oversample: int = 1, blend: int = 0, distill_lut: bool = False) -> list[np.ndarray]:
         """Consecutive float32 (H, W, 3) frames in [0, 1] -> graded frames of the same sizes."""
         frames, inputs, outputs = self._prepare(frames, oversample, blend)
-        return [self._graded(frames[t], *self.finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2]))
+        return [self._graded(frames[t], *finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2]))
                 for t in range(len(frames))]
 
     def grade_at(self, frames, t: int, oversample: int = 1, blend: int = 0,
@@ -107,41 +93,25 @@ class Generator:
         frames, inputs, outputs = self._prepare(frames, oversample, blend)
         if not 0 <= t < len(frames):
             raise ValueError(f"frame {t} is not among the {len(frames)} frames given")
-        resized, lut = self.finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2])
+        resized, lut = finish(inputs, outputs, t, blend, distill_lut, frames[t].shape[:2])
         return self._graded(frames[t], resized, lut), lut
 
     def _prepare(self, frames, oversample: int, blend: int):
+        """-> (frames, working-size inputs, outputs), the last two as numpy (N, 3, h, w) for ``finish``."""
         frames = validate_frames(frames)
         check_options(oversample, blend)
         inputs, outputs = self.working_outputs(frames, oversample)
-        return frames, inputs, blended(outputs, blend)
+        return frames, inputs.cpu().numpy(), outputs.cpu().numpy()
 
     @staticmethod
     def _graded(frame: np.ndarray, resized: np.ndarray | None, lut: LUT3D | None) -> np.ndarray:
         return lut.apply(frame) if lut is not None else resized
 
-    def finish(self, inputs: torch.Tensor, outputs: torch.Tensor, t: int, blend: int, distill_lut: bool,
-               size) -> tuple[np.ndarray | None, LUT3D | None]:
-        """Frame ``t``'s result from working-size ``inputs`` and (blended) ``outputs`` of its window:
-        (its output resized to ``size`` (H, W) as float32, None), or with ``distill_lut`` (None, the LUT
-        fitted over outputs t-DISTILL_RADIUS-blend .. t+DISTILL_RADIUS+blend), to apply at full resolution."""
-        if distill_lut:
-            fit = slice(max(0, t - DISTILL_RADIUS - blend), t + DISTILL_RADIUS + blend + 1)
-            return None, self._fit(inputs[fit], outputs[fit])
-        resized = F.interpolate(outputs[t:t + 1], size=tuple(size), mode="bilinear", align_corners=False)
-        return resized[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), None
-
-    @staticmethod
-    def _fit(inputs: torch.Tensor, outputs: torch.Tensor) -> LUT3D:
-        # Every window is fitted from the identity, never from its neighbour's LUT: a warm start
-        # would make frame t depend on frames outside its window.
-        to_rows = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()  # noqa: E731
-        return fit_lut(to_rows(inputs), to_rows(outputs))
-
     def fit_lut(self, frames) -> LUT3D:
         """One LUT distilled from the generator over all the given frames (a shot, or one window)."""
         inputs, outputs = self.working_outputs(validate_frames(frames))
-        return self._fit(inputs, outputs)
+        to_rows = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()  # noqa: E731
+        return fit_lut(to_rows(inputs), to_rows(outputs))
 
 
 def load(path, device=None) -> Generator:

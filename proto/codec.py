@@ -20,6 +20,13 @@ DTYPE_OF_PIXEL_TYPE = {
 }
 PIXEL_TYPE_OF_DTYPE = {dtype: kind for kind, dtype in DTYPE_OF_PIXEL_TYPE.items()}
 DEFAULT_MAX_PIXELS = 8192 * 8192
+# gRPC's default receive limit is 4 MB; a 4K float32 RGBA frame is 133 MB, and GradeFrame carries its
+# window's neighbours. Both ends raise their send and receive limits to this.
+MAX_MESSAGE_BYTES = 512 << 20
+# The clip modes by the names clients, commands and the daemon use, and their wire values.
+MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
+         "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}
+PIXEL_MODES = [name for name in MODES if name != "parameters"]   # the modes that return graded frames
 
 
 class FrameError(ValueError):

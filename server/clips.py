@@ -34,7 +34,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
+from colorgrade.color import CDL, apply, from_float_rgb
+from colorgrade.color import distill
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
@@ -146,7 +147,8 @@ class ClipStore:
         if settings.mode.uses_analysis:
             reach = settings.window_radius
         else:
-            reach = self.models.generator_reach(settings.blend_radius, settings.mode is Mode.GENERATOR_LUT)
+            reach = distill.reach(self.models.generator_radius, settings.blend_radius,
+                                  settings.mode is Mode.GENERATOR_LUT)
         self.evict_idle()
         with self.lock:
             if len(self.clips) >= self.limits.max_sessions:
@@ -310,22 +312,20 @@ class FrameGrader:
 
     def _generator_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         settings = clip.settings
-        distill = settings.mode is Mode.GENERATOR_LUT
-        outputs = clip.around(t, self.models.output_reach(settings.blend_radius, distill))
+        distill_lut = settings.mode is Mode.GENERATOR_LUT
+        outputs = clip.around(t, distill.output_reach(settings.blend_radius, distill_lut))
         generated = [self._generated(clip, i) for i in outputs]
         frame = clip.frames[t]
-        finished = self.engines.finish_generated(msg.FinishGenerated(
-            working_inputs=[g.working_input for g in generated], working_outputs=[g.working_output for g in generated],
-            center=t - outputs.start, blend=settings.blend_radius, distill_lut=distill, size=list(frame.shape[:2])))
-        result = FrameResult(index=t)
-        if finished.lut_table is not None:
-            result.lut = LUT3D(finished.lut_table)
+        resized, lut = distill.finish(np.stack([g.working_input for g in generated]),
+                                      np.stack([g.working_output for g in generated]), t - outputs.start,
+                                      settings.blend_radius, distill_lut, frame.shape[:2])
+        result = FrameResult(index=t, lut=lut)
         if not settings.corrections_only:
-            if result.lut is not None:
-                result.frame = apply(result.lut, frame, self.bands, self.band_count)
+            if lut is not None:
+                result.frame = apply(lut, frame, self.bands, self.band_count)
             else:
                 alpha = frame[..., 3:] if frame.shape[-1] == 4 else None
-                result.frame = from_float_rgb(finished.frame, alpha, frame.dtype)
+                result.frame = from_float_rgb(resized, alpha, frame.dtype)
         return result
 
     def diagnosis(self, probabilities: np.ndarray) -> Diagnosis:

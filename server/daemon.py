@@ -14,13 +14,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto.codec import MAX_MESSAGE_BYTES
 from colorgrade.server.clips import ClipStore, FrameGrader
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics, serve_metrics
 from colorgrade.server.engine_pool import EnginePool
 from colorgrade.server.service import GraderService, add_to_server
 
-MAX_MESSAGE_BYTES = 512 << 20  # a 4K float32 RGBA frame is 133 MB; room for a window of neighbours
 UNARY_THREADS = 32
 HEALTH_METHOD_PREFIX = "/grpc.health.v1.Health/"
 

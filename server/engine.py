@@ -51,8 +51,7 @@ class Engine:
 
     def handle(self, request):
         """One protocol request -> its reply (``Failure`` for input the networks cannot take)."""
-        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame,
-                    msg.FinishGenerated: self.finish_generated}
+        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame}
         handler = handlers.get(type(request))
         if handler is None:
             return msg.Failure(f"the engine does not handle {type(request).__name__}")
@@ -74,8 +73,8 @@ class Engine:
                 digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
                 models.append(msg.ModelCard(name, f"{weights.with_suffix('.md').name} (weights sha256 {digest})", True))
         return msg.Description(device=str(self.analyzer.device), batch_size=self.batch_size, labels=list(LABELS),
-                               generator_radius=self.generator.radius, distill_radius=generator.DISTILL_RADIUS,
-                               working_size=list(self.generator.working_size), models=models)
+                               generator_radius=self.generator.radius, working_size=list(self.generator.working_size),
+                               models=models)
 
     def analyze(self, request: msg.Analyze) -> msg.Analyses:
         # Integer frames go in as codes: the analyser block-averages them before any float conversion.
@@ -101,17 +100,6 @@ class Engine:
         small = self.generator.working([to_float_rgb(frame)[0] for frame in request.frames], request.oversample)
         output = self.generator.output_at(small, request.center)
         return msg.GeneratedFrame(working_input=small[request.center].cpu().numpy(), working_output=output.cpu().numpy())
-
-    def finish_generated(self, request: msg.FinishGenerated) -> msg.Finished:
-        from colorgrade.models.generator import blended, check_options
-
-        check_options(1, request.blend)
-        to_device = lambda arrays: torch.from_numpy(np.stack(arrays)).to(self.generator.device)  # noqa: E731
-        outputs = blended(to_device(request.working_outputs), request.blend)
-        frame, lut = self.generator.finish(to_device(request.working_inputs), outputs, request.center, request.blend,
-                                           request.distill_lut, request.size)
-        return msg.Finished(frame=None if frame is None else np.ascontiguousarray(frame, np.float32),
-                            lut_table=None if lut is None else lut.table)
 
 
 def die_with(parent: int, socket_path: str) -> None:

@@ -171,9 +171,6 @@ class EnginePool:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""
         return self.pick().call(msg.GenerateFrame(frames, center, oversample))
 
-    def finish_generated(self, request: msg.FinishGenerated) -> msg.Finished:
-        return self.pick().call(request)
-
     def close(self) -> None:
         self.batcher.close()
         self._close_engines()

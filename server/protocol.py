@@ -36,17 +36,8 @@ class Description:
     batch_size: int                 # frames per analysis forward pass (always padded to this)
     labels: list[str]               # the analysis network's catalogue labels, in probability order
     generator_radius: int           # the generator sees frames t-radius .. t+radius
-    distill_radius: int             # a distilled LUT for t is fitted over outputs t-d-blend .. t+d+blend
     working_size: list[int]         # the generator's (height, width)
     models: list[ModelCard]
-
-    def generator_reach(self, blend: int, distill_lut: bool) -> int:
-        """How far frame t's generator result looks: frames t-reach .. t+reach."""
-        return self.generator_radius + self.output_reach(blend, distill_lut)
-
-    def output_reach(self, blend: int, distill_lut: bool) -> int:
-        """Whose per-frame generator outputs frame t's result reads: t-reach .. t+reach of those."""
-        return blend + (self.distill_radius + blend if distill_lut else 0)
 
 
 @dataclass
@@ -76,26 +67,10 @@ class GenerateFrame:
 
 @dataclass
 class GeneratedFrame:
+    """The front end blends these and distils or resizes them itself (``colorgrade.color.distill``): one
+    engine call per frame, whatever the window."""
     working_input: np.ndarray       # (3, h, w) float32: the frame at working size x oversample
     working_output: np.ndarray      # (3, h, w) float32: the generator's output for it
-
-
-@dataclass
-class FinishGenerated:
-    """Per-frame generator outputs over frame t's window -> ``Finished``: blended, then distilled to a
-    LUT (``distill_lut``) or resized to the frame's full ``size`` (height, width)."""
-    working_inputs: list[np.ndarray]
-    working_outputs: list[np.ndarray]
-    center: int
-    blend: int
-    distill_lut: bool
-    size: list[int]
-
-
-@dataclass
-class Finished:
-    frame: np.ndarray | None        # (H, W, 3) float32 in [0, 1]; None when distilled
-    lut_table: np.ndarray | None    # (N, N, N, 3) float32; None when not distilled
 
 
 @dataclass
@@ -105,7 +80,7 @@ class Failure:
 
 
 MESSAGES = {cls.__name__: cls for cls in (Describe, Description, Analyze, Analyses, GenerateFrame, GeneratedFrame,
-                                          FinishGenerated, Finished, Failure)}
+                                          Failure)}
 _NESTED = {"models": ModelCard}
 
 

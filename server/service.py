@@ -14,7 +14,7 @@ from google.protobuf.message import DecodeError
 from colorgrade import __version__
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.proto.codec import cdl_to_message, decode_frame, encode_frame, lut_to_message
+from colorgrade.proto.codec import MODES, cdl_to_message, decode_frame, encode_frame, lut_to_message
 from colorgrade.server import protocol as msg
 from colorgrade.server.clips import (ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult, InvalidInput,
                                      LimitExceeded, Mode, NotReady)
@@ -30,8 +30,7 @@ STATUS_OF = {
     EngineFailed: grpc.StatusCode.INVALID_ARGUMENT,
     EngineUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
-MODE_OF = {pb.MODE_PARAMETERS: Mode.PARAMETERS, pb.MODE_CDL_FRAMES: Mode.CDL_FRAMES,
-           pb.MODE_GENERATOR_FRAMES: Mode.GENERATOR_FRAMES, pb.MODE_GENERATOR_LUT: Mode.GENERATOR_LUT}
+MODE_OF = {wire: Mode(name) for name, wire in MODES.items()}   # the wire's modes, as the clips know them
 
 
 def _abort_on_error(context, error):

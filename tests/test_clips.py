@@ -9,7 +9,7 @@ from colorgrade.server.limits import Limits
 from colorgrade.server.protocol import Description
 
 # What an engine serving a temporal generator (radius 2) would describe.
-MODELS = Description(device="cpu", batch_size=1, labels=["clean", "warm_33"], generator_radius=2, distill_radius=2,
+MODELS = Description(device="cpu", batch_size=1, labels=["clean", "warm_33"], generator_radius=2,
                      working_size=[144, 256], models=[])
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 import pytest
 
-from colorgrade.color import (CDL, LUT3D, REC709_LUMA, apply, block_means, from_float_rgb, luma_rec709,
+from colorgrade.color import (CDL, LUT3D, REC709_LUMA, apply, block_means, from_float_rgb, luma_rec709, shrink,
                               thumbnail_block, to_float_rgb)
 from test_cdl import ocio_cdl
 
@@ -93,3 +93,18 @@ def test_luma_is_rec709():
     assert REC709_LUMA == (0.2126, 0.7152, 0.0722)
     assert luma_rec709(np.array([1.0, 1.0, 1.0])) == pytest.approx(1.0)
     assert luma_rec709(np.array([[0.0, 1.0, 0.0]]))[0] == pytest.approx(0.7152)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_shrink_is_the_rounded_block_mean_in_the_frames_own_type(rng, dtype):
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    image = (rng.random((1080, 1920, 4)) * top).astype(dtype)
+    small = shrink(image, 256)
+    assert small.dtype == dtype and small.shape == (135, 240, 4)        # factor 8, alpha kept
+    expected = image.astype(np.float64).reshape(135, 8, 240, 8, 4).mean(axis=(1, 3))
+    if np.dtype(dtype).kind == "u":
+        assert np.array_equal(small, np.rint(expected).astype(dtype))
+    else:
+        np.testing.assert_allclose(small, expected, atol=1e-6)
+    small_already = image[:200, :250]
+    assert shrink(small_already, 256) is small_already                    # nothing to shrink: the frame itself

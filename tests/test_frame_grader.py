@@ -37,9 +37,6 @@ class InProcessEngines:
         self.generated += 1
         return self.engine.generate_frame(msg.GenerateFrame(frames, center, oversample))
 
-    def finish_generated(self, request):
-        return self.engine.finish_generated(request)
-
 
 @pytest.fixture(scope="module")
 def engines():
@@ -94,10 +91,3 @@ def test_random_access_equals_the_stream_and_reuses_cached_outputs(engines):
     # Frame 3 needs outputs 1..5, frame 4 outputs 2..6 (radius 2 fit, frame 6 is the last): 6 frames in all.
     assert engines.generated == 6
     grader.close()
-
-
-def test_description_reach_is_the_generators_own(engines):
-    description = engines.description
-    for blend in (0, 1, 3):
-        for distill in (False, True):
-            assert description.generator_reach(blend, distill) == gen.reach(description.generator_radius, blend, distill)

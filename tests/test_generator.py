@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from colorgrade.color import distill
 from colorgrade.models import generator as gen
 from colorgrade.models.data import load_photo
 from conftest import SAMPLES
@@ -43,7 +44,7 @@ def clip(count, seed=0, size=(36, 64)):
     ("frame_model", {}, 0), ("frame_model", {"distill_lut": True}, 2)])
 def test_frame_t_depends_only_on_its_window(request, which, options, reach):
     model = request.getfixturevalue(which)
-    assert gen.reach(model.radius, options.get("blend", 0), options.get("distill_lut", False)) == reach
+    assert distill.reach(model.radius, options.get("blend", 0), options.get("distill_lut", False)) == reach
     frames = clip(14)
     base = model.grade(frames, **options)
     for changed in (6 + reach, 6 + reach + 1):
@@ -124,3 +125,14 @@ def test_shipped_generator_weights_reproduce_their_cards():
         measured = generator_fixed_set_numbers(path)
         assert measured == pytest.approx(expected, abs=0.01), path.name
         assert card["training"]["steps"] > 0 and card["evaluation_test_split"]["variants"]
+
+
+def test_the_resize_back_is_bilinear_between_pixel_centres():
+    """``distill.resize`` is torch's bilinear interpolation (align_corners=False), in numpy for the front end."""
+    import torch.nn.functional as F
+
+    image = np.random.default_rng(0).random((36, 64, 3), dtype=np.float32)
+    for size in ((144, 256), (50, 70), (18, 32)):
+        expected = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None], size=size, mode="bilinear",
+                                 align_corners=False)[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(distill.resize(image, size), expected, atol=1e-5)

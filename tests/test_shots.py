@@ -10,7 +10,7 @@ import pytest
 
 from colorgrade.clients import media
 from colorgrade.clients.shots import CutDetector, EvenSample, correct_shots, timecode
-from colorgrade.color import CDL, read_cdl, read_cube
+from colorgrade.color import CDL, read_cdl, read_cube, shrink
 from conftest import SAMPLES
 from media_fixtures import SHOTS
 
@@ -22,7 +22,7 @@ def colorgrade(*args, cwd=None):
 
 def cuts_in(path):
     detector = CutDetector()
-    return [n for n, frame in media.numbered_frames(path) if detector.push(media.shrink(frame))]
+    return [n for n, frame in media.numbered_frames(path) if detector.push(shrink(frame))]
 
 
 def test_a_hard_cut_in_real_footage_is_found_on_its_first_frame():

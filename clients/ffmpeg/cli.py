@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from colorgrade.clients.cli import UsageError, add_connection_arguments, check_cube_size, check_writable, connect
+from colorgrade.proto.codec import PIXEL_MODES
 
 FFMPEG_EPILOG = """examples:
   colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
@@ -141,7 +142,7 @@ Progress and errors go to standard error."""
 
 def configure_pipe(parser: argparse.ArgumentParser) -> None:
     parser.epilog = PIPE_EPILOG
-    parser.add_argument("--mode", default="cdl_frames", choices=["cdl_frames", "generator_frames", "generator_lut"],
+    parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
                         help="as for 'colorgrade grade' (default cdl_frames)")
     parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
     parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")

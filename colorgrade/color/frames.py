@@ -39,15 +39,31 @@ def thumbnail_block(height: int, width: int, size: int) -> int:
 
 
 def block_means(frame: np.ndarray, block: int) -> np.ndarray:
-    """(H, W, 3) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, 3) float32 means of
+    """(H, W, C) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, C) float32 means of
     block x block squares, in [0, 1].
 
     Codes are summed in exact integers, so a 4K frame is reduced without converting it to floats
     first; rows and columns short of a whole block are left out.
     """
-    height, width = frame.shape[0] // block, frame.shape[1] // block
+    top = np.iinfo(frame.dtype).max if frame.dtype.kind == "u" else 1
+    return _block_sums(frame, block).astype(np.float32) * np.float32(1.0 / (block * block * top))
+
+
+def shrink(image: np.ndarray, max_side: int = 256) -> np.ndarray:
+    """An (H, W, C) frame area-averaged down by a whole factor so its long side is at most ``max_side``, in its
+    own sample type (integer codes rounded). What a LAN client sends instead of the full frame: the analysis
+    network looks at a thumbnail anyway, and a 256-px frame is 1/60 of a 1080p one on the wire."""
+    factor = -(-max(image.shape[:2]) // max_side)
+    if factor <= 1:
+        return image
+    means = _block_sums(image, factor) / float(factor * factor)
+    return np.rint(means).astype(image.dtype) if image.dtype.kind == "u" else means.astype(image.dtype)
+
+
+def _block_sums(frame: np.ndarray, block: int) -> np.ndarray:
+    """Sums over block x block squares: exact uint32 for codes (blocks up to 256 wide), float32 otherwise."""
+    height, width, channels = frame.shape[0] // block, frame.shape[1] // block, frame.shape[2]
     integer = frame.dtype.kind == "u"
     rows = frame[:height * block].reshape(height, block, -1).sum(axis=1, dtype=np.uint32 if integer else np.float32)
-    sums = rows.reshape(height, frame.shape[1], 3)[:, :width * block].reshape(height, width, block, 3).sum(axis=2)
-    top = np.iinfo(frame.dtype).max if integer else 1
-    return sums.astype(np.float32) * np.float32(1.0 / (block * block * top))
+    return rows.reshape(height, frame.shape[1], channels)[:, :width * block].reshape(
+        height, width, block, channels).sum(axis=2)
