@@ -255,7 +255,7 @@ def correction_ids(paths: list[Path]) -> dict[Path, str]:
 
 def run_analyze(args) -> int:
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.corrections import analyse_job, corrections_of, describe, jsonable
+    from colorgrade.clients.corrections import analyse_job
     from colorgrade.clients.media import MediaError
     from colorgrade.color import write_cdl, write_cube
 
@@ -283,37 +283,36 @@ def run_analyze(args) -> int:
         for failure in unreadable:
             print(f"colorgrade analyze: {failure}", file=sys.stderr)
         return 1
-    corrections = {cid: (cdl, text) for entry in report.values() for cid, cdl, text in corrections_of(entry)}
+    corrections = [part for entry in report.values() for part in entry.parts()]
     try:
         if args.cdl:
-            write_cdl(args.cdl, {cid: cdl for cid, (cdl, _) in corrections.items()},
-                      {cid: text for cid, (_, text) in corrections.items()})
+            write_cdl(args.cdl, {c.id: c.cdl for c in corrections}, {c.id: c.note() for c in corrections})
         if args.cube:
-            write_cube(args.cube, next(iter(report.values()))["cdl"].to_lut(args.cube_size))
+            write_cube(args.cube, next(iter(report.values())).cdl.to_lut(args.cube_size))
         if args.edl:
             from colorgrade.clients.edl import write_edl
 
             (job,) = jobs
-            write_edl(args.edl, job.path, report[job.key]["shots"], videos[job.path].rate, job.id)
+            write_edl(args.edl, job.path, report[job.key].shots, videos[job.path].rate, job.id)
         if args.cubes:
             Path(args.cubes).mkdir(parents=True, exist_ok=True)
-            for cid, (cdl, _) in corrections.items():
-                write_cube(Path(args.cubes) / f"{cid}.cube", cdl.to_lut(args.cube_size))
+            for correction in corrections:
+                write_cube(Path(args.cubes) / f"{correction.id}.cube", correction.cdl.to_lut(args.cube_size))
     except (ValueError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
     for failure in unreadable:
         print(f"colorgrade analyze: {failure}", file=sys.stderr)
     if args.json:
-        print(json.dumps({key: jsonable(entry) for key, entry in report.items()}, indent=2))
+        print(json.dumps({key: entry.to_json() for key, entry in report.items()}, indent=2))
         return 1 if unreadable else 0
     for key, entry in report.items():
-        print(f"{key}: {describe(entry)}")
-        print(f"  {cdl_text(entry['cdl'])}")
-        for shot in entry.get("shots", []):
-            print(f"  {shot['id']}  frames {shot['first']}-{shot['last']}"
-                  + (f"  {shot['timecode_in']}-{shot['timecode_out']}" if "timecode_in" in shot else "")
-                  + f"  {describe(shot)}\n    {cdl_text(shot['cdl'])}")
+        print(f"{key}: {entry.describe()}")
+        print(f"  {cdl_text(entry.cdl)}")
+        for shot in entry.shots or []:
+            print(f"  {shot.id}  frames {shot.first}-{shot.last}"
+                  + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")
+                  + f"  {shot.describe()}\n    {cdl_text(shot.cdl)}")
     return 1 if unreadable else 0
 
 

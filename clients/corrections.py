@@ -1,7 +1,9 @@
 """What the daemon says about a file: one correction per input, per shot or per frame range, and each frame's
-(``analyse_job``), as report entries the commands print, write as .ccc/.cube/EDL and hand to hosts."""
+(``analyse_job``), as typed ``Correction`` values the commands print, write as .ccc/.cube/EDL and hand to hosts
+(``Correction.to_json``: what ``analyze --json`` prints and the Resolve script and the Nuke node read)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,10 +24,58 @@ class Job(NamedTuple):
     last: int | None = None
 
 
+@dataclass
+class Correction:
+    """A correction the daemon made: for a whole input, a shot, a frame range (an item) or one frame."""
+    id: str | None                  # the ColorCorrection id (None for one frame of ``per_frame``)
+    cdl: CDL                        # shrunk toward no change by the confidence
+    confidence: float | None        # how sure the network is that the correction helps
+    label: str                      # the diagnosis (the likeliest detune, or "clean")
+    first: int | None = None        # a shot's or an item's frames, in the source's own numbering
+    last: int | None = None
+    frame: int | None = None        # one frame's number (``per_frame``)
+    timecode_in: str | None = None  # a video shot's first and last frames as SMPTE timecode
+    timecode_out: str | None = None
+    samples: int | None = None      # frames a shot's correction was measured on
+    frames: int | None = None       # frames a clip's correction covers
+    top: list[tuple[str, float]] | None = None        # a still's three likeliest labels
+    shots: list[Correction] | None = None              # ``--shots``: one per shot, in order
+    per_frame: list[Correction] | None = None          # ``--per-frame``: each frame's windowed correction
+
+    def parts(self) -> list[Correction]:
+        """The corrections this one hands out: its shots, or itself."""
+        return self.shots or [self]
+
+    def describe(self) -> str:
+        """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)"."""
+        if self.confidence is None:
+            return self.label
+        how = ("applied in full" if self.confidence >= 0.8 else "left nearly alone: not sure anything is wrong"
+               if self.confidence < 0.2 else f"applied at {self.confidence:.0%}")
+        return f"{self.label}, confidence {self.confidence:.2f} (correction {how})"
+
+    def note(self) -> str:
+        """The description a .ccc keeps beside the correction: the diagnosis and, for a shot, its frames."""
+        return self.describe() + (f"; frames {self.first}-{self.last}" if self.first is not None else "")
+
+    def to_json(self) -> dict:
+        """The fields that are set, the CDL as {slope, offset, power, saturation}."""
+        def plain(value):
+            if isinstance(value, CDL):
+                return {"slope": value.slope, "offset": value.offset, "power": value.power,
+                        "saturation": value.saturation}
+            if isinstance(value, Correction):
+                return value.to_json()
+            if isinstance(value, list):
+                return [plain(item) for item in value]
+            return value
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+
+
 def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
                 window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None
-                ) -> dict:
-    """-> the report entry of one job: cdl, confidence, label, and, as asked, its ``shots`` (cuts found, up to
+                ) -> Correction:
+    """-> the correction of one job, and, as asked, its ``shots`` (cuts found, up to
     ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
     A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
     decode the whole file). ``quiet``: no progress bar. ``unreadable``: where the stills of a folder that
@@ -35,8 +85,8 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         info = media.probe_video(job.path)
     if kind == "still":
         result = client.analyze([shrink(media.read_image(job.path))])[0]
-        return {"id": job.id, "cdl": result.cdl, "confidence": result.confidence, "label": result.label,
-                "top": sorted(result.scores.items(), key=lambda kv: -kv[1])[:3]}
+        return Correction(job.id, result.cdl, result.confidence, result.label,
+                          top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3])
     thumbnails = ((number, shrink(frame))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
     if shots or job.first is not None or job.last is not None:
@@ -45,22 +95,20 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
         for shot in correct_shots(client.analyze, thumbnails, samples, find_cuts=shots):
             progress.update(shot.shot.frames)
-            entry = {"id": f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id,
-                     "first": shot.shot.first, "last": shot.shot.last, "cdl": shot.cdl,
-                     "confidence": shot.confidence, "label": shot.label, "samples": len(shot.samples)}
-            if rate is not None:
-                entry.update(timecode_in=timecode(shot.shot.first, rate), timecode_out=timecode(shot.shot.last, rate))
-            found.append(entry)
+            found.append(Correction(
+                f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id, shot.cdl, shot.confidence, shot.label,
+                first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
+                timecode_in=None if rate is None else timecode(shot.shot.first, rate),
+                timecode_out=None if rate is None else timecode(shot.shot.last, rate)))
         progress.close()
         if not found:
             raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
         if not shots:
             return found[0]
-        frames = [s["last"] - s["first"] + 1 for s in found]
-        return {"id": job.id, "cdl": CDL.mean([s["cdl"] for s in found], weights=frames),
-                "confidence": _mean_or_none([s["confidence"] for s in found], frames),
-                "label": max(found, key=lambda s: s["last"] - s["first"])["label"], "frames": sum(frames),
-                "shots": found}
+        frames = [s.last - s.first + 1 for s in found]
+        return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
+                          _mean_or_none([s.confidence for s in found], frames),
+                          max(found, key=lambda s: s.last - s.first).label, frames=sum(frames), shots=found)
     numbers = []
     clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name)
 
@@ -75,43 +123,12 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
     if not results:
         raise media.MediaError(f"{job.path}: no frames to analyse")
     labels = [r.label for r in results]
-    entry = {"id": job.id, "cdl": CDL.mean([r.cdl for r in results]),
-             "confidence": _mean_or_none([r.confidence for r in results]),
-             "label": max(set(labels), key=labels.count), "frames": len(results)}
-    if per_frame:
-        entry["per_frame"] = [{"frame": numbers[r.index], "cdl": r.cdl, "confidence": r.confidence,
-                               "label": r.label} for r in results]
-    return entry
+    return Correction(job.id, CDL.mean([r.cdl for r in results]), _mean_or_none([r.confidence for r in results]),
+                      max(set(labels), key=labels.count), frames=len(results),
+                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, frame=numbers[r.index])
+                                 for r in results] if per_frame else None)
 
 
 def _mean_or_none(values, weights=None):
     known = [(v, w) for v, w in zip(values, weights or [1] * len(values)) if v is not None]
     return float(np.average([v for v, _ in known], weights=[w for _, w in known])) if known else None
-
-
-def corrections_of(entry: dict):
-    """(id, CDL, description) of each correction an entry holds: its shots, or the entry itself."""
-    for part in entry.get("shots") or [entry]:
-        yield part["id"], part["cdl"], describe(part) + (f"; frames {part['first']}-{part['last']}"
-                                                         if "first" in part else "")
-
-
-def jsonable(value):
-    """A report entry with its CDLs as {slope, offset, power, saturation} dictionaries."""
-    if isinstance(value, CDL):
-        return {"slope": value.slope, "offset": value.offset, "power": value.power, "saturation": value.saturation}
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [jsonable(item) for item in value]
-    return value
-
-
-def describe(entry: dict) -> str:
-    """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)"."""
-    confidence = entry["confidence"]
-    if confidence is None:
-        return entry["label"]
-    how = ("applied in full" if confidence >= 0.8 else "left nearly alone: not sure anything is wrong"
-           if confidence < 0.2 else f"applied at {confidence:.0%}")
-    return f"{entry['label']}, confidence {confidence:.2f} (correction {how})"

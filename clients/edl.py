@@ -7,18 +7,18 @@ from fractions import Fraction
 from pathlib import Path
 
 
-def write_edl(path, video: Path, shots: list[dict], rate: Fraction, title: str) -> None:
-    """``shots``: the entries ``colorgrade analyze --shots`` reports (id, first, last, cdl as a CDL)."""
+def write_edl(path, video: Path, shots: list, rate: Fraction, title: str) -> None:
+    """``shots``: the shots' ``Correction`` values ``colorgrade analyze --shots`` reports."""
     import opentimelineio as otio
 
     fps = float(rate)
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
     for shot in shots:
-        cdl = shot["cdl"]
+        cdl = shot.cdl
         clip = otio.schema.Clip(
-            name=shot["id"], media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
-            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(shot["first"], fps),
-                                                 otio.opentime.RationalTime(shot["last"] - shot["first"] + 1, fps)))
+            name=shot.id, media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(shot.first, fps),
+                                                 otio.opentime.RationalTime(shot.last - shot.first + 1, fps)))
         # Six decimals, as ASC_SOP lines are usually written (and some readers expect).
         six = lambda values: [round(v, 6) for v in values]  # noqa: E731
         clip.metadata["cdl"] = {"asc_sop": {"slope": six(cdl.slope), "offset": six(cdl.offset),

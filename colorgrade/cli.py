@@ -15,7 +15,7 @@ from colorgrade import __version__
 # (name, module, one-line help); order is the order --help lists them.
 COMMANDS = [
     ("train", "colorgrade.models.cli", "train a network from graded photos (writes weights and a card)"),
-    ("eval", "colorgrade.models.cli", "evaluate a network on held-out photos, or the served modes on real clips"),
+    ("eval", "colorgrade.evaluation", "evaluate a network on held-out photos, or the served modes on real clips"),
     ("serve", "colorgrade.server.cli", "run the daemon: gRPC frame service with resident networks"),
     ("analyze", "colorgrade.clients.cli", "diagnose stills, clips or sequences; print or write their CDL/LUT"),
     ("grade", "colorgrade.clients.cli", "grade stills, image sequences or video files (keeps bit depth)"),

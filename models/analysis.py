@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from colorgrade.color import CDL, block_means, thumbnail_block, to_float_rgb
-from colorgrade.models.colour import thumbnail
+from colorgrade.models.differentiable_colour import thumbnail
 from colorgrade.models.detunes import LABELS, correction_matrix
 from colorgrade.models.networks import AnalysisNet, cdl_from_head, shrink_cdl
 from colorgrade.models import WEIGHTS_DIR

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from colorgrade.color import CDL
-from colorgrade.models.colour import apply_cdl, linear_to_srgb, luma_rec709, srgb_to_linear
+from colorgrade.models.differentiable_colour import apply_cdl, linear_to_srgb, luma_rec709, srgb_to_linear
 
 LEVELS = (33, 66, 100)
 CONTRAST_PIVOT = 0.45

@@ -18,21 +18,22 @@ seed, so the numbers are reproducible.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorgrade.color import block_means, shrink
-from colorgrade.models import metrics
+from colorgrade.color import block_means
+from colorgrade.models import WEIGHTS_DIR, metrics
 from colorgrade.models.analysis import Analyzer
-from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
+from colorgrade.models.differentiable_colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
 from colorgrade.models.data import PhotoSet, to_numpy, to_tensor
 from colorgrade.models.detunes import LABELS, MIXTURE_ERRORS, MixtureSampler, apply_labels, are_neighbours
 from colorgrade.models.networks import cdl_from_head
 
 EVAL_SIZE = (320, 320)
+# Training photos the paper's protocol (detunes of photos the network trained on) is measured on.
+PAPER_PROTOCOL_PHOTOS = 100
 FAMILIES = {
     "white balance": ("warm_cool", "green_magenta", "white_balance_linear"),
     "exposure": ("exposure_linear", "white_point"),
@@ -267,15 +268,6 @@ VIDEO_CONDITIONS = {
 }
 
 
-def read_clips(paths, frames: int, side: int = 480) -> dict[str, list[np.ndarray]]:
-    """File name -> the first ``frames`` frames of each video, shrunk to at most ``side`` px: the clips the
-    video evaluations grade."""
-    from colorgrade.clients import media
-
-    return {Path(path).name: [shrink(frame, side) for _, frame in media.numbered_frames(path, 0, frames - 1)]
-            for path in paths}
-
-
 def drifting(clean: list[np.ndarray], family, generator: torch.Generator) -> list[np.ndarray]:
     """8-bit frames with one error (or mixture) drawn for the clip whose strength drifts from half to full
     over it, as light changes during a take."""
@@ -331,3 +323,34 @@ def format_video_report(report: dict) -> str:
                  for m in methods]
         lines.append(f"{condition:<28}" + "".join(f"{c:>26}" for c in cells))
     return "\n".join(lines)
+
+
+def evaluate_on_test_split(weights, photo_folders, device=None) -> dict:
+    """The analysis weights on the test split of ``photo_folders``, and on training photos (the paper's protocol)."""
+    from colorgrade.models.analysis import load
+    from colorgrade.models.data import list_photos, split_photos
+
+    split = split_photos(list_photos(photo_folders))
+    return evaluate_analysis(load(weights, device), PhotoSet(split["test"], size=EVAL_SIZE),
+                             PhotoSet(split["train"][:PAPER_PROTOCOL_PHOTOS], size=EVAL_SIZE))
+
+
+def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
+    """The shipped per-frame and temporal generators, with the paper's remedies and LUT distillation, on
+    synthetic clips from the test photos, beside the analysis weights' CDL."""
+    from colorgrade.models.analysis import load as load_analysis
+    from colorgrade.models.data import list_photos, load_photo, split_photos
+    from colorgrade.models.generator import load
+
+    frame = load(WEIGHTS_DIR / "generator_frame.safetensors", device)
+    temporal = load(WEIGHTS_DIR / "generator_temporal.safetensors", device)
+    variants = {
+        "per-frame generator": lambda f: frame.grade(f),
+        "per-frame + LUT distillation": lambda f: frame.grade(f, distill_lut=True),
+        "temporal generator": lambda f: temporal.grade(f),
+        "temporal + 2x oversampling": lambda f: temporal.grade(f, oversample=2),
+        "temporal + blending (+-1)": lambda f: temporal.grade(f, blend=1),
+        "temporal + LUT distillation": lambda f: temporal.grade(f, distill_lut=True),
+    }
+    photos = [load_photo(p, 1024) for p in split_photos(list_photos(photo_folders))["test"]]
+    return evaluate_generator(variants, load_analysis(analysis_weights, device), photos, progress=True)

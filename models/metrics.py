@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from colorgrade.color import luma_rec709
-from colorgrade.models.colour import srgb_to_lab
+from colorgrade.models.differentiable_colour import srgb_to_lab
 
 
 def _channels_first(rgb: np.ndarray) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from colorgrade.models.colour import luma_rec709, srgb_to_linear
+from colorgrade.models.differentiable_colour import luma_rec709, srgb_to_linear
 from colorgrade.models.detunes import LABELS
 
 HISTOGRAM_BINS = 32

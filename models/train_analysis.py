@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from colorgrade.models.analysis import pick_device
-from colorgrade.models.colour import apply_cdl, srgb_to_lab
+from colorgrade.models.differentiable_colour import apply_cdl, srgb_to_lab
 from colorgrade.models.data import PhotoSet, list_photos, split_photos
 from colorgrade.models.detunes import LABELS, MixtureSampler, apply_labels
 from colorgrade.models.networks import AnalysisNet, cdl_from_head, shrink_cdl
@@ -46,6 +46,29 @@ def confidence_targets(before: torch.Tensor, after: torch.Tensor) -> torch.Tenso
     return (1 - after / before.clamp_min(1e-3)).clamp(0, 1)
 
 
+def learning_rate_at(base: float, step: int, progress: float) -> float:
+    """The schedule: linear warm-up over the first 100 steps, then a cosine from ``base`` to 0 at progress 1."""
+    return base * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def with_mixtures(clean: torch.Tensor, sampler: MixtureSampler, generator: torch.Generator,
+                  clean_share: float) -> torch.Tensor:
+    """Each frame with a random mixture of errors, ``clean_share`` of them left clean."""
+    magnitudes, order = sampler.sample(len(clean))
+    magnitudes[torch.rand(len(magnitudes), generator=generator) < clean_share] = 0
+    return MixtureSampler.apply(clean, magnitudes, order)
+
+
+def correction_losses(inputs: torch.Tensor, clean: torch.Tensor, raw: torch.Tensor,
+                      confidence_logit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The correction head's loss (mean CIE76 ΔE after its CDL) and the confidence's (binary cross-entropy
+    against the share of the error the CDL removed)."""
+    after = lab_distances(apply_cdl(inputs, cdl_from_head(raw)), clean)
+    with torch.no_grad():
+        targets = confidence_targets(lab_distances(inputs, clean), after)
+    return after.mean(), F.binary_cross_entropy_with_logits(confidence_logit, targets)
+
+
 def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Generator, sampler: MixtureSampler,
                noise_generator: torch.Generator):
     """-> inputs (B, 3, S, S), clean (B, 3, S, S), labels (B/2,) for the first half.
@@ -63,10 +86,8 @@ def make_batch(photos: PhotoSet, options: AnalysisOptions, generator: torch.Gene
     clean = photos.random_crops(options.batch, size, generator, options.composite_share)
     half = options.batch // 2
     labels = torch.randint(len(LABELS), (half,), generator=generator).to(clean.device)
-    magnitudes, order = sampler.sample(options.batch - half)
-    magnitudes[torch.rand(len(magnitudes), generator=generator) < options.clean_share] = 0
     inputs = torch.cat([apply_labels(clean[:half], labels),
-                        MixtureSampler.apply(clean[half:], magnitudes, order)])
+                        with_mixtures(clean[half:], sampler, generator, options.clean_share)])
     noise = torch.randn(inputs.shape, generator=noise_generator, device=clean.device) * options.noise
     return (inputs + noise).clamp(0, 1), (clean + noise).clamp(0, 1), labels
 
@@ -137,18 +158,13 @@ def train(options: AnalysisOptions) -> dict:
     network.train()
     bar = tqdm(total=options.steps, initial=run.step, desc="train analysis", unit="step", dynamic_ncols=True)
     while run.running():
-        warmup = min(1.0, (run.step + 1) / 100)
         for group in optimizer.param_groups:
-            group["lr"] = options.learning_rate * warmup * 0.5 * (1 + math.cos(math.pi * run.progress()))
+            group["lr"] = learning_rate_at(options.learning_rate, run.step, run.progress())
         inputs, clean, labels = make_batch(train_set, options, generator, sampler, noise_generator)
         logits, raw, confidence_logit = network(inputs)
         cross_entropy = F.cross_entropy(logits[:len(labels)], labels)
         half = len(labels)
-        after = lab_distances(apply_cdl(inputs[half:], cdl_from_head(raw[half:])), clean[half:])
-        lab = after.mean()
-        with torch.no_grad():
-            targets = confidence_targets(lab_distances(inputs[half:], clean[half:]), after)
-        confidence_loss = F.binary_cross_entropy_with_logits(confidence_logit[half:], targets)
+        lab, confidence_loss = correction_losses(inputs[half:], clean[half:], raw[half:], confidence_logit[half:])
         loss = cross_entropy + options.correction_weight * lab + options.confidence_weight * confidence_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from colorgrade.color import CDL, apply, from_float_rgb
+from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
 from colorgrade.color import distill
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
 import socket
 from concurrent import futures
 from dataclasses import dataclass, field

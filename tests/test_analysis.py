@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from colorgrade.models import analysis
-from colorgrade.models.cli import FIXED_SET, evaluate_on_fixed_set
+from colorgrade.models.cards import FIXED_SET, evaluate_on_fixed_set
 from colorgrade.models.data import load_photo
 from colorgrade.models.detunes import LABELS
 from colorgrade.models import WEIGHTS_DIR
@@ -37,7 +37,7 @@ def test_analyze_returns_cdl_and_scores_for_any_size(analyzer):
 def test_integer_and_float_frames_give_the_training_thumbnail(analyzer, shape, dtype):
     """The daemon hands the analyser integer codes, the Python API floats; both are block-averaged in
     numpy, and must match the torch thumbnail that training and evaluation use."""
-    from colorgrade.models.colour import thumbnail
+    from colorgrade.models.differentiable_colour import thumbnail
 
     codes = (np.random.default_rng(1).random((*shape, 3)) * np.iinfo(dtype).max).astype(dtype)
     floats = codes.astype(np.float32) / np.iinfo(dtype).max
@@ -48,7 +48,7 @@ def test_integer_and_float_frames_give_the_training_thumbnail(analyzer, shape, d
 
 def test_thumbnail_of_whole_multiples_is_the_plain_area_average():
     """Training crops (256 -> 128) and evaluation crops (512 -> 128) see exactly k x k block means."""
-    from colorgrade.models.colour import thumbnail
+    from colorgrade.models.differentiable_colour import thumbnail
 
     images = torch.rand(2, 3, 512, 512)
     for size in (128, 256):

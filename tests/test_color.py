@@ -5,7 +5,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 import pytest
 
-from colorgrade.color import (CDL, LUT3D, REC709_LUMA, apply, block_means, from_float_rgb, luma_rec709, shrink,
+from colorgrade.color import (CDL, REC709_LUMA, apply, block_means, from_float_rgb, luma_rec709, shrink,
                               thumbnail_block, to_float_rgb)
 from test_cdl import ocio_cdl
 

@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-from colorgrade.models import design_study
-from colorgrade.models.colour import linear_to_srgb, srgb_to_linear
+from studies import design_study
+from colorgrade.models.differentiable_colour import linear_to_srgb, srgb_to_linear
 from colorgrade.models.data import PhotoSet, list_photos
 
 from conftest import SAMPLES

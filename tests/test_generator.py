@@ -114,7 +114,7 @@ def test_generator_training_smoke_run(tmp_path):
 
 def test_shipped_generator_weights_reproduce_their_cards():
     from colorgrade.models import WEIGHTS_DIR
-    from colorgrade.models.cli import generator_fixed_set_numbers
+    from colorgrade.models.cards import generator_fixed_set_numbers
     from colorgrade.models.weights import read_card
 
     weights = sorted(WEIGHTS_DIR.glob("generator_*.safetensors"))

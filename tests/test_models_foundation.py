@@ -1,18 +1,16 @@
 """Torch colour maths, metrics, detune catalogue, mixtures, splits and synthetic clips."""
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from colorgrade.models import metrics
-from colorgrade.models.colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear
+from colorgrade.models.differentiable_colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear
 from colorgrade.models.data import PhotoSet, licence_summary, list_photos, load_photo, split_photos, synthesise_clip, to_numpy, to_tensor
 from colorgrade.models.detunes import (KINDS, LABELS, MixtureSampler, are_neighbours, catalogue,
                                        correction_matrix)
 from colorgrade.color import CDL
-from colorgrade.color import LUT3D
 
 from conftest import SAMPLES
 

@@ -1,5 +1,6 @@
-"""The floors of the house (DESIGN.md, Layout): the colour layer, the wire, the clients and the daemon's
-front end never load torch; only the engine workers do."""
+"""The floors of the house (DESIGN.md, Layout; docs/notes.md, the house): every room imports only the rooms
+its row of the table allows, the colour layer, the wire, the clients and the daemon's front end never load
+torch, and only the engine workers load the models."""
 import ast
 import subprocess
 import sys
@@ -12,9 +13,25 @@ from colorgrade.clients import GradeClient
 from conftest import REPO
 from daemon_fixtures import RunningDaemon
 
-TORCH_FREE = [*sorted((REPO / "colorgrade" / "color").glob("*.py")), *sorted((REPO / "proto").glob("*.py")),
-              *sorted((REPO / "clients").rglob("*.py")),
-              *[p for p in sorted((REPO / "server").glob("*.py")) if p.name != "engine.py"]]
+# Room -> (its files, the colorgrade rooms it may import besides itself, third-party imports it may use).
+# "colorgrade" alone is the package root (its version and the samples' folder): every room may read it.
+ROOMS = {
+    "color": (sorted((REPO / "colorgrade" / "color").glob("*.py")), set(), {"numpy"}),
+    # grpc_tools: proto/generate.py, which writes the stubs (a development tool, never imported at run time).
+    "proto": (sorted((REPO / "proto").glob("*.py")), {"color"}, {"numpy", "google", "grpc", "grpc_tools"}),
+    "clients": ([p for p in sorted((REPO / "clients").rglob("*.py")) if p.parent.name not in ("resolve", "nuke")],
+                {"color", "proto"}, {"numpy", "grpc", "av", "PIL", "tifffile", "tqdm", "opentimelineio"}),
+    "models": (sorted((REPO / "models").glob("*.py")), {"color"},
+               {"numpy", "torch", "PIL", "safetensors", "tqdm"}),
+    "server front end": ([p for p in sorted((REPO / "server").glob("*.py")) if p.name != "engine.py"],
+                         {"color", "proto"}, {"numpy", "google", "grpc", "grpc_health", "grpc_reflection", "zmq"}),
+    "server engine": ([REPO / "server" / "engine.py"], {"color", "proto", "server", "models"},
+                      {"numpy", "torch", "zmq"}),
+}
+ROOM_OF_MODULE = {"colorgrade.color": "color", "colorgrade.proto": "proto", "colorgrade.clients": "clients",
+                  "colorgrade.models": "models", "colorgrade.server": "server", "colorgrade.evaluation": "top floor",
+                  "colorgrade.cli": "top floor"}
+TORCH_FREE = [path for room in ("color", "proto", "clients", "server front end") for path in ROOMS[room][0]]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -27,19 +44,51 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+def room_of(module: str) -> str | None:
+    """The room a colorgrade module belongs to (None: the package root, or not colorgrade's)."""
+    for prefix, room in ROOM_OF_MODULE.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return room
+    return None
+
+
+def outside_the_table(room: str, path: Path) -> list[str]:
+    _, rooms, third_party = ROOMS[room]
+    own = {"server front end": "server", "server engine": "server"}.get(room, room)
+    wrong = []
+    for module in imported_modules(path):
+        top = module.split(".")[0]
+        if top == "colorgrade":
+            target = room_of(module)
+            if target is not None and target != own and target not in rooms:
+                wrong.append(module)
+            if room == "server front end" and target == "server" and module == "colorgrade.server.engine":
+                wrong.append(module)
+        elif top not in sys.stdlib_module_names | third_party | {"__future__"}:
+            wrong.append(module)
+    return sorted(wrong)
+
+
+@pytest.mark.parametrize("room, path", [(room, path) for room, (paths, _, _) in ROOMS.items() for path in paths],
+                         ids=lambda value: value if isinstance(value, str) else str(value.relative_to(REPO)))
+def test_each_room_imports_only_what_its_row_allows(room, path):
+    assert outside_the_table(room, path) == [], f"{path.relative_to(REPO)} ({room})"
+
+
+def test_the_table_check_can_fail(tmp_path):
+    """Positive control: a models file importing the clients, and a colour file importing torch, are caught."""
+    models_file, colour_file = tmp_path / "models_file.py", tmp_path / "colour_file.py"
+    models_file.write_text("from colorgrade.clients.cli import add_connection_arguments\nimport numpy\n")
+    colour_file.write_text("import torch\nfrom colorgrade.color import CDL\n")
+    assert outside_the_table("models", models_file) == ["colorgrade.clients.cli"]
+    assert outside_the_table("color", colour_file) == ["torch"]
+
+
 @pytest.mark.parametrize("path", TORCH_FREE, ids=lambda p: str(p.relative_to(REPO)))
 def test_module_imports_neither_torch_nor_the_models(path):
     forbidden = {name for name in imported_modules(path)
                  if name.split(".")[0] == "torch" or name.startswith("colorgrade.models")}
     assert not forbidden, f"{path.relative_to(REPO)} imports {sorted(forbidden)}"
-
-
-def test_colour_layer_imports_only_numpy_and_itself():
-    for path in sorted((REPO / "colorgrade" / "color").glob("*.py")):
-        outside = {name for name in imported_modules(path)
-                   if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "__future__"}
-                   and not name.startswith("colorgrade.color")}
-        assert not outside, f"{path.relative_to(REPO)} imports {sorted(outside)}"
 
 
 def test_front_end_and_clients_import_with_torch_unavailable():

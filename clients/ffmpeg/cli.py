@@ -89,7 +89,7 @@ def run_ffmpeg(args) -> int:
         print(f"colorgrade ffmpeg: cannot write the plan: {error}", file=sys.stderr)
         return 1
     command = ffmpeg_command(source, target, script, info, args.codec, args.crf)
-    print(f"{len(entry['shots'])} shot(s) -> {folder}/", file=sys.stderr)
+    print(f"{len(entry.shots)} shot(s) -> {folder}/", file=sys.stderr)
     print(printable(command))
     if not args.execute:
         return 0
@@ -101,22 +101,21 @@ def run_ffmpeg(args) -> int:
         return 1
 
 
-def write_plan(folder: Path, clip_id: str, entry: dict, info, args) -> Path:
-    """The .cube per shot, the .ccc, the shot list and the filter script (which it returns) into ``folder``."""
+def write_plan(folder: Path, clip_id: str, entry, info, args) -> Path:
+    """The .cube per shot, the .ccc, the shot list and the filter script (which it returns) into ``folder``;
+    ``entry``: the clip's ``Correction`` with its shots."""
     from colorgrade.clients import media
-    from colorgrade.clients.corrections import corrections_of, jsonable
     from colorgrade.clients.ffmpeg.plan import filter_graph
     from colorgrade.color import write_cdl, write_cube
 
     folder.mkdir(parents=True, exist_ok=True)
-    corrections = list(corrections_of(entry))
     grades = []
-    for shot, (cid, cdl, _) in zip(entry["shots"], corrections):
-        write_cube(folder / f"{cid}.cube", cdl.to_lut(args.cube_size))
-        grades.append((shot["first"], shot["last"], cdl if args.exact else folder / f"{cid}.cube"))
-    write_cdl(folder / f"{clip_id}.ccc", {cid: cdl for cid, cdl, _ in corrections},
-              {cid: text for cid, _, text in corrections})
-    (folder / f"{clip_id}.shots.json").write_text(json.dumps(jsonable(entry["shots"]), indent=2))
+    for shot in entry.shots:
+        write_cube(folder / f"{shot.id}.cube", shot.cdl.to_lut(args.cube_size))
+        grades.append((shot.first, shot.last, shot.cdl if args.exact else folder / f"{shot.id}.cube"))
+    write_cdl(folder / f"{clip_id}.ccc", {shot.id: shot.cdl for shot in entry.shots},
+              {shot.id: shot.note() for shot in entry.shots})
+    (folder / f"{clip_id}.shots.json").write_text(json.dumps([shot.to_json() for shot in entry.shots], indent=2))
     script = folder / f"{clip_id}.ffgraph"
     _, pix_fmt, _ = media.choose_encoding(info, args.codec, args.crf)
     script.write_text(filter_graph(grades, info, pix_fmt))

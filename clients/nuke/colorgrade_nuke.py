@@ -113,18 +113,14 @@ def _analyse(group):
             return report(group, "could not render the input: %s" % error)
         finally:
             nuke.delete(write)
-        run = command() + ["analyze", folder, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
+        arguments = ["analyze", folder, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
         for knob in ("server", "tls_ca", "token_file"):
             if group[knob].value():
-                run += ["--" + knob.replace("_", "-"), group[knob].value()]
-        try:
-            done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        except OSError as error:
-            return report(group, "cannot run %s: %s (run `colorgrade install nuke`)" % (run[0], error))
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines()
-            return report(group, "colorgrade analyze failed: " + (lines[-1] if lines else "no message"))
-        entry, = json.loads(done.stdout).values()
+                arguments += ["--" + knob.replace("_", "-"), group[knob].value()]
+        output = run_colorgrade(group, arguments)
+        if output is None:
+            return
+        entry, = json.loads(output).values()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     keyed = set_cdl(cdl_node, entry, group["mode"].value())
@@ -178,18 +174,30 @@ def bake(group):
         node, frame = inner(group, "CDL"), nuke.frame()
     except LookupError as error:
         return report(group, str(error))
-    run = command() + ["cube", path]
+    arguments = ["cube", path]
     # Fixed-point: "-1.6e-05" would read to the command line as an option, "-0.0000160000" reads as a number.
     for name in CDL_KNOBS:
-        run += ["--" + name] + ["%.10f" % node[name].getValueAt(frame, channel) for channel in range(3)]
-    run += ["--saturation", "%.10f" % node["saturation"].getValueAt(frame)]
+        arguments += ["--" + name] + ["%.10f" % node[name].getValueAt(frame, channel) for channel in range(3)]
+    arguments += ["--saturation", "%.10f" % node["saturation"].getValueAt(frame)]
+    if run_colorgrade(group, arguments) is None:
+        return
+    report(group, "baked frame %d to %s" % (frame, path), error=False)
+
+
+def run_colorgrade(group, arguments):
+    """Run ``colorgrade ARGUMENTS`` -> its standard output, or None once its failure (the last line it wrote
+    to standard error) is on the status line."""
+    run = command() + arguments
     try:
         done = subprocess.run(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     except OSError as error:
-        return report(group, "cannot run %s: %s" % (run[0], error))
+        report(group, "cannot run %s: %s (run `colorgrade install nuke`)" % (run[0], error))
+        return None
     if done.returncode != 0:
-        return report(group, "colorgrade cube failed: " + done.stderr.strip())
-    report(group, "baked frame %d to %s" % (frame, path), error=False)
+        lines = done.stderr.strip().splitlines()
+        report(group, "colorgrade %s failed: %s" % (arguments[0], lines[-1] if lines else "no message"))
+        return None
+    return done.stdout
 
 
 def report(group, text, error=True):

@@ -26,14 +26,13 @@ weights' card):
    differ more among themselves than the casts do, one frame cannot tell a warm scene from a warm
    grade.
 
-    python -m colorgrade.models.design_study --steps 600 --out runs/design
-    python -m colorgrade.models.design_study --video --steps 600
+    python -m studies.design_study --steps 600 --out runs/design
+    python -m studies.design_study --video --steps 600
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -44,14 +43,14 @@ import torch.nn.functional as F
 
 from colorgrade.color import block_means
 from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, metrics
-from colorgrade.models.colour import apply_cdl, srgb_to_linear, thumbnail
+from colorgrade.models.differentiable_colour import apply_cdl, srgb_to_linear, thumbnail
 from colorgrade.models.data import PhotoSet, list_photos, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MIXTURE_ERRORS, MixtureSampler
-from colorgrade.models.evaluate import (EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e,
-                                       read_clips)
+from colorgrade.evaluation import read_clips
+from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e
 from colorgrade.models.networks import (STATISTICS_SIZE, cdl_from_head, colour_statistics, grey_edges,
                                        log_chroma_histogram, log_ratios, shrink_cdl)
-from colorgrade.models.train_analysis import confidence_targets, lab_distances
+from colorgrade.models.train_analysis import correction_losses, learning_rate_at, with_mixtures
 
 THUMBNAIL = 96
 HISTOGRAM_BINS = 64
@@ -136,22 +135,17 @@ def train_corrector(photos: PhotoSet, steps: int, histogram: bool = False, refer
     sampler = MixtureSampler(generator)
     for step in range(steps):
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / steps))
+            group["lr"] = learning_rate_at(learning_rate, step, step / steps)
         which = torch.randint(len(photos), (batch,), generator=generator)
         clean = photos.random_crops(batch, (THUMBNAIL, THUMBNAIL), generator, which=which)
         references = photos.random_crops(batch, (THUMBNAIL, THUMBNAIL), generator, which=which) if reference else None
-        magnitudes, order = sampler.sample(batch)
-        magnitudes[torch.rand(batch, generator=generator) < clean_share] = 0
+        mixed = with_mixtures(clean, sampler, generator, clean_share)
         grain = torch.randn(clean.shape, generator=generator) * noise
-        inputs = (MixtureSampler.apply(clean, magnitudes, order) + grain).clamp(0, 1)
-        clean = (clean + grain).clamp(0, 1)
+        inputs, clean = (mixed + grain).clamp(0, 1), (clean + grain).clamp(0, 1)
         raw, confidence = corrector(inputs, references)
         # The loss reads a 32 px copy: a CDL is global, and its fit needs the colours, not the detail.
-        small_inputs, small_clean = F.avg_pool2d(inputs, 3), F.avg_pool2d(clean, 3)
-        after = lab_distances(apply_cdl(small_inputs, cdl_from_head(raw)), small_clean)
-        with torch.no_grad():
-            targets = confidence_targets(lab_distances(small_inputs, small_clean), after)
-        loss = after.mean() + F.binary_cross_entropy_with_logits(confidence, targets)
+        lab, confidence_loss = correction_losses(F.avg_pool2d(inputs, 3), F.avg_pool2d(clean, 3), raw, confidence)
+        loss = lab + confidence_loss
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -327,7 +321,7 @@ def format_report(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorgrade.models.design_study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m studies.design_study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR", help="photo folders")
     parser.add_argument("--steps", type=int, default=600, help="the equal step budget of each design")

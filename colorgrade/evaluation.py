@@ -1,0 +1,112 @@
+"""``colorgrade eval``: the networks on held-out photos, and the served product on real clips.
+
+``eval video`` grades real clips through a daemon with the client and reads them with the clients'
+media code, and scores them with the models' errors and metrics: it needs both rooms, so it lives
+above both (``colorgrade.models`` never imports ``colorgrade.clients``; docs/notes.md, the house).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, WEIGHTS_DIR
+
+EVAL_EPILOG = """examples:
+  colorgrade eval analysis                       # shipped weights, test split of the default photos
+  colorgrade eval analysis --json --weights runs/analysis.safetensors
+  colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation
+  colorgrade eval video                          # real clips with drifting errors, through a private daemon
+  colorgrade eval video --server 127.0.0.1:50051 --frames 96"""
+
+
+def configure_eval(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EVAL_EPILOG
+    from colorgrade.clients.cli import add_connection_arguments
+
+    parser.add_argument("network", choices=["analysis", "generator", "video"],
+                        help="which network to evaluate; video: both served modes on real clips, through the daemon")
+    parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
+                        help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
+    parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
+                        help="the same folders training used; the test split is evaluated")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--write-card", action="store_true",
+                        help="also rewrite the card beside the weights with these numbers")
+    parser.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS, metavar="VIDEO",
+                        help="video: the clips (default: the four real clips under ../shared/data)")
+    parser.add_argument("--frames", type=int, default=48, help="video: frames per clip, from its start (default 48)")
+    parser.add_argument("--window", type=int, default=4, help="video: the served CDL's averaging radius (default 4)")
+    add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
+                                                 "daemon's")
+
+
+def read_clips(paths, frames: int, side: int = 480) -> dict[str, list]:
+    """File name -> the first ``frames`` frames of each video, shrunk to at most ``side`` px: the clips the
+    video evaluations grade."""
+    from colorgrade.clients import media
+    from colorgrade.color import shrink
+
+    return {Path(path).name: [shrink(frame, side) for _, frame in media.numbered_frames(path, 0, frames - 1)]
+            for path in paths}
+
+
+def evaluate_video_through_daemon(args) -> dict:
+    """Each clip's first ``--frames`` frames (shrunk to <= 480 px), graded by no correction, grey world and the
+    daemon's served modes (the analysis CDL over +-``--window`` frames, the generator distilled to LUTs)."""
+    import numpy as np
+    import torch
+
+    from colorgrade.clients.cli import connect
+    from colorgrade.models.data import to_numpy, to_tensor
+    from colorgrade.models.evaluate import evaluate_video, grey_world
+
+    clips = read_clips(args.clips, args.frames)
+
+    def grey(frames):
+        images = torch.cat([to_tensor(frame) for frame in frames]).float() / 255
+        return list(np.rint(to_numpy(grey_world(images)) * 255).astype(np.uint8))
+
+    with connect(args) as client:
+        def daemon(mode, **settings):
+            def grade(frames):
+                clip = client.open_clip(mode=mode, **settings)
+                graded = [result.frame for result in client.stream(clip, frames)]
+                client.close_clip(clip)
+                return graded
+            return grade
+
+        methods = {"none": lambda frames: frames, "grey world": grey,
+                   f"served: CDL, window {args.window}": daemon("cdl_frames", window_radius=args.window),
+                   "generator_lut": daemon("generator_lut")}
+        return evaluate_video(clips, methods, progress=not args.json)
+
+
+def run_eval(args) -> int:
+    from colorgrade.models.cards import write_analysis_card, write_generator_card
+    from colorgrade.models.evaluate import (evaluate_generators, evaluate_on_test_split, format_analysis_report,
+                                            format_generator_report)
+
+    try:
+        if args.network == "video":
+            from colorgrade.models.evaluate import format_video_report
+
+            report = evaluate_video_through_daemon(args)
+            print(json.dumps(report, indent=2) if args.json else format_video_report(report))
+            return 0
+        if args.network == "generator":
+            report = evaluate_generators(args.photos, args.weights, args.device)
+            if args.write_card:
+                for name in ("generator_frame", "generator_temporal"):
+                    write_generator_card(WEIGHTS_DIR / f"{name}.safetensors", report)
+            text = format_generator_report(report)
+        else:
+            report = (write_analysis_card if args.write_card else evaluate_on_test_split)(
+                args.weights, args.photos, args.device)
+            text = format_analysis_report(report)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"colorgrade eval: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else text)
+    return 0
