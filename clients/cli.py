@@ -25,6 +25,8 @@ ANALYZE_EPILOG = """examples:
   colorgrade analyze a.png b.png --json --server gpu-box:50051 --tls-ca ca.pem --token-file token.txt
   colorgrade analyze reel.mov --shots --cdl reel.ccc --cubes luts/ --edl reel.edl
   colorgrade analyze plates/ --shots --json         # VFX plates keep their frame numbers (1001...)
+  colorgrade analyze reel.mov --shots --reference hero.png   # every shot matched to a graded hero frame
+  colorgrade analyze b_cam.mov --reference a_cam.mov@120     # ... or to a frame of another clip
 
 A still gets its own CDL; a video or a folder of stills gets one temporally smoothed CDL for the
 whole clip (the mean of the per-frame CDLs over its window), or with --shots one per shot (cuts
@@ -37,6 +39,7 @@ GRADE_EPILOG = """examples:
   colorgrade grade clip.mp4 -o graded.mp4 --window 4
   colorgrade grade take.mov -o graded.mov           # ProRes stays ProRes (profile, 10-bit 4:2:2); audio kept
   colorgrade grade plates/ -o graded_plates/        # a folder of stills, same names
+  colorgrade grade shot2.mov -o matched.mov --reference shot1_graded.png   # match to a graded hero
 
 By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
 at full resolution and bit depth (mode cdl_frames); the CDL is already shrunk toward no change where
@@ -44,6 +47,24 @@ the network is unsure. Video keeps its other streams, timestamps, colour tags, b
 Outputs are written whole, then renamed; -o equal to the input needs --overwrite. The generator
 modes use the cGAN; generator_lut keeps full-resolution detail.
   colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
+
+
+REFERENCE_SIDE = 512   # a hero travels as a thumbnail this size at most: matching works on ~384 px
+
+
+def add_reference_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", metavar="HERO",
+                        help="match to a graded hero frame: a still, or VIDEO@FRAME (a frame of a video from 0, or "
+                             "of a sequence by its number). Where the two show one scene, the CDL makes the input look "
+                             "like the hero; where they do not, the blind correction stands")
+
+
+def read_reference(args):
+    """The ``--reference`` frame as a thumbnail, or None; raises MediaError naming what cannot be read."""
+    from colorgrade.clients import media
+    from colorgrade.color import shrink
+
+    return None if not args.reference else shrink(media.read_reference(args.reference), REFERENCE_SIDE)
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser,
@@ -79,6 +100,7 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
                              "sequence); what the Resolve script sends")
     parser.add_argument("--per-frame", action="store_true",
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
+    add_reference_argument(parser)
     add_connection_arguments(parser)
 
 
@@ -100,6 +122,7 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, help="video: constant rate factor for x264/x265 (default 16, visually lossless)")
     parser.add_argument("--overwrite", action="store_true",
                         help="allow -o to be the input itself (the result is written whole, then renamed over it)")
+    add_reference_argument(parser)
     add_connection_arguments(parser)
 
 
@@ -266,6 +289,7 @@ def run_analyze(args) -> int:
         return 2 if isinstance(error, UsageError) else 1
     unreadable: list[str] = []   # inputs, or stills of a folder, that could not be read: named, the rest analysed
     try:
+        reference = read_reference(args)
         videos = check_readable([job.path for job in jobs])
         report = {}
         with connect(args) as client:
@@ -273,7 +297,8 @@ def run_analyze(args) -> int:
                 try:
                     report[job.key] = analyse_job(client, job, videos.get(job.path), shots=args.shots,
                                                   samples=args.samples, window=args.window,
-                                                  per_frame=args.per_frame, quiet=args.json, unreadable=unreadable)
+                                                  per_frame=args.per_frame, quiet=args.json, unreadable=unreadable,
+                                                  reference=reference)
                 except MediaError as error:
                     unreadable.append(str(error))
     except (GradeError, MediaError, OSError) as error:
@@ -333,6 +358,8 @@ def check_grade_arguments(args) -> tuple[Path, Path, str]:
         raise UsageError(f"--window and --blend must be 0 or more frames, got {args.window} and {args.blend}")
     if args.quality is not None and not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
+    if args.reference and args.mode != "cdl_frames":
+        raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise media.MediaError(f"{source}: no such file or folder")
@@ -363,13 +390,15 @@ def run_grade(args) -> int:
         return 2 if isinstance(error, UsageError) else 1
     failures: list[str] = []
     try:
+        reference = read_reference(args)
         if kind == "still":   # read before any daemon starts: a file that cannot be read costs nothing
             still, metadata = media.read_image(source), media.read_metadata(source)
         elif kind == "video":
             info = media.probe_video(source)
         with connect(args) as client:
             clip = client.open_clip(mode=args.mode, window_radius=0 if kind == "still" else args.window,
-                                    oversample=args.oversample, blend_radius=args.blend, name=source.name)
+                                    oversample=args.oversample, blend_radius=args.blend, name=source.name,
+                                    reference=reference)
             if kind == "still":
                 result, = client.stream(clip, [still])   # the whole stream: one left unread is cancelled
                 media.write_image(target, result.frame, metadata, args.quality)

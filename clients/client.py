@@ -43,6 +43,8 @@ class Result:
     scores: dict[str, float]
     lut: LUT3D | None
     frame: np.ndarray | None
+    match_confidence: float | None = None   # with a reference: how sure the match is (None without one)
+    reference_used: bool = False            # the match carried weight (same scene as the reference)
 
 
 def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
@@ -52,7 +54,9 @@ def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
                   cdl=cdl_from_message(correction.cdl) if correction.HasField("cdl") else None,
                   confidence=correction.confidence if correction.HasField("confidence") else None,
                   label=correction.diagnosis.label or None, scores=dict(correction.diagnosis.scores),
-                  lut=lut_from_message(correction.lut) if correction.HasField("lut") else None, frame=frame)
+                  lut=lut_from_message(correction.lut) if correction.HasField("lut") else None, frame=frame,
+                  match_confidence=correction.match_confidence if correction.HasField("match_confidence") else None,
+                  reference_used=correction.reference_used)
 
 
 def _calls(method):
@@ -102,21 +106,29 @@ class GradeClient:
         return self.stub.GetServerInfo(pb.ServerInfoRequest(), metadata=self.metadata, timeout=self.timeout)
 
     @_calls
-    def analyze(self, frames) -> list[Result]:
-        """Stills or thumbnails ((H, W, 3|4) arrays) -> one Result (cdl, label, scores) each."""
+    def analyze(self, frames, reference: np.ndarray | None = None) -> list[Result]:
+        """Stills or thumbnails ((H, W, 3|4) arrays) -> one Result (cdl, label, scores) each; with a
+        ``reference`` (a graded hero frame), each CDL matches the still to it where they show one scene."""
         request = pb.AnalyzeRequest(frames=[encode_frame(f, i) for i, f in enumerate(frames)])
+        if reference is not None:
+            request.reference.CopyFrom(encode_frame(reference))
         reply = self.stub.AnalyzeStills(request, metadata=self.metadata, timeout=self.timeout)
         return [_result(c, i) for i, c in enumerate(reply.corrections)]
 
     @_calls
     def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", corrections_only: bool = False,
-                  return_lut: bool = False, oversample: int = 1, blend_radius: int = 0) -> str:
+                  return_lut: bool = False, oversample: int = 1, blend_radius: int = 0,
+                  reference: np.ndarray | None = None) -> str:
+        """A clip on the daemon -> its id. ``reference``: a graded hero frame every frame is matched to
+        (analysis modes); send it at the size of the frames or a little larger (a thumbnail will do)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, corrections_only=corrections_only,
                                    return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
-        reply = self.stub.OpenClip(pb.OpenClipRequest(settings=settings, name=name), metadata=self.metadata,
-                                   timeout=self.timeout)
+        request = pb.OpenClipRequest(settings=settings, name=name)
+        if reference is not None:
+            request.reference.CopyFrom(encode_frame(reference))
+        reply = self.stub.OpenClip(request, metadata=self.metadata, timeout=self.timeout)
         self.opened.add(reply.clip_id)
         return reply.clip_id
 

@@ -31,6 +31,7 @@ class Correction:
     cdl: CDL                        # shrunk toward no change by the confidence
     confidence: float | None        # how sure the network is that the correction helps
     label: str                      # the diagnosis (the likeliest detune, or "clean")
+    match_confidence: float | None = None   # matched to a reference: how sure the match is (None: no reference)
     first: int | None = None        # a shot's or an item's frames, in the source's own numbering
     last: int | None = None
     frame: int | None = None        # one frame's number (``per_frame``)
@@ -47,12 +48,20 @@ class Correction:
         return self.shots or [self]
 
     def describe(self) -> str:
-        """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)"."""
+        """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)",
+        or with a reference, how the match went."""
+        if self.match_confidence is not None and self.match_confidence > 0:
+            blend = ("" if self.match_confidence >= 0.99 else
+                     f", blended with the blind correction (confidence {self.confidence:.2f})")
+            return f"{self.label}: matched to the reference, match confidence {self.match_confidence:.2f}{blend}"
         if self.confidence is None:
             return self.label
         how = ("applied in full" if self.confidence >= 0.8 else "left nearly alone: not sure anything is wrong"
                if self.confidence < 0.2 else f"applied at {self.confidence:.0%}")
-        return f"{self.label}, confidence {self.confidence:.2f} (correction {how})"
+        text = f"{self.label}, confidence {self.confidence:.2f} (correction {how})"
+        if self.match_confidence is not None:
+            return text + "; the reference shows another scene: blind correction"
+        return text
 
     def note(self) -> str:
         """The description a .ccc keeps beside the correction: the diagnosis and, for a shot, its frames."""
@@ -73,19 +82,20 @@ class Correction:
 
 
 def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
-                window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None
-                ) -> Correction:
+                window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None,
+                reference: np.ndarray | None = None) -> Correction:
     """-> the correction of one job, and, as asked, its ``shots`` (cuts found, up to
     ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
     A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
     decode the whole file). ``quiet``: no progress bar. ``unreadable``: where the stills of a folder that
-    cannot be read are named (the rest are analysed); without it, one raises."""
+    cannot be read are named (the rest are analysed); without it, one raises. ``reference``: a graded hero
+    frame (a thumbnail) every frame is matched to."""
     kind = media.kind_of(job.path)
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
     if kind == "still":
-        result = client.analyze([shrink(media.read_image(job.path))])[0]
-        return Correction(job.id, result.cdl, result.confidence, result.label,
+        result = client.analyze([shrink(media.read_image(job.path))], reference=reference)[0]
+        return Correction(job.id, result.cdl, result.confidence, result.label, result.match_confidence,
                           top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3])
     thumbnails = ((number, shrink(frame))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
@@ -93,11 +103,14 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         rate = info.rate if info is not None else None
         found = []
         progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
-        for shot in correct_shots(client.analyze, thumbnails, samples, find_cuts=shots):
+        def analyze(frames):
+            return client.analyze(frames, reference=reference)
+
+        for shot in correct_shots(analyze, thumbnails, samples, find_cuts=shots):
             progress.update(shot.shot.frames)
             found.append(Correction(
                 f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id, shot.cdl, shot.confidence, shot.label,
-                first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
+                shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
                 timecode_in=None if rate is None else timecode(shot.shot.first, rate),
                 timecode_out=None if rate is None else timecode(shot.shot.last, rate)))
         progress.close()
@@ -108,9 +121,10 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         frames = [s.last - s.first + 1 for s in found]
         return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
                           _mean_or_none([s.confidence for s in found], frames),
-                          max(found, key=lambda s: s.last - s.first).label, frames=sum(frames), shots=found)
+                          max(found, key=lambda s: s.last - s.first).label,
+                          _mean_or_none([s.match_confidence for s in found], frames), frames=sum(frames), shots=found)
     numbers = []
-    clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name)
+    clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name, reference=reference)
 
     def frames():
         for number, frame in thumbnails:
@@ -124,8 +138,9 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
         raise media.MediaError(f"{job.path}: no frames to analyse")
     labels = [r.label for r in results]
     return Correction(job.id, CDL.mean([r.cdl for r in results]), _mean_or_none([r.confidence for r in results]),
-                      max(set(labels), key=labels.count), frames=len(results),
-                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, frame=numbers[r.index])
+                      max(set(labels), key=labels.count), _mean_or_none([r.match_confidence for r in results]),
+                      frames=len(results),
+                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, r.match_confidence, frame=numbers[r.index])
                                  for r in results] if per_frame else None)
 
 

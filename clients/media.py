@@ -363,3 +363,19 @@ class VideoWriter:
             self.closed = True
         if self.partial.exists():
             self.partial.unlink()
+
+
+def read_reference(spec: str) -> np.ndarray:
+    """A hero frame named as on the command line: a still's path, or ``VIDEO@FRAME`` (a frame number of a
+    video, from 0, or of a sequence folder, as its files are numbered) -> (H, W, 3|4) uint8/uint16."""
+    path, _, number = spec.rpartition("@") if "@" in spec and spec.rpartition("@")[2].isdigit() else (spec, "", "")
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file or folder (the reference)")
+    if not number:
+        if kind_of(path) != "still":
+            raise MediaError(f"{path}: a reference from a video or a folder needs its frame: {path}@FRAME")
+        return read_image(path)
+    for _, frame in numbered_frames(path, int(number), int(number)):
+        return frame
+    raise MediaError(f"{path}: has no frame {number} (the reference)")

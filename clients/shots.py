@@ -45,6 +45,7 @@ class ShotCorrection:
     confidence: float | None
     label: str
     samples: list[int] = field(default_factory=list)    # frame numbers the correction was measured on
+    match_confidence: float | None = None                # with a reference: the samples' mean match confidence
 
 
 def timecode(frame: int, rate: Fraction) -> str:
@@ -149,7 +150,9 @@ def _correct(analyze, shot: Shot, sampled: list[tuple[int, np.ndarray]]) -> Shot
     for start in range(0, len(sampled), ANALYSIS_BATCH):
         results += analyze([frame for _, frame in sampled[start:start + ANALYSIS_BATCH]])
     confidences = [r.confidence for r in results if r.confidence is not None]
+    matches = [r.match_confidence for r in results if r.match_confidence is not None]
     return ShotCorrection(shot=shot, cdl=CDL.mean([r.cdl for r in results]),
                           confidence=float(np.mean(confidences)) if confidences else None,
                           label=Counter(r.label for r in results).most_common(1)[0][0],
-                          samples=[n for n, _ in sampled])
+                          samples=[n for n, _ in sampled],
+                          match_confidence=float(np.mean(matches)) if matches else None)

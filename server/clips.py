@@ -10,6 +10,11 @@ frames alone, so it is the same whether the clip is streamed in order, graded ou
 interleaved with other clips. Averaging over the window is also what keeps the grade from
 flickering: a CDL that moves only as fast as the window slides.
 
+With a hero frame (``OpenClip``'s reference), each frame's analysis is its blind analysis moved toward
+its match to the hero as far as the match is sure (``FrameAnalysis.matched``); the hero's features are
+computed once, when the clip opens, and the window averages matched CDLs exactly as it averages blind
+ones.
+
 Each frame goes through a network once: its analysis (analysis modes) or its generator output at
 working size (generator modes) is cached while a window still needs it. Analyses of frames from
 every clip are batched in the engines with a fixed batch shape (see ``server.engine``), so batching
@@ -80,6 +85,12 @@ class ClipSettings:
     corrections_only: bool = False
     return_lut: bool = False
 
+    def check_matchable(self) -> None:
+        """A reference frame is matched in the analysis modes only: the generator has no CDL to move."""
+        if not self.mode.uses_analysis:
+            raise InvalidInput(f"a reference frame is matched in the analysis modes (parameters, cdl_frames), "
+                               f"not in {self.mode.value}")
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -96,6 +107,7 @@ class FrameResult:
     diagnosis: Diagnosis | None = None
     lut: LUT3D | None = None
     frame: np.ndarray | None = None
+    match_confidence: float | None = None   # with a hero: how sure the match is (mean over the window)
 
 
 @dataclass
@@ -104,6 +116,7 @@ class Clip:
     name: str
     settings: ClipSettings
     reach: int                                     # frame t needs frames t-reach .. t+reach
+    hero: msg.HeroFeatures | None = None           # what every frame is matched to, if anything
     frames: "OrderedDict[int, np.ndarray]" = field(default_factory=OrderedDict)
     analyses: dict = field(default_factory=dict)   # index -> Future of its engine_pool.FrameAnalysis
     generated: dict = field(default_factory=dict)  # index -> (neighbours it used, Future of msg.GeneratedFrame)
@@ -135,7 +148,9 @@ class ClipStore:
         self.held_bytes = 0   # decoded frames held across all clips
         self.lock = threading.Lock()
 
-    def open(self, settings: ClipSettings, name: str) -> Clip:
+    def open(self, settings: ClipSettings, name: str, hero: msg.HeroFeatures | None = None) -> Clip:
+        if hero is not None:
+            settings.check_matchable()
         if len(name) > self.limits.max_name_chars:
             raise InvalidInput(f"clip name of {len(name)} characters (at most {self.limits.max_name_chars})")
         for radius in ("window_radius", "blend_radius"):
@@ -154,7 +169,7 @@ class ClipStore:
             if len(self.clips) >= self.limits.max_sessions:
                 raise LimitExceeded(f"{len(self.clips)} clips are open, the server's cap is "
                                     f"{self.limits.max_sessions}; close clips you are done with")
-            clip = Clip(uuid.uuid4().hex, name, settings, reach)
+            clip = Clip(uuid.uuid4().hex, name, settings, reach, hero)
             self.clips[clip.clip_id] = clip
         log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.value, reach)
         return clip
@@ -242,18 +257,27 @@ class FrameGrader:
         # Half the cores grade bands of a frame at once (a CPU engine has the other half).
         self.band_count = max(1, (os.cpu_count() or 2) // 2)
         self.bands = ThreadPoolExecutor(self.band_count, thread_name_prefix="band")
+        self.matchers = ThreadPoolExecutor(2 * workers, thread_name_prefix="match")
 
     def close(self, wait: bool = True) -> None:
         self.workers.shutdown(wait=wait, cancel_futures=True)
         self.bands.shutdown(wait=wait)
+        self.matchers.shutdown(wait=wait, cancel_futures=True)
 
     # --- per-frame network results, each computed once --------------------------------------
     def _analysis_future(self, clip: Clip, index: int) -> Future:
-        """Start (or find) the engine's analysis of a buffered frame."""
+        """Start (or find) the engine's analysis of a buffered frame, matched to the clip's hero if it has one."""
         future = clip.analyses.get(index)
         if future is None:
-            future = clip.analyses[index] = self.engines.submit_analysis(clip.frames[index])
+            future = clip.analyses[index] = self._analyse(clip.frames[index], clip.hero)
         return future
+
+    def _analyse(self, frame: np.ndarray, hero: msg.HeroFeatures | None) -> Future:
+        blind = self.engines.submit_analysis(frame)
+        if hero is None:
+            return blind
+        match = self.matchers.submit(self.engines.match, frame, hero)   # beside the blind analysis, not after it
+        return self.matchers.submit(lambda: blind.result().matched(match.result()))
 
     def _analysis(self, clip: Clip, index: int):
         future = self._analysis_future(clip, index)
@@ -301,13 +325,11 @@ class FrameGrader:
 
     def _analysis_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         analyses = [self._analysis(clip, i) for i in window]
-        cdl = CDL.from_vector(np.mean([a.cdl for a in analyses], axis=0))
-        result = FrameResult(index=t, cdl=cdl, confidence=float(np.mean([a.confidence for a in analyses])),
-                             diagnosis=self.diagnosis(np.mean([a.probabilities for a in analyses], axis=0)))
+        result = self._analysis_value(t, analyses)
         if clip.settings.return_lut:
-            result.lut = cdl.to_lut()
+            result.lut = result.cdl.to_lut()
         if clip.settings.mode is Mode.CDL_FRAMES and not clip.settings.corrections_only:
-            result.frame = apply(cdl, clip.frames[t], self.bands, self.band_count)
+            result.frame = apply(result.cdl, clip.frames[t], self.bands, self.band_count)
         return result
 
     def _generator_result(self, clip: Clip, t: int, window: range) -> FrameResult:
@@ -327,6 +349,14 @@ class FrameGrader:
                 alpha = frame[..., 3:] if frame.shape[-1] == 4 else None
                 result.frame = from_float_rgb(resized, alpha, frame.dtype)
         return result
+
+    def _analysis_value(self, index: int, analyses: list) -> FrameResult:
+        """The mean of (matched) per-frame analyses: a window's, or one still's."""
+        matched = [a.match_confidence for a in analyses if a.match_confidence is not None]
+        return FrameResult(index=index, cdl=CDL.from_vector(np.mean([a.cdl for a in analyses], axis=0)),
+                           confidence=float(np.mean([a.confidence for a in analyses])),
+                           diagnosis=self.diagnosis(np.mean([a.probabilities for a in analyses], axis=0)),
+                           match_confidence=float(np.mean(matched)) if matched else None)
 
     def diagnosis(self, probabilities: np.ndarray) -> Diagnosis:
         labels = self.models.labels
@@ -389,9 +419,9 @@ class FrameGrader:
                 self.store.keep(clip, i, frame)
             return self._count(clip, self.result(clip, index))
 
-    def analyze_stills(self, frames: list[np.ndarray]) -> list[FrameResult]:
+    def analyze_stills(self, frames: list[np.ndarray], hero: msg.HeroFeatures | None = None) -> list[FrameResult]:
+        """Each still's correction, matched to ``hero`` when given."""
         if not frames:
             raise InvalidInput("AnalyzeRequest has no frames")
-        return [FrameResult(index=i, cdl=CDL.from_vector(a.cdl), confidence=float(a.confidence),
-                            diagnosis=self.diagnosis(a.probabilities))
-                for i, a in enumerate(self.engines.analyze(frames))]
+        futures = [self._analyse(frame, hero) for frame in frames]
+        return [self._analysis_value(i, [future.result()]) for i, future in enumerate(futures)]

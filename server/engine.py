@@ -51,7 +51,8 @@ class Engine:
 
     def handle(self, request):
         """One protocol request -> its reply (``Failure`` for input the networks cannot take)."""
-        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame}
+        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame,
+                    msg.DescribeHero: self.describe_hero, msg.MatchFrame: self.match_frame}
         handler = handlers.get(type(request))
         if handler is None:
             return msg.Failure(f"the engine does not handle {type(request).__name__}")
@@ -100,6 +101,22 @@ class Engine:
         small = self.generator.working([to_float_rgb(frame)[0] for frame in request.frames], request.oversample)
         output = self.generator.output_at(small, request.center)
         return msg.GeneratedFrame(working_input=small[request.center].cpu().numpy(), working_output=output.cpu().numpy())
+
+    @staticmethod
+    def describe_hero(request: msg.DescribeHero) -> msg.HeroFeatures:
+        from colorgrade.models import matching
+
+        hero = matching.describe_hero(request.frame)
+        return msg.HeroFeatures(rgb=hero.rgb, keypoints=hero.keypoints, descriptors=hero.descriptors)
+
+    @staticmethod
+    def match_frame(request: msg.MatchFrame) -> msg.Matched:
+        from colorgrade.models import matching
+
+        hero = matching.Hero(np.asarray(request.hero.rgb), np.asarray(request.hero.keypoints),
+                             np.asarray(request.hero.descriptors))
+        found = matching.match(request.frame, hero)
+        return msg.Matched(cdl=found.cdl.to_vector(), confidence=found.confidence)
 
 
 def die_with(parent: int, socket_path: str) -> None:

@@ -31,6 +31,13 @@ class FrameAnalysis(NamedTuple):
     cdl: np.ndarray              # (10,) CDL vector
     probabilities: np.ndarray    # (labels,)
     confidence: float
+    match_confidence: float | None = None   # with a hero: how sure the match is (the CDL is blended by it)
+
+    def matched(self, match: msg.Matched) -> "FrameAnalysis":
+        """This blind analysis with a match to a hero: the CDL moves from the blind correction toward the
+        match as far as the match is sure; where it is not (another scene), the blind correction stands."""
+        weight = float(match.confidence)
+        return self._replace(cdl=self.cdl + weight * (np.asarray(match.cdl) - self.cdl), match_confidence=weight)
 
 
 class EngineUnavailable(RuntimeError):
@@ -166,6 +173,13 @@ class EnginePool:
 
     def analyze(self, frames) -> list[FrameAnalysis]:
         return [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
+
+    def describe_hero(self, frame: np.ndarray) -> msg.HeroFeatures:
+        """What matching needs of a hero frame, computed once per clip (or per stills call)."""
+        return self.pick().call(msg.DescribeHero(frame))
+
+    def match(self, frame: np.ndarray, hero: msg.HeroFeatures) -> msg.Matched:
+        return self.pick().call(msg.MatchFrame(frame, hero))
 
     def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""

@@ -74,14 +74,41 @@ class GeneratedFrame:
 
 
 @dataclass
+class DescribeHero:
+    """A hero frame (H, W, 3|4) of any sample type -> ``HeroFeatures``: what matching needs of it, computed
+    once per clip and sent back with each ``MatchFrame``."""
+    frame: np.ndarray
+
+
+@dataclass
+class HeroFeatures:
+    rgb: np.ndarray                 # (h, w, 3) float32: the hero at matching size
+    keypoints: np.ndarray           # (N, 2) float32
+    descriptors: np.ndarray         # (N, 128) float32
+
+
+@dataclass
+class MatchFrame:
+    """One frame and a hero's features -> ``Matched``."""
+    frame: np.ndarray
+    hero: HeroFeatures
+
+
+@dataclass
+class Matched:
+    cdl: np.ndarray                 # (10,) float64: the CDL that makes the frame look like the hero
+    confidence: float               # in [0, 1]; 0 when the frames do not show the same scene
+
+
+@dataclass
 class Failure:
     """The engine could not process a request (bad input it was given); the message says why."""
     message: str
 
 
 MESSAGES = {cls.__name__: cls for cls in (Describe, Description, Analyze, Analyses, GenerateFrame, GeneratedFrame,
-                                          Failure)}
-_NESTED = {"models": ModelCard}
+                                          DescribeHero, HeroFeatures, MatchFrame, Matched, Failure)}
+_NESTED = {"models": ModelCard, "hero": HeroFeatures}
 
 
 # --- the wire: [header JSON, buffer, buffer, ...] -------------------------------------------
@@ -96,7 +123,7 @@ def encode(message) -> list:
         if isinstance(value, list):
             return [pack(v) for v in value]
         if dataclasses.is_dataclass(value):
-            return dataclasses.asdict(value)
+            return {f.name: pack(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return value
 
     fields = {f.name: pack(getattr(message, f.name)) for f in dataclasses.fields(message)}
@@ -117,7 +144,7 @@ def decode(parts) -> object:
         if isinstance(value, list):
             return [unpack(name, v) for v in value]
         if name in _NESTED and isinstance(value, dict):
-            return _NESTED[name](**value)
+            return _NESTED[name](**{key: unpack(key, item) for key, item in value.items()})
         return value
 
     return cls(**{name: unpack(name, value) for name, value in header["fields"].items()})

@@ -73,6 +73,9 @@ def correction_message(result: FrameResult) -> pb.Correction:
         correction.diagnosis.CopyFrom(pb.Diagnosis(label=result.diagnosis.label, scores=result.diagnosis.scores))
     if result.lut is not None:
         correction.lut.CopyFrom(lut_to_message(result.lut))
+    if result.match_confidence is not None:
+        correction.match_confidence = result.match_confidence
+        correction.reference_used = result.match_confidence > 0
     return correction
 
 
@@ -152,9 +155,17 @@ class GraderService(pb_grpc.GraderServicer):
         except ValueError as error:
             raise InvalidInput(str(error)) from None
 
+    def hero(self, request) -> msg.HeroFeatures | None:
+        """The features of the request's reference frame, if it carries one."""
+        return self.grader.engines.describe_hero(self.decode(request.reference)) if request.HasField("reference") \
+            else None
+
     @_unary
     def OpenClip(self, request, context):
-        return pb.ClipHandle(clip_id=self.store.open(settings_from_message(request.settings), request.name).clip_id)
+        settings = settings_from_message(request.settings)
+        if request.HasField("reference"):
+            settings.check_matchable()   # before the hero's features are computed for nothing
+        return pb.ClipHandle(clip_id=self.store.open(settings, request.name, self.hero(request)).clip_id)
 
     @_unary
     def CloseClip(self, request, context):
@@ -211,7 +222,8 @@ class GraderService(pb_grpc.GraderServicer):
 
     @_unary
     def AnalyzeStills(self, request, context):
-        results = self.grader.analyze_stills([self.decode(message) for message in request.frames])
+        frames = [self.decode(message) for message in request.frames]
+        results = self.grader.analyze_stills(frames, self.hero(request) if frames else None)
         return pb.AnalyzeReply(corrections=[correction_message(result) for result in results])
 
     def GetServerInfo(self, request, context):

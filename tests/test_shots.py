@@ -55,7 +55,8 @@ def test_shot_corrections_never_mix_frames_across_a_cut():
 
     def analyze(frames):
         seen.append([int(f[0, 0, 0]) for f in frames])
-        return [type("R", (), {"cdl": CDL(slope=(1 + f[0, 0, 0] / 100,) * 3), "confidence": 1.0, "label": "x"})
+        return [type("R", (), {"cdl": CDL(slope=(1 + f[0, 0, 0] / 100,) * 3), "confidence": 1.0, "label": "x",
+                                  "match_confidence": None})
                 for f in frames]
 
     red = lambda n: np.full((8, 8, 3), 10, np.uint8)   # noqa: E731

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from colorgrade.clients.cli import UsageError, add_connection_arguments, check_cube_size, check_writable, connect
+from colorgrade.clients.cli import (UsageError, add_connection_arguments, add_reference_argument, check_cube_size,
+                                    check_writable, connect, read_reference)
 from colorgrade.proto.codec import PIXEL_MODES
 
 FFMPEG_EPILOG = """examples:
@@ -42,6 +43,7 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
                         help="print the ffmpeg | colorgrade pipe | ffmpeg chain for INPUT instead of a plan")
     parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
     parser.add_argument("--overwrite", action="store_true", help="with --run: replace OUTPUT if it exists")
+    add_reference_argument(parser)
     add_connection_arguments(parser)
 
 
@@ -70,6 +72,7 @@ def run_ffmpeg(args) -> int:
         if args.execute and target.exists() and not args.overwrite:
             raise media.MediaError(f"-o {target} exists; pass --overwrite to replace it")
         info = media.probe_video(source)
+        reference = read_reference(args)
     except (UsageError, media.MediaError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
@@ -79,7 +82,8 @@ def run_ffmpeg(args) -> int:
     clip_id = correction_ids([source])[source]
     try:
         with connect(args) as client:
-            entry = analyse_job(client, Job(str(source), clip_id, source), info, shots=True, samples=args.samples)
+            entry = analyse_job(client, Job(str(source), clip_id, source), info, shots=True, samples=args.samples,
+                                reference=reference)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 1

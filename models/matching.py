@@ -1,0 +1,141 @@
+"""Matching a frame to a graded hero frame: the ASC CDL that makes the frame look like the hero, and how sure
+the match is.
+
+From one frame a warm scene and a warm cast are the same evidence (docs/notes.md, the design study); a hero
+frame of the same scene, graded the way the colourist wants, says which it is. The match trusts only what
+the two frames show of the same things:
+
+1. **Shared content, verified.** SIFT features of both frames (on luma: colour errors barely move them),
+   paired by Lowe's ratio test, then a homography by RANSAC. Too few inliers, or a homography that folds
+   or shrinks the picture to a sliver: the frames do not show the same scene, and the match says so
+   (confidence 0) rather than transfer another scene's colours.
+2. **Corresponding pixels.** The hero warped onto the frame; both reduced to blocks (a misaligned edge or
+   a little parallax then moves a block's colour only a little); blocks where the warp left no hero,
+   and clipped blocks, are left out.
+3. **The CDL fitted on them**, robustly (``colorgrade.color.fit``): a person who walked in, or a light
+   that changed, loses its pull.
+
+The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
+leaves unexplained; ``Analyzer`` callers blend the match with the blind correction by it.
+
+numpy and OpenCV only (no torch): features, RANSAC and warping are OpenCV's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from colorgrade.color import CDL, block_means, luma_rec709, shrink, to_float_rgb
+from colorgrade.color.fit import fit_cdl
+
+MATCH_SIDE = 384          # long side of the frames features are found on
+RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
+MIN_INLIERS = 12          # fewer verified pairs than this is not evidence of a shared scene
+FULL_INLIERS = 25         # ... this many and more is full evidence (docs/notes.md: what unrelated photos reach)
+MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
+FULL_SHARED = 0.35        # ... this share and more counts fully
+BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
+MAX_PAIRS = 3000          # block pairs the CDL is fitted on
+CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
+UNEXPLAINED = 0.06        # a fit whose typical block residual reaches this (RGB distance) is not trusted
+
+
+@dataclass
+class Hero:
+    """A hero frame ready to match against: its picture at matching size and its SIFT features."""
+    rgb: np.ndarray            # (h, w, 3) float32 in [0, 1]
+    keypoints: np.ndarray      # (N, 2) float32 pixel positions
+    descriptors: np.ndarray    # (N, 128) float32
+
+
+@dataclass
+class Match:
+    cdl: CDL                   # makes the frame look like the hero (identity when there is no match)
+    confidence: float          # in [0, 1]: 0 when the frames share too little to match
+    inliers: int               # feature pairs the homography verified
+    shared: float              # share of the frame the warped hero covers
+
+
+def working_rgb(frame: np.ndarray) -> np.ndarray:
+    """An (H, W, 3|4) frame of any sample type -> float32 RGB at most MATCH_SIDE on its long side."""
+    return to_float_rgb(shrink(frame, MATCH_SIDE))[0]
+
+
+def features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SIFT keypoints (N, 2) and descriptors (N, 128) of a float RGB picture's luma."""
+    grey = np.clip(np.rint(luma_rec709(rgb) * 255), 0, 255).astype(np.uint8)
+    found, descriptors = cv2.SIFT_create().detectAndCompute(grey, None)
+    if descriptors is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
+    return np.array([k.pt for k in found], np.float32), descriptors.astype(np.float32)
+
+
+def describe_hero(frame: np.ndarray) -> Hero:
+    rgb = working_rgb(frame)
+    return Hero(rgb, *features(rgb))
+
+
+def match(frame: np.ndarray, hero: Hero) -> Match:
+    """The CDL that makes ``frame`` (any sample type) look like ``hero``, with the match's confidence."""
+    rgb = working_rgb(frame)
+    keypoints, descriptors = features(rgb)
+    homography, inliers = _homography(keypoints, descriptors, hero)
+    if homography is None:
+        return Match(CDL(), 0.0, inliers, 0.0)
+    height, width = rgb.shape[:2]
+    warped = cv2.warpPerspective(hero.rgb, homography, (width, height), flags=cv2.INTER_LINEAR)
+    covered = cv2.warpPerspective(np.ones(hero.rgb.shape[:2], np.float32), homography, (width, height),
+                                  flags=cv2.INTER_LINEAR)
+    shared = float((covered > 0.999).mean())
+    if shared < MIN_SHARED:
+        return Match(CDL(), 0.0, inliers, shared)
+    frame_blocks, hero_blocks = block_means(rgb, BLOCK), block_means(warped, BLOCK)
+    whole = block_means(covered[..., None].repeat(3, axis=2), BLOCK)[..., 0] > 0.999
+    pairs = np.flatnonzero(whole)
+    if len(pairs) < 50:
+        return Match(CDL(), 0.0, inliers, shared)
+    if len(pairs) > MAX_PAIRS:
+        pairs = pairs[np.linspace(0, len(pairs) - 1, MAX_PAIRS).astype(int)]
+    sources, targets = frame_blocks.reshape(-1, 3)[pairs], hero_blocks.reshape(-1, 3)[pairs]
+    # A channel clipped in both frames is agreement (the CDL must keep it there); clipped in one frame only,
+    # or in part of a block (whose mean the clip has bent), it says nothing of the CDL.
+    agree = np.ones_like(frame_blocks, dtype=bool)
+    for limit in CLIPPED:
+        side = (lambda image: image <= limit) if limit < 0.5 else (lambda image: image >= limit)
+        in_frame = block_means(side(rgb).astype(np.float32), BLOCK)
+        in_hero = block_means(side(warped).astype(np.float32), BLOCK)
+        agree &= ((in_frame == 0) & (in_hero == 0)) | ((in_frame == 1) & (in_hero == 1))
+    channels = agree.reshape(-1, 3)[pairs]
+    cdl, _ = fit_cdl(sources, targets, channels.astype(np.float64))
+    residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
+    evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
+                * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)
+                * np.clip(1 - residual / UNEXPLAINED, 0, 1))
+    return Match(cdl, float(evidence), inliers, shared)
+
+
+def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:
+    """The hero -> frame homography from ratio-tested SIFT pairs and RANSAC, if it is a plausible view of the
+    same scene; -> (homography or None, inliers)."""
+    if len(descriptors) < MIN_INLIERS or len(hero.descriptors) < MIN_INLIERS:
+        return None, 0
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(hero.descriptors, descriptors, k=2)
+    good = [first for first, second in (p for p in pairs if len(p) == 2) if first.distance < RATIO * second.distance]
+    if len(good) < MIN_INLIERS:
+        return None, 0
+    source = hero.keypoints[[m.queryIdx for m in good]]
+    target = keypoints[[m.trainIdx for m in good]]
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, 3.0)
+    inliers = int(mask.sum()) if mask is not None else 0
+    if homography is None or inliers < MIN_INLIERS or not _plausible(homography):
+        return None, inliers
+    return homography, inliers
+
+
+def _plausible(homography: np.ndarray) -> bool:
+    """A camera view, not a fold: orientation kept, scale within 1/8..8, little perspective."""
+    linear = homography[:2, :2] / homography[2, 2]
+    determinant = float(np.linalg.det(linear))
+    return 1 / 64 < determinant < 64 and float(np.abs(homography[2, :2]).max() / abs(homography[2, 2])) < 0.005

@@ -1,0 +1,133 @@
+"""Matching to a hero frame: the CDL fit, the matcher on real photos, and the daemon and commands that serve it."""
+import json
+import subprocess
+import sys
+
+import grpc
+import numpy as np
+import pytest
+
+from colorgrade.clients import GradeClient, GradeError, media
+from colorgrade.color import CDL, apply
+from colorgrade.color.fit import fit_cdl
+from colorgrade.models import matching, metrics
+from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto.codec import encode_frame
+from conftest import SAMPLES
+from daemon_fixtures import RunningDaemon
+
+CAST = CDL(slope=(1.15, 1.0, 0.8), offset=(0.0, 0.01, 0.0), power=(1.0, 1.05, 1.0))
+
+
+def framings(name="garden"):
+    """Two overlapping framings of a sample photo: the hero (top left) and the shot (bottom right), 8-bit."""
+    image = media.read_image(SAMPLES / "photos" / f"{name}.png")[..., :3]
+    height, width = image.shape[:2]
+    return image[:int(height * 0.75), :int(width * 0.7)], image[height - int(height * 0.75):, width - int(width * 0.7):]
+
+
+def delta_e(a, b):
+    return float(metrics.ciede2000(a.astype(np.float64) / 255, b.astype(np.float64) / 255).mean())
+
+
+def test_fit_cdl_recovers_a_cdl_and_ignores_pairs_that_disagree():
+    colours = media.read_image(SAMPLES / "photos" / "garden.png")[::8, ::8, :3].reshape(-1, 3) / 255.0
+    truth = CDL((1.2, 0.95, 0.8), (0.02, -0.01, 0.03), (0.9, 1.1, 1.05), 0.85)
+    targets = truth.apply(colours.astype(np.float32))
+    fitted, _ = fit_cdl(colours, targets)
+    np.testing.assert_allclose(fitted.to_vector(), truth.to_vector(), atol=5e-3)   # the faint pull to identity
+    corrupted = targets.copy()
+    wrong = np.random.default_rng(0).random(len(corrupted)) < 0.2        # a fifth of the pairs: anything at all
+    corrupted[wrong] = np.random.default_rng(1).random((wrong.sum(), 3))
+    robust, weights = fit_cdl(colours, corrupted)
+    assert np.abs(robust.apply(colours.astype(np.float32)) - targets).mean() < 1e-3
+    assert weights[wrong].mean() < 0.2 < weights[~wrong].mean()
+
+
+@pytest.mark.parametrize("name", ["garden", "dune"])
+def test_a_shot_of_the_heroes_scene_is_matched_near_the_answer(name):
+    hero, clean = framings(name)
+    shot = apply(CAST, clean)
+    found = matching.match(shot, matching.describe_hero(hero))
+    assert found.confidence > 0.8 and found.inliers > matching.MIN_INLIERS and found.shared > 0.3
+    best, _ = fit_cdl(shot / 255, clean / 255)          # the best CDL knowing the answer (clipping bounds it)
+    assert delta_e(shot, clean) > 4 and delta_e(apply(found.cdl, shot), clean) < delta_e(apply(best, shot), clean) + 0.6
+
+
+def test_the_heroes_look_is_carried_over():
+    hero, clean = framings("ladybird")
+    look = CDL(slope=(1.05, 1.0, 0.9), offset=(0.02, 0.0, -0.01), saturation=1.2)   # warm, punchy
+    found = matching.match(apply(CAST, clean), matching.describe_hero(apply(look, hero)))
+    assert found.confidence > 0.5 and delta_e(apply(found.cdl, apply(CAST, clean)), apply(look, clean)) < 1.5
+
+
+def test_a_hero_of_another_scene_is_not_matched():
+    hero, _ = framings("aqua")
+    _, clean = framings("garden")
+    found = matching.match(apply(CAST, clean), matching.describe_hero(hero))
+    assert found.confidence == 0 and found.cdl == CDL()
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    running = RunningDaemon("--port", "0")
+    yield running
+    running.stop()
+
+
+def test_the_daemon_matches_stills_and_clips_and_falls_back_on_another_scene(daemon):
+    hero, clean = framings("dune")
+    shot, elsewhere = apply(CAST, clean), framings("aqua")[0]
+    with GradeClient(daemon.address) as client:
+        blind, = client.analyze([shot])
+        matched, = client.analyze([shot], reference=hero)
+        unrelated, = client.analyze([shot], reference=elsewhere)
+        assert blind.match_confidence is None and not blind.reference_used
+        assert matched.reference_used and matched.match_confidence > 0.8
+        assert delta_e(apply(matched.cdl, shot), clean) < min(1.5, delta_e(apply(blind.cdl, shot), clean) / 2)
+        assert unrelated.match_confidence == 0 and not unrelated.reference_used and unrelated.cdl == blind.cdl
+        clip = client.open_clip(mode="cdl_frames", window_radius=1, reference=hero)
+        graded = list(client.stream(clip, [shot] * 3))
+        assert all(r.reference_used for r in graded) and graded[1].cdl == matched.cdl
+        assert delta_e(graded[1].frame, clean) < 1.5
+
+
+def test_a_reference_is_refused_clearly_where_it_cannot_be_used(daemon):
+    hero, _ = framings()
+    with GradeClient(daemon.address) as client:
+        with pytest.raises(GradeError) as refused:
+            client.open_clip(mode="generator_lut", reference=hero)
+        assert refused.value.code is grpc.StatusCode.INVALID_ARGUMENT and "analysis modes" in str(refused.value)
+        broken = encode_frame(hero)
+        broken.data = broken.data[:-7]
+        request = pb.AnalyzeRequest(frames=[encode_frame(hero)], reference=broken)
+        with pytest.raises(grpc.RpcError) as bad:
+            client.stub.AnalyzeStills(request)
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "bytes" in bad.value.details()
+        assert client.info().open_clips == 0
+
+
+def test_the_commands_take_a_reference_still_or_a_frame_of_a_video(daemon, tmp_path, ffmpeg):
+    hero, clean = framings()
+    media.write_image(tmp_path / "hero.png", hero)
+    media.write_image(tmp_path / "shot.png", apply(CAST, clean))
+    # The hero as frame 3 of a (lossless) video.
+    subprocess.run([ffmpeg, "-v", "error", "-loop", "1", "-i", str(tmp_path / "hero.png"), "-frames:v", "5",
+                    "-c:v", "ffv1", "-pix_fmt", "bgr0", str(tmp_path / "hero.mkv")], check=True)
+    for spec in ("hero.png", "hero.mkv@3"):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", "shot.png", "--json", "--reference",
+                                 spec, "--server", daemon.address], capture_output=True, text=True, cwd=tmp_path,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        entry = json.loads(result.stdout)["shot.png"]
+        assert entry["match_confidence"] > 0.8
+    for spec, message in (("nowhere.png", "nowhere.png: no such file or folder (the reference)"),
+                          ("hero.mkv", "hero.mkv: a reference from a video or a folder needs its frame: hero.mkv@FRAME"),
+                          ("hero.mkv@99", "hero.mkv: has no frame 99 (the reference)")):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", "shot.png", "--reference", spec],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert result.returncode == 1 and result.stderr.strip().splitlines() == [f"colorgrade analyze: {message}"]
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "grade", "shot.png", "-o", "out.png", "--mode",
+                             "generator_lut", "--reference", "hero.png"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=60)
+    assert result.returncode == 2 and "--reference matches the analysis network's CDL" in result.stderr
