@@ -27,6 +27,7 @@ ANALYZE_EPILOG = """examples:
   colorgrade analyze plates/ --shots --json         # VFX plates keep their frame numbers (1001...)
   colorgrade analyze reel.mov --shots --reference hero.png   # every shot matched to a graded hero frame
   colorgrade analyze b_cam.mov --reference a_cam.mov@120     # ... or to a frame of another clip
+  colorgrade analyze reel.mov --shots --continuity --cdl reel.ccc --edl reel.edl   # one click: scenes, heroes
 
 A still gets its own CDL; a video or a folder of stills gets one temporally smoothed CDL for the
 whole clip (the mean of the per-frame CDLs over its window), or with --shots one per shot (cuts
@@ -101,6 +102,11 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-frame", action="store_true",
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
     add_reference_argument(parser)
+    parser.add_argument("--reference-shot", type=int, metavar="N",
+                        help="with --shots: match every shot to shot N (1-based) of the same input, as it is")
+    parser.add_argument("--continuity", action="store_true",
+                        help="with --shots: group the shots into scenes by what they show, correct each scene's hero "
+                             "(the shot the network is surest about) blind and match the others to it")
     add_connection_arguments(parser)
 
 
@@ -188,6 +194,12 @@ def check_analyze_arguments(args) -> list:
         if suffix == ".cc" and (len(jobs) != 1 or args.shots):
             raise UsageError(f"--cdl {args.cdl}: a .cc file holds one correction; use .ccc or .cdl for "
                              f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
+    if (args.continuity or args.reference_shot is not None) and not args.shots:
+        raise UsageError("--continuity and --reference-shot work on shots: add --shots")
+    if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
+        raise UsageError("give one of --reference, --reference-shot and --continuity")
+    if args.reference_shot is not None and args.reference_shot < 1:
+        raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
     if args.edl and (not args.shots or len(jobs) != 1 or media.kind_of(jobs[0].path) != "video"):
         raise UsageError(f"--edl {args.edl}: an EDL lists the shots of one video; give one video and --shots")
     for option, value in (("--cdl", args.cdl), ("--cube", args.cube), ("--edl", args.edl)):
@@ -298,7 +310,8 @@ def run_analyze(args) -> int:
                     report[job.key] = analyse_job(client, job, videos.get(job.path), shots=args.shots,
                                                   samples=args.samples, window=args.window,
                                                   per_frame=args.per_frame, quiet=args.json, unreadable=unreadable,
-                                                  reference=reference)
+                                                  reference=reference, continuity=args.continuity,
+                                                  reference_shot=args.reference_shot)
                 except MediaError as error:
                     unreadable.append(str(error))
     except (GradeError, MediaError, OSError) as error:
@@ -334,6 +347,8 @@ def run_analyze(args) -> int:
     for key, entry in report.items():
         print(f"{key}: {entry.describe()}")
         print(f"  {cdl_text(entry.cdl)}")
+        for scene in entry.scenes or []:
+            print(f"  scene {scene['scene']}: hero {scene['hero']}; shots {', '.join(scene['shots'])}")
         for shot in entry.shots or []:
             print(f"  {shot.id}  frames {shot.first}-{shot.last}"
                   + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")

@@ -11,8 +11,14 @@ import numpy as np
 from tqdm import tqdm
 
 from colorgrade.clients import media
+from colorgrade.clients.continuity import continuity as continuity_of
+from colorgrade.clients.continuity import match_to_shot
 from colorgrade.clients.shots import correct_shots, timecode
 from colorgrade.color import CDL, shrink
+
+
+THUMBNAIL = 256          # long side of the frames sent for analysis (the network looks at less)
+MATCH_THUMBNAIL = 512    # ... and for matching to a hero, which pairs features and needs more of the picture
 
 
 class Job(NamedTuple):
@@ -40,6 +46,9 @@ class Correction:
     samples: int | None = None      # frames a shot's correction was measured on
     frames: int | None = None       # frames a clip's correction covers
     top: list[tuple[str, float]] | None = None        # a still's three likeliest labels
+    scene: int | None = None        # ``--continuity``: the shot's scene (1-based)
+    hero: str | None = None         # ``--continuity``, ``--reference-shot``: the id of the shot it was matched to
+    scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, shots} per scene
     shots: list[Correction] | None = None              # ``--shots``: one per shot, in order
     per_frame: list[Correction] | None = None          # ``--per-frame``: each frame's windowed correction
 
@@ -50,6 +59,8 @@ class Correction:
     def describe(self) -> str:
         """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)",
         or with a reference, how the match went."""
+        if self.hero == self.id and self.scene is None:
+            return f"{self.label}: the hero every other shot is matched to, left as it is"
         if self.match_confidence is not None and self.match_confidence > 0:
             blend = ("" if self.match_confidence >= 0.99 else
                      f", blended with the blind correction (confidence {self.confidence:.2f})")
@@ -64,8 +75,13 @@ class Correction:
         return text
 
     def note(self) -> str:
-        """The description a .ccc keeps beside the correction: the diagnosis and, for a shot, its frames."""
-        return self.describe() + (f"; frames {self.first}-{self.last}" if self.first is not None else "")
+        """The description a .ccc keeps beside the correction: the diagnosis, a shot's frames and, with
+        continuity, its scene and hero."""
+        text = self.describe() + (f"; frames {self.first}-{self.last}" if self.first is not None else "")
+        if self.hero is not None:
+            scene = f"scene {self.scene}, " if self.scene is not None else ""
+            text += f"; {scene}the hero" if self.hero == self.id else f"; {scene}matched to hero {self.hero}"
+        return text
 
     def to_json(self) -> dict:
         """The fields that are set, the CDL as {slope, offset, power, saturation}."""
@@ -83,25 +99,30 @@ class Correction:
 
 def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
                 window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None,
-                reference: np.ndarray | None = None) -> Correction:
+                reference: np.ndarray | None = None, continuity: bool = False, reference_shot: int | None = None
+                ) -> Correction:
     """-> the correction of one job, and, as asked, its ``shots`` (cuts found, up to
     ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
     A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
     decode the whole file). ``quiet``: no progress bar. ``unreadable``: where the stills of a folder that
     cannot be read are named (the rest are analysed); without it, one raises. ``reference``: a graded hero
-    frame (a thumbnail) every frame is matched to."""
+    frame (a thumbnail) every frame is matched to. With ``shots``: ``continuity`` groups the shots into
+    scenes and matches each scene to its blind-corrected hero; ``reference_shot`` matches every shot to
+    shot N as it is (``colorgrade.clients.continuity``)."""
     kind = media.kind_of(job.path)
+    # Matching needs more of the picture than the analysis network's thumbnail: features to pair.
+    side = MATCH_THUMBNAIL if reference is not None or continuity or reference_shot is not None else THUMBNAIL
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
     if kind == "still":
-        result = client.analyze([shrink(media.read_image(job.path))], reference=reference)[0]
+        result = client.analyze([shrink(media.read_image(job.path), side)], reference=reference)[0]
         return Correction(job.id, result.cdl, result.confidence, result.label, result.match_confidence,
                           top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3])
-    thumbnails = ((number, shrink(frame))
+    thumbnails = ((number, shrink(frame, side))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
     if shots or job.first is not None or job.last is not None:
         rate = info.rate if info is not None else None
-        found = []
+        found, keyframes = [], {}
         progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
         def analyze(frames):
             return client.analyze(frames, reference=reference)
@@ -113,16 +134,25 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
                 shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
                 timecode_in=None if rate is None else timecode(shot.shot.first, rate),
                 timecode_out=None if rate is None else timecode(shot.shot.last, rate)))
+            keyframes[found[-1].id] = shot.keyframes
         progress.close()
         if not found:
             raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
         if not shots:
             return found[0]
+        scenes = None
+        if continuity:
+            scenes = continuity_of(client, found, keyframes)
+        elif reference_shot is not None:
+            if reference_shot > len(found):
+                raise media.MediaError(f"{job.path}: --reference-shot {reference_shot}, but it has {len(found)} shot(s)")
+            match_to_shot(client, found, keyframes, reference_shot)
         frames = [s.last - s.first + 1 for s in found]
         return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
                           _mean_or_none([s.confidence for s in found], frames),
                           max(found, key=lambda s: s.last - s.first).label,
-                          _mean_or_none([s.match_confidence for s in found], frames), frames=sum(frames), shots=found)
+                          _mean_or_none([s.match_confidence for s in found], frames), frames=sum(frames), shots=found,
+                          scenes=scenes)
     numbers = []
     clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name, reference=reference)
 

@@ -15,8 +15,11 @@ def write_edl(path, video: Path, shots: list, rate: Fraction, title: str) -> Non
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
     for shot in shots:
         cdl = shot.cdl
+        # The clip name becomes the event's "* FROM CLIP NAME:" comment: with continuity, it says which
+        # shot was the scene's hero.
+        role = "" if shot.hero is None else " (hero)" if shot.hero == shot.id else f" (matched to {shot.hero})"
         clip = otio.schema.Clip(
-            name=shot.id, media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
+            name=shot.id + role, media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
             source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(shot.first, fps),
                                                  otio.opentime.RationalTime(shot.last - shot.first + 1, fps)))
         # Six decimals, as ASC_SOP lines are usually written (and some readers expect).

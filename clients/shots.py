@@ -46,6 +46,8 @@ class ShotCorrection:
     label: str
     samples: list[int] = field(default_factory=list)    # frame numbers the correction was measured on
     match_confidence: float | None = None                # with a reference: the samples' mean match confidence
+    # Its first, middle and last sampled thumbnails: scenes are found, and shots matched to heroes, on these.
+    keyframes: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 def timecode(frame: int, rate: Fraction) -> str:
@@ -155,4 +157,5 @@ def _correct(analyze, shot: Shot, sampled: list[tuple[int, np.ndarray]]) -> Shot
                           confidence=float(np.mean(confidences)) if confidences else None,
                           label=Counter(r.label for r in results).most_common(1)[0][0],
                           samples=[n for n, _ in sampled],
-                          match_confidence=float(np.mean(matches)) if matches else None)
+                          match_confidence=float(np.mean(matches)) if matches else None,
+                          keyframes=[sampled[i][1] for i in sorted({0, len(sampled) // 2, len(sampled) - 1})])

@@ -18,15 +18,17 @@ EVAL_EPILOG = """examples:
   colorgrade eval analysis --json --weights runs/analysis.safetensors
   colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation
   colorgrade eval video                          # real clips with drifting errors, through a private daemon
-  colorgrade eval video --server 127.0.0.1:50051 --frames 96"""
+  colorgrade eval video --server 127.0.0.1:50051 --frames 96
+  colorgrade eval match                          # shots matched to hero frames: photos and real clips, with peers"""
 
 
 def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EVAL_EPILOG
     from colorgrade.clients.cli import add_connection_arguments
 
-    parser.add_argument("network", choices=["analysis", "generator", "video"],
-                        help="which network to evaluate; video: both served modes on real clips, through the daemon")
+    parser.add_argument("network", choices=["analysis", "generator", "video", "match"],
+                        help="which network to evaluate; video: both served modes on real clips, through the daemon; "
+                             "match: matching shots to a hero frame, against the peers")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
                         help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
@@ -38,6 +40,8 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
                         help="video: the clips (default: the four real clips under ../shared/data)")
     parser.add_argument("--frames", type=int, default=48, help="video: frames per clip, from its start (default 48)")
     parser.add_argument("--window", type=int, default=4, help="video: the served CDL's averaging radius (default 4)")
+    parser.add_argument("--count", type=int, default=60, metavar="N",
+                        help="match: test photos to use (default 60; the test split has about 270)")
     add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
                                                  "daemon's")
 
@@ -83,12 +87,61 @@ def evaluate_video_through_daemon(args) -> dict:
         return evaluate_video(clips, methods, progress=not args.json)
 
 
+def peer_methods() -> dict:
+    """color-matcher's transfers, as they are and fitted as a CDL (the peers users pick today). GPL-3.0: used
+    here, in the evaluation, never in the product path; {} when it is not installed."""
+    try:
+        from color_matcher import ColorMatcher
+    except ImportError:
+        return {}
+    import numpy as np
+
+    from colorgrade.color.fit import fit_cdl
+
+    def transfer(method):
+        def grade(shot, hero):
+            out = ColorMatcher().transfer(src=shot.astype(np.float64), ref=hero.astype(np.float64), method=method)
+            return np.clip(out, 0, 1).astype(np.float32)
+        return grade
+
+    def as_cdl(method):
+        def grade(shot, hero):
+            return fit_cdl(shot[::2, ::2], transfer(method)(shot, hero)[::2, ::2])[0].apply(shot)
+        return grade
+
+    methods = {}
+    for method in ("mkl", "reinhard", "hm-mvgd-hm"):
+        methods[f"color-matcher {method}"] = transfer(method)
+        methods[f"color-matcher {method} as a CDL"] = as_cdl(method)
+    return methods
+
+
+def evaluate_matching(args) -> dict:
+    """The match cases on ``--count`` test photos and the first ``--frames`` frames of each clip."""
+    from colorgrade.models.analysis import load
+    from colorgrade.models.data import list_photos, split_photos
+    from colorgrade.models.evaluate_match import evaluate_clips, evaluate_photos, product_methods, summarise
+
+    methods = {**product_methods(load(args.weights, args.device)), **peer_methods()}
+    photos = split_photos(list_photos(args.photos))["test"][:args.count]
+    rows = evaluate_photos(photos, methods, progress=not args.json)
+    rows.update(evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json))
+    return {"photos": len(photos), "clips": len(args.clips), "frames": args.frames,
+            "peers": sorted(m for m in methods if m.startswith("color-matcher")), "cases": summarise(rows)}
+
+
 def run_eval(args) -> int:
     from colorgrade.models.cards import write_analysis_card, write_generator_card
     from colorgrade.models.evaluate import (evaluate_generators, evaluate_on_test_split, format_analysis_report,
                                             format_generator_report)
 
     try:
+        if args.network == "match":
+            from colorgrade.models.evaluate_match import format_match_report
+
+            report = evaluate_matching(args)
+            print(json.dumps(report, indent=2) if args.json else format_match_report(report["cases"]))
+            return 0
         if args.network == "video":
             from colorgrade.models.evaluate import format_video_report
 

@@ -32,8 +32,10 @@ from colorgrade.color.fit import fit_cdl
 
 MATCH_SIDE = 384          # long side of the frames features are found on
 RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
-MIN_INLIERS = 12          # fewer verified pairs than this is not evidence of a shared scene
-FULL_INLIERS = 25         # ... this many and more is full evidence (docs/notes.md: what unrelated photos reach)
+FEATURES = 1500          # SIFT keypoints kept per frame (the strongest)
+CONTRAST = 0.01          # SIFT's contrast threshold: low, so flat, grey footage still yields features
+MIN_INLIERS = 14          # fewer verified pairs than this is not evidence of a shared scene
+FULL_INLIERS = 28         # ... this many and more is full evidence (docs/notes.md: what unrelated photos reach)
 MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
@@ -66,7 +68,7 @@ def working_rgb(frame: np.ndarray) -> np.ndarray:
 def features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SIFT keypoints (N, 2) and descriptors (N, 128) of a float RGB picture's luma."""
     grey = np.clip(np.rint(luma_rec709(rgb) * 255), 0, 255).astype(np.uint8)
-    found, descriptors = cv2.SIFT_create().detectAndCompute(grey, None)
+    found, descriptors = cv2.SIFT_create(nfeatures=FEATURES, contrastThreshold=CONTRAST).detectAndCompute(grey, None)
     if descriptors is None:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
     return np.array([k.pt for k in found], np.float32), descriptors.astype(np.float32)

@@ -20,3 +20,21 @@ def make_two_shot_clip(ffmpeg: str, path, pix_fmt: str = "yuv444p10le", codec: s
     command += ["-c:v", codec, "-r", "25", "-frames:v", "38", "-t", "1.52", "-color_primaries", "bt709",
                 "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv", str(path)]
     subprocess.run(command, check=True, timeout=120)
+
+
+# A montage: two shots of one scene (the dune, framed 60 px apart, one warm, one cool) and a shot of another
+# (the ladybird), 12 frames each.
+MONTAGE = ((0, 11), (12, 23), (24, 35))
+MONTAGE_CASTS = ("colorchannelmixer=rr=1.12:bb=0.85", "colorchannelmixer=rr=0.88:bb=1.15", "null")
+
+
+def make_montage(ffmpeg: str, path) -> None:
+    photos = SAMPLES / "photos"
+    graph = (f"[0]crop=320:180:x='40+n*2':y=60,{MONTAGE_CASTS[0]},trim=end_frame=12,setpts=N/25/TB[a];"
+             f"[1]crop=320:180:x='100+n*2':y=60,{MONTAGE_CASTS[1]},trim=end_frame=12,setpts=N/25/TB[b];"
+             f"[2]crop=320:180:x=100:y='40+n*2',trim=end_frame=12,setpts=N/25/TB[c];"
+             "[a][b][c]concat=n=3:v=1:a=0,format=yuv444p[v]")
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-loop", "1", "-i", str(photos / "dune.png"), "-loop", "1",
+                    "-i", str(photos / "dune.png"), "-loop", "1", "-i", str(photos / "ladybird.png"),
+                    "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-qp", "0", "-r", "25",
+                    "-frames:v", "36", str(path)], check=True, timeout=120)

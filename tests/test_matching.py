@@ -131,3 +131,56 @@ def test_the_commands_take_a_reference_still_or_a_frame_of_a_video(daemon, tmp_p
                              "generator_lut", "--reference", "hero.png"], capture_output=True, text=True, cwd=tmp_path,
                             timeout=60)
     assert result.returncode == 2 and "--reference matches the analysis network's CDL" in result.stderr
+
+
+def test_the_match_evaluation_scores_every_case_and_method_against_its_goal():
+    """On the shipped photos (a stand-in for the test split): the goal reached knowing the answer, the match
+    near it on the same scene, nothing transferred from another scene."""
+    from colorgrade.models.analysis import untrained
+    from colorgrade.models.evaluate_match import PHOTO_CASES, evaluate_photos, product_methods, summarise
+
+    photos = sorted((SAMPLES / "photos").glob("*.png"))
+    report = summarise(evaluate_photos(photos, product_methods(untrained("cpu"))))
+    assert list(report) == list(PHOTO_CASES)
+    same, harm = report[PHOTO_CASES[0]], report[PHOTO_CASES[2]]
+    assert same["none"]["mean"] > 2 and same["match alone"]["mean"] < same["none"]["mean"] / 3
+    assert same["best CDL knowing the answer"]["mean"] <= same["match alone"]["mean"] + 0.05
+    assert harm["match alone"]["mean"] == 0 and harm["none"]["mean"] == 0        # another scene: nothing moved
+    assert harm["statistics as a CDL"]["mean"] > 5                                 # a plain transfer does harm
+
+
+def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(daemon, tmp_path, ffmpeg):
+    from media_fixtures import MONTAGE, make_montage
+
+    reel = tmp_path / "montage.mp4"
+    make_montage(ffmpeg, reel)
+
+    def analyse(*options):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(reel), "--shots", "--json",
+                                 "--server", daemon.address, *options], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)[str(reel)]
+
+    blind, joined = analyse(), analyse("--continuity", "--edl", str(tmp_path / "reel.edl"))
+    assert [(s["first"], s["last"]) for s in joined["shots"]] == list(MONTAGE)
+    ids = [s["id"] for s in joined["shots"]]
+    (first, second), (third,) = [scene["shots"] for scene in joined["scenes"]]
+    assert (first, second, third) == tuple(ids)                     # the two dune shots are one scene
+    hero = joined["scenes"][0]["hero"]
+    matched = next(s for s in joined["shots"][:2] if s["id"] != hero)
+    assert matched["hero"] == hero and matched["scene"] == 1 and matched["match_confidence"] > 0.5
+    # The same frame seen through both shots' corrections: continuity brings them together.
+    frames = [f for _, f in media.numbered_frames(reel)]
+    def spread(report):
+        a, b = (apply(CDL(**s["cdl"]), frames[s["first"] + 6]) for s in report["shots"][:2])
+        return delta_e(a[:, 60:300], b[:, :240])    # the framings are 60 px apart (the shots pan alike)
+    assert spread(joined) < spread(blind) / 2
+    edl = (tmp_path / "reel.edl").read_text()
+    assert f"{hero} (hero)" in edl and f"(matched to {hero})" in edl
+    # --reference-shot: every shot matched to shot 3 as it is; shot 3 untouched.
+    to_third = analyse("--reference-shot", "3")
+    assert to_third["shots"][2]["cdl"] == {"slope": [1, 1, 1], "offset": [0, 0, 0], "power": [1, 1, 1],
+                                           "saturation": 1} and to_third["shots"][0]["hero"] == ids[2]
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(reel), "--continuity"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "add --shots" in result.stderr

@@ -22,7 +22,7 @@ ROOMS = {
     "clients": ([p for p in sorted((REPO / "clients").rglob("*.py")) if p.parent.name not in ("resolve", "nuke")],
                 {"color", "proto"}, {"numpy", "grpc", "av", "PIL", "tifffile", "tqdm", "opentimelineio"}),
     "models": (sorted((REPO / "models").glob("*.py")), {"color"},
-               {"numpy", "torch", "PIL", "safetensors", "tqdm"}),
+               {"numpy", "torch", "PIL", "safetensors", "tqdm", "cv2"}),
     "server front end": ([p for p in sorted((REPO / "server").glob("*.py")) if p.name != "engine.py"],
                          {"color", "proto"}, {"numpy", "google", "grpc", "grpc_health", "grpc_reflection", "zmq"}),
     "server engine": ([REPO / "server" / "engine.py"], {"color", "proto", "server", "models"},

@@ -1,0 +1,183 @@
+"""How well a shot is matched to a hero frame, on photos and clips no model trained on.
+
+Cases (each target graded by every method, CIEDE2000 to its goal on 2x2 means):
+
+- **same scene, other framing**: hero and shot are two overlapping crops of one test photo (the shot the
+  bottom-right 70 x 75 %, the hero the top-left, about a third shared), the shot with 1-3 errors; the
+  goal is the clean shot.
+- **the hero carries a look**: as above, the hero graded with a look (a random CDL look, or a white
+  balance in linear light) that must arrive on the shot; the goal is the shot with the look.
+- **hero from another scene**: the hero is a crop of another test photo; on a clean shot (the goal is
+  to leave it alone: harm) and on a shot with 1-3 errors (the goal is the clean shot; the blind
+  correction is what a good matcher falls back to).
+- **real clips, hero from the same shot**: each clip's frame at its last analysed moment, clean, is the
+  hero of its first frames, which carry 1-2 errors drifting from half to full strength; also the
+  clean frames (harm).
+- **real montage**: the same erroneous frames matched to another clip's hero.
+
+Methods are functions ``(shot, hero) -> graded shot`` on float32 (H, W, 3) frames; the command adds
+the peers (``colorgrade.evaluation``), so no peer's code is imported here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from colorgrade.color import CDL, block_means
+from colorgrade.color.fit import fit_cdl
+from colorgrade.models import matching, metrics
+from colorgrade.models.analysis import Analyzer
+from colorgrade.models.data import load_photo, to_numpy, to_tensor
+from colorgrade.models.detunes import MixtureSampler
+
+PHOTO_SIDE = 640
+FRAMING = (0.75, 0.7)        # each crop's share of the photo's height and width
+PHOTO_CASES = ("same scene, other framing, 1-3 errors", "the hero carries a look, 1-3 errors",
+               "hero from another scene, clean shot (harm)", "hero from another scene, 1-3 errors")
+# Context for the clip cases: the hero frame itself against the goal. A camera that adjusts itself (a phone's
+# auto exposure and white balance) or a scene that changes makes the hero's look differ from the frame's own.
+HERO_ITSELF = "(the hero itself, as a frame)"
+CLIP_CASES = ("real clips, hero from the same shot, 1-2 errors", "real clips, clean frames, own hero (harm)",
+              "real montage, hero from another clip, 1-2 errors")
+
+
+def framings(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hero, shot): the top-left and bottom-right crops of a photo."""
+    height, width = photo.shape[:2]
+    crop_height, crop_width = int(height * FRAMING[0]), int(width * FRAMING[1])
+    return photo[:crop_height, :crop_width], photo[height - crop_height:, width - crop_width:]
+
+
+def with_errors(frame: np.ndarray, generator: torch.Generator, most: int = 3, strength: float = 1.0) -> np.ndarray:
+    magnitudes, order = MixtureSampler(generator, min_errors=1, max_errors=most).sample(1)
+    return to_numpy(MixtureSampler.apply(to_tensor(frame), magnitudes * strength, order))[0]
+
+
+def random_look(frame: np.ndarray, generator: torch.Generator, linear: bool) -> tuple[np.ndarray, callable]:
+    """A look a colourist might grade a hero with -> (the frame with it, the look as a function)."""
+    if linear:   # a white balance in linear light: not a CDL, so the match can only approximate it
+        magnitudes = torch.zeros(1, len(MixtureSampler.names))
+        magnitudes[0, MixtureSampler.names.index("white_balance_linear")] = float(torch.rand(1, generator=generator)
+                                                                                  * 0.4 - 0.2)
+        order = list(range(len(MixtureSampler.names)))
+
+        def look(image):
+            return to_numpy(MixtureSampler.apply(to_tensor(image), magnitudes, order))[0]
+    else:
+        draw = lambda low, high, n=3: tuple(float(v) for v in torch.rand(n, generator=generator) * (high - low) + low)  # noqa: E731
+        cdl = CDL(draw(0.9, 1.1), draw(-0.03, 0.03), draw(0.85, 1.15), draw(0.75, 1.3, 1)[0])
+
+        def look(image):
+            return cdl.apply(image)
+    return look(frame), look
+
+
+def frame_delta_e(graded: np.ndarray, goal: np.ndarray) -> float:
+    return float(metrics.ciede2000(block_means(np.clip(graded, 0, 1), 2), block_means(goal, 2)).mean())
+
+
+def product_methods(analyzer: Analyzer) -> dict:
+    """The shipped ways to grade a shot: none, blind, the match with its blind fallback (the product), the
+    match alone, and the classical statistics transfer fitted as a CDL."""
+    def blind_cdl(shot):
+        return analyzer.analyze([shot])[0].cdl
+
+    def matched(shot, hero):
+        found = matching.match(shot, matching.describe_hero(hero))
+        blind = blind_cdl(shot).to_vector()
+        return CDL.from_vector(blind + found.confidence * (found.cdl.to_vector() - blind)).apply(shot)
+
+    def match_only(shot, hero):
+        found = matching.match(shot, matching.describe_hero(hero))
+        return (found.cdl if found.confidence > 0 else CDL()).apply(shot)
+
+    return {"none": lambda shot, hero: shot, "blind": lambda shot, hero: blind_cdl(shot).apply(shot),
+            "matched (shipped)": matched, "match alone": match_only,
+            "statistics as a CDL": lambda shot, hero: statistics_cdl(shot, hero).apply(shot)}
+
+
+def statistics_cdl(shot: np.ndarray, hero: np.ndarray) -> CDL:
+    """Design (a): each channel's quantiles of the shot mapped onto the hero's (2nd to 98th percentile,
+    clipped values left out), fitted as one CDL -- a robust transfer of the hero's colour statistics."""
+    levels = np.linspace(2, 98, 25)
+    usable = lambda image: image.reshape(-1, 3)[np.all((image.reshape(-1, 3) > 0.01) & (image.reshape(-1, 3) < 0.99), 1)]  # noqa: E731
+    source, target = usable(shot), usable(hero)
+    if len(source) < 100 or len(target) < 100:
+        return CDL()
+    return fit_cdl(np.percentile(source, levels, axis=0), np.percentile(target, levels, axis=0))[0]
+
+
+def evaluate_photos(paths, methods: dict, seed: int = 0, progress: bool = False) -> dict:
+    """The photo cases over ``paths`` (test photos) -> {case: {method: [ΔE per photo]}}, plus each case's
+    best CDL knowing the answer."""
+    from tqdm import tqdm
+
+    generator = torch.Generator().manual_seed(seed)
+    photos = [load_photo(path, PHOTO_SIDE) for path in paths]
+    rows = {case: {method: [] for method in [*methods, "best CDL knowing the answer"]} for case in PHOTO_CASES}
+    for index, photo in enumerate(tqdm(photos, desc="match photos", disable=not progress)):
+        hero, clean = framings(photo)
+        stranger, _ = framings(photos[(index + 1 + index % max(1, len(photos) - 1)) % len(photos)])   # never itself
+        shot = with_errors(clean, generator)
+        looked_hero, look = random_look(hero, generator, linear=index % 2 == 1)
+        cases = {PHOTO_CASES[0]: (shot, hero, clean), PHOTO_CASES[1]: (shot, looked_hero, look(clean)),
+                 PHOTO_CASES[2]: (clean, stranger, clean), PHOTO_CASES[3]: (shot, stranger, clean)}
+        for case, (target, reference, goal) in cases.items():
+            for method, grade in methods.items():
+                rows[case][method].append(frame_delta_e(grade(target, reference), goal))
+            rows[case]["best CDL knowing the answer"].append(
+                frame_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
+    return rows
+
+
+def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int = 0, progress: bool = False) -> dict:
+    """The clip cases over ``clips`` (name -> clean 8-bit frames) -> {case: {method: [ΔE per frame]}}."""
+    from tqdm import tqdm
+
+    generator = torch.Generator().manual_seed(seed)
+    names = list(clips)
+    rows = {case: {method: [] for method in [*methods, "best CDL knowing the answer", HERO_ITSELF]}
+            for case in CLIP_CASES}
+    for position, name in enumerate(tqdm(names, desc="match clips", disable=not progress)):
+        frames = [frame.astype(np.float32) / 255 for frame in clips[name]]
+        hero, targets = frames[-1], frames[:max(1, len(frames) // 2)]
+        stranger = clips[names[(position + 1) % len(names)]][-1].astype(np.float32) / 255
+        magnitudes, order = MixtureSampler(generator, min_errors=1, max_errors=2).sample(1)
+        for t, clean in enumerate(targets):
+            strength = 0.5 + 0.5 * t / max(1, len(targets) - 1)
+            shot = to_numpy(MixtureSampler.apply(to_tensor(clean), magnitudes * strength, order))[0]
+            cases = {CLIP_CASES[0]: (shot, hero, clean), CLIP_CASES[1]: (clean, hero, clean),
+                     CLIP_CASES[2]: (shot, stranger, clean)}
+            for case, (target, reference, goal) in cases.items():
+                for method, grade in methods.items():
+                    rows[case][method].append(frame_delta_e(grade(target, reference), goal))
+                rows[case]["best CDL knowing the answer"].append(
+                    frame_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
+                rows[case][HERO_ITSELF].append(frame_delta_e(reference, goal) if reference.shape == goal.shape
+                                               else float("nan"))
+    return rows
+
+
+def summarise(rows: dict) -> dict:
+    """{case: {method: [values]}} -> {case: {method: {mean, median, better than none}}}."""
+    report = {}
+    for case, methods in rows.items():
+        none = np.array(methods.get("none", []))
+        report[case] = {}
+        for method, values in methods.items():
+            values = np.array(values)
+            summary = {"mean": round(float(values.mean()), 3), "median": round(float(np.median(values)), 3)}
+            if len(none) and method not in ("none", HERO_ITSELF):
+                summary["better"] = round(float((values < none - 1e-9).mean()), 3)
+            report[case][method] = summary
+    return report
+
+
+def format_match_report(report: dict) -> str:
+    lines = ["CIEDE2000 to the goal, mean / median (share better than none); a hero matched per shot"]
+    for case, methods in report.items():
+        lines.append(f"\n{case}")
+        for method, summary in methods.items():
+            better = f"  ({100 * summary['better']:.0f} % better)" if "better" in summary else ""
+            lines.append(f"  {method:<34}{summary['mean']:7.2f} {summary['median']:7.2f}{better}")
+    return "\n".join(lines)
