@@ -175,3 +175,34 @@ def test_settings_come_from_the_file_then_the_arguments(tmp_path, monkeypatch):
     assert script.load_settings([])["server"] == "gradebox:50051"
     chosen = script.load_settings(["--node", "4", "--lut"])
     assert (chosen["node"], chosen["lut"], chosen["server"]) == (4, True, "gradebox:50051")
+
+
+def test_every_clip_is_matched_to_the_graded_still_at_the_playhead(daemon_address, tmp_path, ffmpeg):
+    from colorgrade.clients import media
+    from colorgrade.models import metrics
+    from media_fixtures import MONTAGE, make_montage
+
+    reel = tmp_path / "montage.mp4"
+    make_montage(ffmpeg, reel)
+    project = fake.Project(None, str(tmp_path))
+    warm, cool, other = (fake.TimelineItem(project, name, fake.MediaPoolItem(str(reel)), *shot)
+                         for name, shot in zip(("dune warm", "dune cool", "ladybird"), MONTAGE))
+    # The colourist graded the cool dune shot (the hero, under the playhead): the cool cast taken out.
+    cool.versions["Version 1"][0]["cdl"] = {"Slope": "1.12 1 0.87", "Offset": "0 0 0", "Power": "1 1 1",
+                                            "Saturation": "1"}
+    project.timeline = fake.Timeline("scene 4", [[warm, cool, other]])
+    project.timeline.current = cool
+    summary = script.TimelineGrader(fake.Resolve(project), settings(daemon_address, reference="playhead")).grade()
+    assert [name for name, _ in summary.graded] == ["dune warm", "ladybird"]
+    assert dict(summary.skipped)["dune cool"].startswith("the hero") and list(cool.versions) == ["Version 1"]
+    assert project.gallery.GetCurrentStillAlbum().GetStills() == []          # the grabbed still is gone again
+    values = warm.versions["colorgrade"][0]["cdl"]
+    matched = CDL(*(tuple(float(v) for v in values[k].split()) for k in ("Slope", "Offset", "Power")),
+                  float(values["Saturation"]))
+    frames = [f for _, f in media.numbered_frames(reel)]
+    hero_look = apply(CDL((1.12, 1, 0.87)), frames[MONTAGE[1][0] + 6])[:, :240] / 255
+    before = metrics.ciede2000(frames[6][:, 60:300] / 255, hero_look).mean()
+    after = metrics.ciede2000(apply(matched, frames[6])[:, 60:300] / 255, hero_look).mean()
+    assert after < before / 2                        # the warm shot now looks like the graded hero
+    assert "matched to the reference" in dict(summary.graded)["dune warm"]
+    assert "another scene" in dict(summary.graded)["ladybird"]

@@ -5,7 +5,9 @@ its source file and source frame range go to ``colorgrade analyze --items`` (one
 timeline); then a colour version "colorgrade" is added to the item, so the colourist's own grade stays
 in its version, the CDL is set on a node of it, and a marker carries the diagnosis and confidence.
 Items it cannot grade (generators, compound clips, offline media, retimed clips, a node past the
-graph) are listed with the reason and left exactly as they were; nothing raises into Resolve.
+graph) are listed with the reason and left exactly as they were; nothing raises into Resolve. With
+``reference: "playhead"`` every clip is matched to the graded still under the playhead (grabbed,
+exported, then deleted from the gallery), and the hero clip itself is left as it is.
 
 Standard library only, Python >= 3.6: Resolve runs scripts in the user's own Python, where grpcio may
 not exist; the ``colorgrade`` command runs in its own environment. Settings come from
@@ -28,7 +30,7 @@ SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".config", "colorgrade", "
 MARKER_DATA = "colorgrade"   # the custom data that tells colorgrade's markers from the user's
 DEFAULTS = {"server": None, "tls_ca": None, "token_file": None, "node": 1, "version": "colorgrade",
             "tracks": None, "current_only": False, "lut": False, "lut_folder": None, "export": None,
-            "samples": 24, "marker_color": "Cream"}
+            "samples": 24, "marker_color": "Cream", "reference": None}
 
 
 # What the summary says when Resolve does not list a staged LUT: the one setting that mends it.
@@ -88,11 +90,44 @@ class TimelineGrader:
             return self.summary
         self.scratch = tempfile.mkdtemp(prefix="colorgrade-resolve-")
         try:
+            if self.settings["reference"] and not self.take_reference(project, timeline, jobs):
+                return self.summary
             return self.grade_jobs(project, timeline, jobs)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
+    def take_reference(self, project, timeline, jobs):
+        """``reference``: "playhead" grabs the graded still under the playhead (that clip is the hero, left as it
+        is), or a still's path. Sets ``self.reference`` (a file) -> False when there is none to use."""
+        if self.settings["reference"] != "playhead":
+            self.reference = self.settings["reference"]
+            if os.path.exists(self.reference):
+                return True
+            self.summary.notes.append("the reference %s does not exist" % self.reference)
+            return False
+        hero = timeline.GetCurrentVideoItem()
+        still = timeline.GrabStill() if hero else None
+        if not still:
+            self.summary.notes.append("no clip under the playhead to take the hero still from")
+            return False
+        album = project.GetGallery().GetCurrentStillAlbum()
+        exported = album.ExportStills([still], self.scratch, "colorgrade_hero", "png")
+        album.DeleteStills([still])   # the gallery is left as the colourist had it
+        found = [name for name in os.listdir(self.scratch) if name.startswith("colorgrade_hero")
+                 and name.lower().endswith(".png")]
+        if not exported or not found:
+            self.summary.notes.append("Resolve could not export the still at the playhead")
+            return False
+        self.reference = os.path.join(self.scratch, found[0])
+        for item_id, (item, _) in list(jobs.items()):
+            if item is hero:
+                del jobs[item_id]
+                self.summary.skipped.append((item.GetName(), "the hero: every other clip is matched to it"))
+        return True
+
     def grade_jobs(self, project, timeline, jobs):
+        if not jobs:
+            return self.summary
         corrections = self.analyse(jobs)
         if corrections is None:
             return self.summary
@@ -193,6 +228,8 @@ class TimelineGrader:
             command += ["--cdl", self.settings["export"]]
         if self.settings["lut"]:
             command += ["--cubes", self.scratch]
+        if self.settings["reference"]:
+            command += ["--reference", self.reference]
         try:
             done = self.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as error:
@@ -261,9 +298,12 @@ def triple(values):
 
 
 def describe(correction):
-    confidence = correction.get("confidence")
+    confidence, match = correction.get("confidence"), correction.get("match_confidence")
     text = correction.get("label") or "graded"
-    return text if confidence is None else "%s, confidence %.2f" % (text, confidence)
+    if match is not None and match > 0:
+        return "%s, matched to the reference (match confidence %.2f)" % (text, match)
+    text = text if confidence is None else "%s, confidence %.2f" % (text, confidence)
+    return text if match is None else text + "; the reference shows another scene: blind correction"
 
 
 def load_settings(argv=None):
@@ -283,6 +323,9 @@ def load_settings(argv=None):
     parser.add_argument("--lut", action="store_true", default=None, help="a .cube on the node instead of a CDL")
     parser.add_argument("--export", metavar="FILE.ccc", help="dry run: write the corrections, touch nothing")
     parser.add_argument("--samples", type=int, help="frames analysed per item (default 24)")
+    parser.add_argument("--reference", metavar="playhead|STILL",
+                        help="match every clip to a graded hero: the still at the playhead (that clip is left as it "
+                             "is) or a still's file")
     arguments = parser.parse_args(argv)
     settings.update({k: v for k, v in vars(arguments).items() if v is not None})
     return settings

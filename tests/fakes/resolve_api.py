@@ -2,7 +2,8 @@
 
 Class and method names, argument types and orders follow the README (and the fusionscript-stubs
 typed from it; ``tests/test_resolve.py`` checks every method here against them). Behaviour kept:
-calls return False/None on failure instead of raising; indices are 1-based; SetCDL takes strings
+calls return False/None on failure instead of raising; indices are 1-based; ``GrabStill`` adds a still of
+the clip under the playhead to the current album, ``ExportStills`` writes it as graded (with a .drx); SetCDL takes strings
 only ("r g b") and a NodeIndex within the current version's graph; SetLUT succeeds only for LUTs
 Resolve has listed (files under the master LUT folder at the last RefreshLUTList); a new colour
 version starts with a single blank node and the version on screen cannot be deleted; markers are keyed
@@ -34,9 +35,13 @@ class Project:
         self.settings = {"colorScienceMode": "davinciYRGB", **(settings or {})}
         self.listed_luts = set()
         self.refreshes = 0
+        self.gallery = Gallery()
 
     def GetCurrentTimeline(self):
         return self.timeline
+
+    def GetGallery(self):
+        return self.gallery
 
     def GetSetting(self, settingName):
         return self.settings.get(settingName, "")
@@ -70,6 +75,64 @@ class Timeline:
 
     def GetCurrentVideoItem(self):
         return self.current
+
+    def GrabStill(self):
+        """A still of the clip under the playhead (its middle frame here), as graded now; None without a clip."""
+        if self.current is None:
+            return None
+        still = GalleryStill(self.current)
+        album = self.current.project.gallery.GetCurrentStillAlbum()
+        album.stills.append(still)
+        return still
+
+
+class GalleryStill:
+    def __init__(self, item):
+        self.item = item
+
+
+class Gallery:
+    def __init__(self):
+        self.album = GalleryStillAlbum()
+
+    def GetCurrentStillAlbum(self):
+        return self.album
+
+
+class GalleryStillAlbum:
+    def __init__(self):
+        self.stills = []
+
+    def GetStills(self):
+        return list(self.stills)
+
+    def ExportStills(self, galleryStills, folderPath, filePrefix, format):
+        """Each still as ``<prefix>_<n>.<format>`` with its grade file ``.drx`` beside it (png and tif here)."""
+        if format not in ("png", "tif") or not os.path.isdir(folderPath) or \
+                any(still not in self.stills for still in galleryStills):
+            return False
+        from colorgrade.clients import media
+        from colorgrade.color import CDL, apply
+
+        for number, still in enumerate(galleryStills, 1):
+            item = still.item
+            middle = (item.source_start + item.source_end - 1) // 2 - int(item.media.GetClipProperty("Start"))
+            frame = next(f for _, f in media.numbered_frames(item.media.GetClipProperty("File Path"), middle, middle))
+            node = item.versions[item.current_version][0]["cdl"]
+            if node:
+                frame = apply(CDL(*(tuple(float(v) for v in node[k].split()) for k in ("Slope", "Offset", "Power")),
+                                  float(node["Saturation"])), frame)
+            base = os.path.join(folderPath, "%s_%d" % (filePrefix, number))
+            media.write_image(base + "." + format, frame)
+            with open(base + ".drx", "w") as handle:
+                handle.write("<grade/>")
+        return True
+
+    def DeleteStills(self, galleryStills):
+        if any(still not in self.stills for still in galleryStills):
+            return False
+        self.stills = [still for still in self.stills if still not in galleryStills]
+        return True
 
 
 class MediaPoolItem:
