@@ -149,3 +149,33 @@ def test_menu_registers_the_node(nuke):
     sys.modules.pop("menu", None)
     importlib.import_module("menu")
     assert fake.menu("Nodes").commands["Color/colorgrade"] is colorgrade_nuke.create
+
+
+def test_a_ref_input_matches_every_frame_to_the_graded_hero(nuke, tmp_path, daemon_address, ffmpeg):
+    from colorgrade.models import metrics
+    from media_fixtures import MONTAGE, make_montage
+
+    fake, colorgrade_nuke = nuke
+    reel = tmp_path / "montage.mp4"
+    make_montage(ffmpeg, reel)
+    from colorgrade.clients.media import write_image
+    for number, frame in numbered_frames(reel):
+        write_image(tmp_path / f"plate.{1001 + number}.png", frame)
+    read = fake.nodes.Read(file=str(tmp_path / "plate.####.png"), colorspace="sRGB")
+    group = colorgrade_nuke.create()
+    group.setInput(0, read)
+    group.setInput(1, read)                                   # the hero: a frame of the cool dune shot
+    group["server"].setValue(daemon_address)
+    group["first"].setValue(1001 + MONTAGE[0][0])
+    group["last"].setValue(1001 + MONTAGE[0][1])
+    group["ref_frame"].setValue(1001 + MONTAGE[1][0] + 6)
+    group["mode"].setValue("constant")
+    colorgrade_nuke.analyse(group)
+    assert fake.messages == [] and "matched to ref (0." in group["status"].value()
+    frame = 1001 + 6
+    output = fake._convert(fake.render(group, frame), "scene_linear", "sRGB")
+    hero = next(f for n, f in numbered_frames(tmp_path, frame + 12, frame + 12)) / 255
+    plate = next(f for n, f in numbered_frames(tmp_path, frame, frame)) / 255
+    before = metrics.ciede2000(plate[:, 60:300], hero[:, :240]).mean()
+    after = metrics.ciede2000(output[:, 60:300], hero[:, :240]).mean()
+    assert after < before / 2

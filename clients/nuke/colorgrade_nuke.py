@@ -1,7 +1,8 @@
 """colorgrade for Nuke: a Group whose OCIOCDLTransform is set by the colorgrade daemon, editable after.
 
 Inside the group: Input -> OCIOColorSpace (linear to ENCODING) -> OCIOCDLTransform -> OCIOColorSpace
-(back) -> Output. The CDL acts on display-encoded values, the values the daemon judged: "Analyse"
+(back) -> Output, and a second input, ``ref``: connect a graded hero frame there (frame ``ref frame``)
+and Analyse matches every frame to it. The CDL acts on display-encoded values, the values the daemon judged: "Analyse"
 renders the input through an internal Write in that same encoding to 16-bit TIFFs, runs
 ``colorgrade analyze FOLDER --per-frame --json`` and sets the CDL knobs, keyed per frame when the
 correction moves over the range, constant when it does not. (The CDL node's own working_space, Nuke
@@ -43,6 +44,7 @@ def create():
     group.setName("colorgrade")
     group.begin()
     source = nuke.nodes.Input(name="Input1")
+    nuke.nodes.Input(name="ref")   # input 1: a graded hero frame to match to (optional)
     to_encoding = nuke.nodes.OCIOColorSpace(name="ToEncoding", in_colorspace="scene_linear", out_colorspace="sRGB")
     to_encoding.setInput(0, source)
     cdl = nuke.nodes.OCIOCDLTransform(name="CDL")
@@ -61,6 +63,7 @@ def create():
              nuke.Int_Knob("first", "first frame"),
              nuke.Int_Knob("last", "last frame"),
              nuke.String_Knob("encoding", "encoding", "sRGB"),
+             nuke.Int_Knob("ref_frame", "ref frame"),
              nuke.PyScript_Knob("analyse", "Analyse", "colorgrade_nuke.analyse(nuke.thisNode())"),
              nuke.File_Knob("cube", "cube file"),
              nuke.PyScript_Knob("bake", "Bake .cube", "colorgrade_nuke.bake(nuke.thisNode())"),
@@ -70,6 +73,7 @@ def create():
     group["window"].setValue(2)
     group["first"].setValue(int(root["first_frame"].value()))
     group["last"].setValue(int(root["last_frame"].value()))
+    group["ref_frame"].setValue(int(root["first_frame"].value()))
     return group
 
 
@@ -102,18 +106,16 @@ def _analyse(group):
         node["out_colorspace" if name == "ToEncoding" else "in_colorspace"].setValue(encoding)
     folder = tempfile.mkdtemp(prefix="colorgrade-nuke-")
     try:
-        group.begin()
-        write = nuke.nodes.Write(name="colorgradeRender", file=os.path.join(folder, "frame.####.tif"),
-                                 file_type="tiff", datatype="16 bit", colorspace=encoding)
-        write.setInput(0, inner(group, "Input1"))
-        group.end()
-        try:
-            nuke.execute(write, first, last)
-        except RuntimeError as error:
-            return report(group, "could not render the input: %s" % error)
-        finally:
-            nuke.delete(write)
-        arguments = ["analyze", folder, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
+        frames = os.path.join(folder, "frames")
+        os.mkdir(frames)
+        if not render(group, "Input1", os.path.join(frames, "frame.####.tif"), encoding, first, last):
+            return
+        arguments = ["analyze", frames, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
+        if group.input(1) is not None:   # the ref input: match every frame to that graded frame
+            hero = int(group["ref_frame"].value())
+            if not render(group, "ref", os.path.join(folder, "ref.####.tif"), encoding, hero, hero):
+                return
+            arguments += ["--reference", os.path.join(folder, "ref.%04d.tif" % hero)]
         for knob in ("server", "tls_ca", "token_file"):
             if group[knob].value():
                 arguments += ["--" + knob.replace("_", "-"), group[knob].value()]
@@ -125,9 +127,30 @@ def _analyse(group):
         shutil.rmtree(folder, ignore_errors=True)
     keyed = set_cdl(cdl_node, entry, group["mode"].value())
     confidence = entry.get("confidence")
-    report(group, "%s%s, frames %d-%d, %s" % (entry["label"], "" if confidence is None else
-                                              ", confidence %.2f" % confidence, first, last,
-                                              "keyed per frame" if keyed else "constant"), error=False)
+    match = entry.get("match_confidence")
+    matched = "" if match is None else ", matched to ref (%.2f)" % match if match > 0 else \
+        ", ref shows another scene: blind"
+    report(group, "%s%s%s, frames %d-%d, %s" % (entry["label"], "" if confidence is None else
+                                                ", confidence %.2f" % confidence, matched, first, last,
+                                                "keyed per frame" if keyed else "constant"), error=False)
+
+
+def render(group, input_name, pattern, encoding, first, last):
+    """Render the group's input ``input_name`` for frames first..last to 16-bit TIFFs in ``encoding`` through a
+    Write made for it and deleted after -> whether it worked (a failure is on the status line)."""
+    group.begin()
+    write = nuke.nodes.Write(name="colorgradeRender", file=pattern, file_type="tiff", datatype="16 bit",
+                             colorspace=encoding)
+    write.setInput(0, inner(group, input_name))
+    group.end()
+    try:
+        nuke.execute(write, first, last)
+    except RuntimeError as error:
+        report(group, "could not render the %s: %s" % ("reference" if input_name == "ref" else "input", error))
+        return False
+    finally:
+        nuke.delete(write)
+    return True
 
 
 def set_cdl(node, entry, mode):

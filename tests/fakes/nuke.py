@@ -219,6 +219,7 @@ _DEFAULT_KNOBS = {
     "Write": lambda: [File_Knob("file"), String_Knob("file_type"), String_Knob("datatype", text="8 bit"),
                       String_Knob("colorspace", text="sRGB")],
     "Read": lambda: [File_Knob("file"), String_Knob("colorspace", text="sRGB")],
+    "Input": lambda: [Int_Knob("number")],
 }
 
 
@@ -226,6 +227,8 @@ def _make(node_class, knobs=None):
     node = Group(node_class, node_class + "1") if node_class == "Group" else Node(node_class, node_class + "1")
     for knob in _DEFAULT_KNOBS.get(node_class, lambda: [])():
         node.addKnob(knob)
+    if node_class == "Input":   # Nuke numbers a group's inputs in the order their Input nodes were made
+        node["number"].setValue(sum(1 for n in _context[-1].children if n.Class() == "Input"))
     for name, value in (knobs or {}).items():
         if name == "name":
             node.setName(value)
@@ -296,9 +299,10 @@ def render(node, number):
         return render(next(n for n in node.children if n.Class() == "Output"), number)
     if kind == "Input":
         group = next(g for g in [_root] + _all_groups() if node in g.children)
-        if group.input(0) is None:   # Nuke renders an unconnected input as black in the root format
+        source = group.input(int(node["number"].value()))
+        if source is None:   # Nuke renders an unconnected input as black in the root format
             return np.zeros(ROOT_FORMAT + (3,))
-        return render(group.input(0), number)
+        return render(source, number)
     image = render(node.input(0), number)
     if kind == "OCIOColorSpace":
         return _convert(image, node["in_colorspace"].value(), node["out_colorspace"].value())
