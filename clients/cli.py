@@ -53,11 +53,26 @@ modes use the cGAN; generator_lut keeps full-resolution detail.
 REFERENCE_SIDE = 512   # a hero travels as a thumbnail this size at most: matching works on ~384 px
 
 
-def add_reference_argument(parser: argparse.ArgumentParser) -> None:
+def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False) -> None:
+    """``--reference``; with ``shots`` (commands that find shots) also ``--reference-shot`` and ``--continuity``."""
     parser.add_argument("--reference", metavar="HERO",
                         help="match to a graded hero frame: a still, or VIDEO@FRAME (a frame of a video from 0, or "
                              "of a sequence by its number). Where the two show one scene, the CDL makes the input look "
                              "like the hero; where they do not, the blind correction stands")
+    if shots:
+        parser.add_argument("--reference-shot", type=int, metavar="N",
+                            help="with shots: match every shot to shot N (1-based) of the same input, as it is")
+        parser.add_argument("--continuity", action="store_true",
+                            help="with shots: group the shots into scenes by what they show, correct each scene's "
+                                 "hero (the shot the network is surest about) blind and match the others to it")
+
+
+def check_reference_arguments(args) -> None:
+    """One way to choose a hero at a time, and shot numbers from 1."""
+    if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
+        raise UsageError("give one of --reference, --reference-shot and --continuity")
+    if args.reference_shot is not None and args.reference_shot < 1:
+        raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
 
 
 def read_reference(args):
@@ -101,12 +116,7 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
                              "sequence); what the Resolve script sends")
     parser.add_argument("--per-frame", action="store_true",
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
-    add_reference_argument(parser)
-    parser.add_argument("--reference-shot", type=int, metavar="N",
-                        help="with --shots: match every shot to shot N (1-based) of the same input, as it is")
-    parser.add_argument("--continuity", action="store_true",
-                        help="with --shots: group the shots into scenes by what they show, correct each scene's hero "
-                             "(the shot the network is surest about) blind and match the others to it")
+    add_reference_argument(parser, shots=True)
     add_connection_arguments(parser)
 
 
@@ -196,10 +206,7 @@ def check_analyze_arguments(args) -> list:
                              f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
     if (args.continuity or args.reference_shot is not None) and not args.shots:
         raise UsageError("--continuity and --reference-shot work on shots: add --shots")
-    if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
-        raise UsageError("give one of --reference, --reference-shot and --continuity")
-    if args.reference_shot is not None and args.reference_shot < 1:
-        raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
+    check_reference_arguments(args)
     if args.edl and (not args.shots or len(jobs) != 1 or media.kind_of(jobs[0].path) != "video"):
         raise UsageError(f"--edl {args.edl}: an EDL lists the shots of one video; give one video and --shots")
     for option, value in (("--cdl", args.cdl), ("--cube", args.cube), ("--edl", args.edl)):

@@ -40,6 +40,7 @@ MIN_SHARED = 0.12         # share of the frame the hero must cover for a match a
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
 MAX_PAIRS = 3000          # block pairs the CDL is fitted on
+FIT_ROUNDS = 3            # robust re-weighting rounds of the fit
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
 UNEXPLAINED = 0.06        # a fit whose typical block residual reaches this (RGB distance) is not trusted
 
@@ -110,7 +111,7 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
         in_hero = block_means(side(warped).astype(np.float32), BLOCK)
         agree &= ((in_frame == 0) & (in_hero == 0)) | ((in_frame == 1) & (in_hero == 1))
     channels = agree.reshape(-1, 3)[pairs]
-    cdl, _ = fit_cdl(sources, targets, channels.astype(np.float64))
+    cdl, _ = fit_cdl(sources, targets, channels.astype(np.float64), rounds=FIT_ROUNDS)
     residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
     evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
                 * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)

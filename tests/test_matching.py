@@ -88,7 +88,8 @@ def test_the_daemon_matches_stills_and_clips_and_falls_back_on_another_scene(dae
         assert unrelated.match_confidence == 0 and not unrelated.reference_used and unrelated.cdl == blind.cdl
         clip = client.open_clip(mode="cdl_frames", window_radius=1, reference=hero)
         graded = list(client.stream(clip, [shot] * 3))
-        assert all(r.reference_used for r in graded) and graded[1].cdl == matched.cdl
+        assert all(r.reference_used for r in graded)
+        np.testing.assert_allclose(graded[1].cdl.to_vector(), matched.cdl.to_vector(), atol=1e-9)   # the same frames
         assert delta_e(graded[1].frame, clean) < 1.5
 
 

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 from colorgrade.clients.cli import (UsageError, add_connection_arguments, add_reference_argument, check_cube_size,
-                                    check_writable, connect, read_reference)
+                                    check_reference_arguments, check_writable, connect, read_reference)
 from colorgrade.proto.codec import PIXEL_MODES
 
 FFMPEG_EPILOG = """examples:
   colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
   colorgrade ffmpeg interview.mov -o graded.mov --run    # ... and run it with the ffmpeg on PATH
   colorgrade ffmpeg interview.mov -o graded.mov --pipe   # print ffmpeg | colorgrade pipe | ffmpeg instead
+  colorgrade ffmpeg reel.mov -o graded.mov --continuity --run   # scenes matched to their heroes, one pass
 
 Pass 1 (this command) finds the cuts, analyses each shot through the daemon and writes, into --dir:
 one .cube per shot, the shots' CDLs as a .ccc, a JSON shot list, and an ffmpeg filter script that
@@ -43,7 +44,7 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
                         help="print the ffmpeg | colorgrade pipe | ffmpeg chain for INPUT instead of a plan")
     parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
     parser.add_argument("--overwrite", action="store_true", help="with --run: replace OUTPUT if it exists")
-    add_reference_argument(parser)
+    add_reference_argument(parser, shots=True)
     add_connection_arguments(parser)
 
 
@@ -67,6 +68,7 @@ def run_ffmpeg(args) -> int:
         check_writable("-o", target)
         if target.exists() and target.resolve() == source.resolve():
             raise media.MediaError(f"-o {target} is the input: ffmpeg cannot read and write one file")
+        check_reference_arguments(args)
         if args.pipe and args.execute:
             raise UsageError("--pipe prints the chain; run it yourself (--run runs the two-pass plan)")
         if args.execute and target.exists() and not args.overwrite:
@@ -83,7 +85,7 @@ def run_ffmpeg(args) -> int:
     try:
         with connect(args) as client:
             entry = analyse_job(client, Job(str(source), clip_id, source), info, shots=True, samples=args.samples,
-                                reference=reference)
+                                reference=reference, continuity=args.continuity, reference_shot=args.reference_shot)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 1
