@@ -19,6 +19,7 @@ COMMANDS = [
     ("serve", "colorgrade.server.cli", "run the daemon: gRPC frame service with resident networks"),
     ("analyze", "colorgrade.clients.cli", "diagnose stills, clips or sequences; print or write their CDL/LUT"),
     ("grade", "colorgrade.clients.cli", "grade stills, image sequences or video files (keeps bit depth)"),
+    ("report", "colorgrade.clients.report", "a colourist's report: before/after, RGB parade and vectorscope per shot"),
     ("cube", "colorgrade.clients.cli", "bake an ASC CDL (numbers or a .cc/.ccc file) into a .cube LUT"),
     ("install", "colorgrade.clients.install", "put the Resolve script or the Nuke node where the host finds it"),
     ("ffmpeg", "colorgrade.clients.ffmpeg.cli", "plan a per-shot grade your own ffmpeg applies at full speed"),

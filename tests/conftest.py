@@ -13,12 +13,22 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def required_program(name: str) -> str:
+    """A program the tests drive for real; missing, the test fails (it is never skipped)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is required for these tests (apt-get install {name}); .ci/run installs it")
+    return path
+
+
 @pytest.fixture(scope="session")
 def ffmpeg():
-    path = shutil.which("ffmpeg")
-    if path is None:
-        pytest.fail("ffmpeg is required for these tests (apt-get install ffmpeg); .ci/run installs it")
-    return path
+    return required_program("ffmpeg")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    return required_program("chromium")
 
 
 @pytest.fixture(scope="module")
