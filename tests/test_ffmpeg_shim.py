@@ -233,3 +233,26 @@ def test_the_printed_pipe_chain_names_the_sources_matrix(tmp_path, two_shot_clip
     decode, grade, encode = result.stdout.strip().split(" \\\n  | ")
     assert "in_color_matrix=bt709" in decode and "accurate_rnd" in decode and grade == "colorgrade pipe"
     assert "out_color_matrix=bt709" in encode and "-c:v prores_ks" in encode and "'1:a?'" in encode
+
+
+def test_the_pipe_matches_to_a_reference_and_refuses_one_it_cannot_use(daemon_address, tmp_path, ffmpeg):
+    from media_fixtures import MONTAGE, make_montage
+
+    reel = tmp_path / "reel.mp4"
+    make_montage(ffmpeg, reel)
+
+    def piped(*options):
+        decode = subprocess.Popen([ffmpeg, "-v", "error", "-i", str(reel), "-frames:v", "12", "-f", "nut", "-c:v",
+                                   "rawvideo", "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE)
+        done = subprocess.run([sys.executable, "-m", "colorgrade", "pipe", "--server", daemon_address, *options],
+                              stdin=decode.stdout, capture_output=True, timeout=120)
+        decode.wait(timeout=60)
+        assert done.returncode == 0, done.stderr
+        (tmp_path / "out.nut").write_bytes(done.stdout)
+        return list(media.read_video(tmp_path / "out.nut", media.probe_video(tmp_path / "out.nut")))
+
+    blind, matched = piped(), piped("--reference", f"{reel}@{MONTAGE[1][0] + 6}")
+    assert len(matched) == 12 and np.abs(matched[6].astype(float) - blind[6]).mean() > 2   # the match moved it
+    refused = subprocess.run([sys.executable, "-m", "colorgrade", "pipe", "--mode", "generator_lut", "--reference",
+                              f"{reel}@0"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and "--reference matches the analysis network's CDL" in refused.stderr

@@ -152,6 +152,7 @@ def configure_pipe(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
     parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
     parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+    add_reference_argument(parser)
     add_connection_arguments(parser)
 
 
@@ -166,14 +167,19 @@ def run_pipe(args) -> int:
         print(f"colorgrade pipe: --window and --blend must be 0 or more, got {args.window} and {args.blend}",
               file=sys.stderr)
         return 2
+    if args.reference and args.mode != "cdl_frames":
+        print(f"colorgrade pipe: --reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}",
+              file=sys.stderr)
+        return 2
     if sys.stdin.isatty() or sys.stdout.isatty():
         print("colorgrade pipe: reads NUT from a pipe and writes NUT to one (see --help for the ffmpeg commands)",
               file=sys.stderr)
         return 2
     try:
+        reference = read_reference(args)
         with connect(args) as client:
             clip = client.open_clip(mode=args.mode, window_radius=args.window, oversample=args.oversample,
-                                    blend_radius=args.blend, name="pipe")
+                                    blend_radius=args.blend, name="pipe", reference=reference)
             with tqdm(desc="grade pipe", unit="frame", file=sys.stderr) as progress:
                 count = pipe(client, clip, sys.stdin.buffer, sys.stdout.buffer, progress)
             client.close_clip(clip)
