@@ -1,12 +1,11 @@
 """The daemon's life: it never stalls, leaks or orphans. Real daemons on loopback, real signals, real clients."""
-import glob
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -19,8 +18,10 @@ from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from daemon_fixtures import RunningDaemon
 
 
-def engine_sockets() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "colorgrade-engines-*")))
+def socket_folders(engines: list[int]) -> set[str]:
+    """The folders of these engines' sockets (other daemons may come and go in the same temp folder meanwhile)."""
+    return {os.path.dirname(argument.removeprefix("ipc://")) for pid in engines
+            for argument in Path(f"/proc/{pid}/cmdline").read_text().split("\0") if argument.startswith("ipc://")}
 
 
 def alive(pid: int) -> bool:
@@ -114,9 +115,9 @@ def test_streams_past_the_cap_are_refused_and_health_always_answers():
 
 
 def test_sigterm_ends_the_daemon_and_its_engines_with_nothing_left_behind():
-    before = engine_sockets()
     daemon = RunningDaemon("--port", "0", "--untrained-models", "--grace", "1")
     engines = daemon.engine_pids()
+    folders = socket_folders(engines)
     with GradeClient(daemon.address) as client:
         clip = client.open_clip()
     call, release, channel = idle_stream(daemon.address, clip)   # a client that never finishes
@@ -126,20 +127,20 @@ def test_sigterm_ends_the_daemon_and_its_engines_with_nothing_left_behind():
     daemon.process.wait(timeout=15)
     assert time.monotonic() - started < 1 + 5
     wait_for(lambda: not any(alive(pid) for pid in engines), 3)
-    assert engine_sockets() == before
+    assert folders and not any(os.path.exists(folder) for folder in folders)
     release.set()
     channel.close()
 
 
 def test_sigkill_of_the_front_end_takes_its_engines_and_their_sockets():
-    before = engine_sockets()
     daemon = RunningDaemon("--port", "0", "--untrained-models")
     engines = daemon.engine_pids()
-    assert engines and engine_sockets() - before
+    folders = socket_folders(engines)
+    assert engines and folders and all(os.path.isdir(folder) for folder in folders)
     daemon.process.kill()
     daemon.process.wait()
     wait_for(lambda: not any(alive(pid) for pid in engines), 5)
-    wait_for(lambda: engine_sockets() == before, 2)
+    wait_for(lambda: not any(os.path.exists(folder) for folder in folders), 2)
 
 
 def serve(*args):
