@@ -41,7 +41,7 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=48, help="video: frames per clip, from its start (default 48)")
     parser.add_argument("--window", type=int, default=4, help="video: the served CDL's averaging radius (default 4)")
     parser.add_argument("--count", type=int, default=60, metavar="N",
-                        help="match: test photos to use (default 60; the test split has about 270)")
+                        help="match: test photos to use (default 60; the test split has about 270; 0: clips only)")
     add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
                                                  "daemon's")
 
@@ -123,11 +123,13 @@ def evaluate_matching(args) -> dict:
     from colorgrade.models.evaluate_match import evaluate_clips, evaluate_photos, product_methods, summarise
 
     methods = {**product_methods(load(args.weights, args.device)), **peer_methods()}
-    photos = split_photos(list_photos(args.photos))["test"][:args.count]
-    rows = evaluate_photos(photos, methods, progress=not args.json)
-    rows.update(evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json))
+    photos = split_photos(list_photos(args.photos))["test"][:args.count] if args.count else []
+    rows = evaluate_photos(photos, methods, progress=not args.json) if photos else {}
+    clip_rows, flicker = evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json) \
+        if args.clips else ({}, {})
+    rows.update(clip_rows)
     return {"photos": len(photos), "clips": len(args.clips), "frames": args.frames,
-            "peers": sorted(m for m in methods if m.startswith("color-matcher")), "cases": summarise(rows)}
+            "peers": sorted(m for m in methods if m.startswith("color-matcher")), "cases": summarise(rows, flicker)}
 
 
 def run_eval(args) -> int:

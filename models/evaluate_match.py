@@ -130,15 +130,20 @@ def evaluate_photos(paths, methods: dict, seed: int = 0, progress: bool = False)
     return rows
 
 
-def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int = 0, progress: bool = False) -> dict:
-    """The clip cases over ``clips`` (name -> clean 8-bit frames) -> {case: {method: [ΔE per frame]}}."""
+def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int = 0,
+                   progress: bool = False) -> tuple[dict, dict]:
+    """The clip cases over ``clips`` (name -> clean 8-bit frames) -> ({case: {method: [ΔE per frame]}},
+    {case: {method: [flicker per clip]}}): flicker as ``metrics.flicker`` measures it (8-bit RMS of the
+    change between frames the clean clip does not have), each frame matched on its own (no window)."""
     from tqdm import tqdm
 
     generator = torch.Generator().manual_seed(seed)
     names = list(clips)
     rows = {case: {method: [] for method in [*methods, "best CDL knowing the answer", HERO_ITSELF]}
             for case in CLIP_CASES}
+    flicker = {case: {method: [] for method in methods} for case in CLIP_CASES}
     for position, name in enumerate(tqdm(names, desc="match clips", disable=not progress)):
+        graded = {case: {method: [] for method in methods} for case in CLIP_CASES}
         frames = [frame.astype(np.float32) / 255 for frame in clips[name]]
         hero, targets = frames[-1], frames[:max(1, len(frames) // 2)]
         stranger = clips[names[(position + 1) % len(names)]][-1].astype(np.float32) / 255
@@ -150,16 +155,22 @@ def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int 
                      CLIP_CASES[2]: (shot, stranger, clean)}
             for case, (target, reference, goal) in cases.items():
                 for method, grade in methods.items():
-                    rows[case][method].append(frame_delta_e(grade(target, reference), goal))
+                    graded[case][method].append(grade(target, reference))
+                    rows[case][method].append(frame_delta_e(graded[case][method][-1], goal))
                 rows[case]["best CDL knowing the answer"].append(
                     frame_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
                 rows[case][HERO_ITSELF].append(frame_delta_e(reference, goal) if reference.shape == goal.shape
                                                else float("nan"))
-    return rows
+        if len(targets) > 1:
+            for case in CLIP_CASES:
+                for method in methods:
+                    flicker[case][method].append(metrics.flicker(np.clip(np.stack(graded[case][method]), 0, 1),
+                                                                 np.stack(targets)))
+    return rows, flicker
 
 
-def summarise(rows: dict) -> dict:
-    """{case: {method: [values]}} -> {case: {method: {mean, median, better than none}}}."""
+def summarise(rows: dict, flicker: dict | None = None) -> dict:
+    """{case: {method: [values]}} -> {case: {method: {mean, median, better than none, flicker where measured}}}."""
     report = {}
     for case, methods in rows.items():
         none = np.array(methods.get("none", []))
@@ -169,15 +180,18 @@ def summarise(rows: dict) -> dict:
             summary = {"mean": round(float(values.mean()), 3), "median": round(float(np.median(values)), 3)}
             if len(none) and method not in ("none", HERO_ITSELF):
                 summary["better"] = round(float((values < none - 1e-9).mean()), 3)
+            if flicker and flicker.get(case, {}).get(method):
+                summary["flicker"] = round(float(np.mean(flicker[case][method])), 3)
             report[case][method] = summary
     return report
 
 
 def format_match_report(report: dict) -> str:
-    lines = ["CIEDE2000 to the goal, mean / median (share better than none); a hero matched per shot"]
+    lines = ["CIEDE2000 to the goal, mean / median (share better than none) [flicker, 8-bit RMS, clips]"]
     for case, methods in report.items():
         lines.append(f"\n{case}")
         for method, summary in methods.items():
             better = f"  ({100 * summary['better']:.0f} % better)" if "better" in summary else ""
-            lines.append(f"  {method:<34}{summary['mean']:7.2f} {summary['median']:7.2f}{better}")
+            flicker = f"  [{summary['flicker']:.2f}]" if "flicker" in summary else ""
+            lines.append(f"  {method:<34}{summary['mean']:7.2f} {summary['median']:7.2f}{better}{flicker}")
     return "\n".join(lines)

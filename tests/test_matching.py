@@ -185,3 +185,19 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
     result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(reel), "--continuity"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "add --shots" in result.stderr
+
+
+def test_the_clip_cases_score_flicker_beside_the_error():
+    from colorgrade.evaluation import read_clips
+    from colorgrade.models.evaluate_match import CLIP_CASES, evaluate_clips, summarise
+
+    clips = read_clips([SAMPLES / "clip" / "city.mp4", SAMPLES / "clip" / "cut.mp4"], 8, side=160)
+    def jitter(shot, hero):   # a gain that changes from frame to frame
+        return np.clip(shot * (1 + 0.1 * np.random.default_rng(int(shot.mean() * 1e6)).random()), 0, 1)
+
+    rows, flicker = evaluate_clips(clips, {"none": lambda shot, hero: shot, "jitter": jitter})
+    report = summarise(rows, flicker)
+    clean = report[CLIP_CASES[1]]
+    assert clean["none"]["mean"] == 0 and clean["none"]["flicker"] == 0 and clean["jitter"]["flicker"] > 1
+    assert report[CLIP_CASES[0]]["none"]["flicker"] > 0            # the drifting error itself moves frames
+    assert len(flicker[CLIP_CASES[0]]["none"]) == 2
