@@ -16,7 +16,7 @@ the two frames show of the same things:
    that changed, loses its pull.
 
 The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
-leaves unexplained; ``Analyzer`` callers blend the match with the blind correction by it.
+leaves unexplained; the daemon blends the match with the blind correction by it (docs/notes.md).
 
 numpy and OpenCV only (no torch): features, RANSAC and warping are OpenCV's.
 """
