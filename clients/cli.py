@@ -113,7 +113,8 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items", metavar="JSON",
                         help="analyse frame ranges instead of INPUTs: a JSON list of {\"id\", \"path\", "
                              "\"first\", \"last\"} (frame numbers: from 0 in a video, from the file names in a "
-                             "sequence); what the Resolve script sends")
+                             "sequence); what the Resolve script sends. With --continuity the items are the shots "
+                             "of one edit, in order")
     parser.add_argument("--per-frame", action="store_true",
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
     add_reference_argument(parser, shots=True)
@@ -204,8 +205,10 @@ def check_analyze_arguments(args) -> list:
         if suffix == ".cc" and (len(jobs) != 1 or args.shots):
             raise UsageError(f"--cdl {args.cdl}: a .cc file holds one correction; use .ccc or .cdl for "
                              f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
-    if (args.continuity or args.reference_shot is not None) and not args.shots:
-        raise UsageError("--continuity and --reference-shot work on shots: add --shots")
+    if args.reference_shot is not None and not args.shots:
+        raise UsageError("--reference-shot works on shots: add --shots")
+    if args.continuity and not (args.shots or args.items):
+        raise UsageError("--continuity works on shots: add --shots (or give --items, each item a shot)")
     check_reference_arguments(args)
     if args.edl and (not args.shots or len(jobs) != 1 or media.kind_of(jobs[0].path) != "video"):
         raise UsageError(f"--edl {args.edl}: an EDL lists the shots of one video; give one video and --shots")
@@ -321,6 +324,10 @@ def run_analyze(args) -> int:
                                                   reference_shot=args.reference_shot)
                 except MediaError as error:
                     unreadable.append(str(error))
+            if args.continuity and args.items:   # the items are the shots of one edit, in its order
+                from colorgrade.clients.continuity import continuity
+
+                continuity(client, list(report.values()))
     except (GradeError, MediaError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1

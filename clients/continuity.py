@@ -28,12 +28,12 @@ def shares_content(client, frame: np.ndarray, other: np.ndarray) -> bool:
     return result.reference_used
 
 
-def group_scenes(client, shots: list, keyframes: dict) -> list[list]:
-    """Shots (``Correction`` values, in the edit's order) -> scenes, each a list of contiguous shots."""
+def group_scenes(client, shots: list) -> list[list]:
+    """Shots (``Correction`` values with keyframes, in the edit's order) -> scenes, each a list of contiguous shots."""
     scenes: list[list] = []
     for shot in shots:
-        frame = middle(keyframes[shot.id])
-        if scenes and any(shares_content(client, frame, middle(keyframes[other.id])) for other in scenes[-1]):
+        frame = middle(shot.keyframes)
+        if scenes and any(shares_content(client, frame, middle(other.keyframes)) for other in scenes[-1]):
             scenes[-1].append(shot)
         else:
             scenes.append([shot])
@@ -45,35 +45,35 @@ def choose_hero(shots: list):
     return max(shots, key=lambda s: (-1.0 if s.confidence is None else s.confidence, s.last - s.first))
 
 
-def match_to(client, shot, keyframes: dict, hero_frame: np.ndarray) -> None:
+def match_to(client, shot, hero_frame: np.ndarray) -> None:
     """Set ``shot``'s correction to the mean of its keyframes' matches to ``hero_frame`` (each blended with
     its blind correction by the match's confidence, as the daemon serves it)."""
-    results = client.analyze(keyframes[shot.id], reference=hero_frame)
+    results = client.analyze(shot.keyframes, reference=hero_frame)
     shot.cdl = CDL.mean([r.cdl for r in results])
     shot.match_confidence = float(np.mean([r.match_confidence for r in results]))
 
 
-def continuity(client, shots: list, keyframes: dict) -> list[dict]:
+def continuity(client, shots: list) -> list[dict]:
     """Group, choose heroes, match; updates the shots in place -> the scenes as the JSON report lists them."""
     scenes = []
-    for number, members in enumerate(group_scenes(client, shots, keyframes), 1):
+    for number, members in enumerate(group_scenes(client, shots), 1):
         hero = choose_hero(members)
-        graded_hero = apply(hero.cdl, middle(keyframes[hero.id]))
+        graded_hero = apply(hero.cdl, middle(hero.keyframes))
         for shot in members:
             shot.scene, shot.hero = number, hero.id
             if shot is not hero:
-                match_to(client, shot, keyframes, graded_hero)
+                match_to(client, shot, graded_hero)
         scenes.append({"scene": number, "hero": hero.id, "shots": [shot.id for shot in members]})
     return scenes
 
 
-def match_to_shot(client, shots: list, keyframes: dict, number: int) -> None:
+def match_to_shot(client, shots: list, number: int) -> None:
     """Every shot matched to shot ``number`` (1-based) as it is; that shot is left untouched (identity)."""
     hero = shots[number - 1]
-    hero_frame = middle(keyframes[hero.id])
+    hero_frame = middle(hero.keyframes)
     for shot in shots:
         shot.hero = hero.id
         if shot is hero:
             shot.cdl, shot.match_confidence = CDL(), None
         else:
-            match_to(client, shot, keyframes, hero_frame)
+            match_to(client, shot, hero_frame)

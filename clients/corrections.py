@@ -3,7 +3,7 @@
 (``Correction.to_json``: what ``analyze --json`` prints and the Resolve script and the Nuke node read)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,6 +49,8 @@ class Correction:
     scene: int | None = None        # ``--continuity``: the shot's scene (1-based)
     hero: str | None = None         # ``--continuity``, ``--reference-shot``: the id of the shot it was matched to
     scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, shots} per scene
+    # A shot's or an item's keyframes (thumbnails): what continuity groups and matches on; never in the JSON.
+    keyframes: list[np.ndarray] | None = field(default=None, repr=False, compare=False, metadata={"json": False})
     shots: list[Correction] | None = None              # ``--shots``: one per shot, in order
     per_frame: list[Correction] | None = None          # ``--per-frame``: each frame's windowed correction
 
@@ -94,7 +96,8 @@ class Correction:
             if isinstance(value, list):
                 return [plain(item) for item in value]
             return value
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) is not None and f.metadata.get("json", True)}
 
 
 def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
@@ -115,15 +118,17 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
     if kind == "still":
-        result = client.analyze([shrink(media.read_image(job.path), side)], reference=reference)[0]
+        thumbnail = shrink(media.read_image(job.path), side)
+        result = client.analyze([thumbnail], reference=reference)[0]
         return Correction(job.id, result.cdl, result.confidence, result.label, result.match_confidence,
-                          top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3])
+                          top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3], keyframes=[thumbnail])
     thumbnails = ((number, shrink(frame, side))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
     if shots or job.first is not None or job.last is not None:
         rate = info.rate if info is not None else None
-        found, keyframes = [], {}
+        found = []
         progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
+
         def analyze(frames):
             return client.analyze(frames, reference=reference)
 
@@ -133,8 +138,7 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
                 f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id, shot.cdl, shot.confidence, shot.label,
                 shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
                 timecode_in=None if rate is None else timecode(shot.shot.first, rate),
-                timecode_out=None if rate is None else timecode(shot.shot.last, rate)))
-            keyframes[found[-1].id] = shot.keyframes
+                timecode_out=None if rate is None else timecode(shot.shot.last, rate), keyframes=shot.keyframes))
         progress.close()
         if not found:
             raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
@@ -142,11 +146,11 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
             return found[0]
         scenes = None
         if continuity:
-            scenes = continuity_of(client, found, keyframes)
+            scenes = continuity_of(client, found)
         elif reference_shot is not None:
             if reference_shot > len(found):
                 raise media.MediaError(f"{job.path}: --reference-shot {reference_shot}, but it has {len(found)} shot(s)")
-            match_to_shot(client, found, keyframes, reference_shot)
+            match_to_shot(client, found, reference_shot)
         frames = [s.last - s.first + 1 for s in found]
         return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
                           _mean_or_none([s.confidence for s in found], frames),

@@ -206,3 +206,23 @@ def test_every_clip_is_matched_to_the_graded_still_at_the_playhead(daemon_addres
     assert after < before / 2                        # the warm shot now looks like the graded hero
     assert "matched to the reference" in dict(summary.graded)["dune warm"]
     assert "another scene" in dict(summary.graded)["ladybird"]
+
+
+def test_continuity_groups_the_timeline_into_scenes_and_matches_each_to_its_hero(daemon_address, tmp_path, ffmpeg):
+    from media_fixtures import MONTAGE, make_montage
+
+    reel = tmp_path / "montage.mp4"
+    make_montage(ffmpeg, reel)
+    project = fake.Project(None, str(tmp_path))
+    items = [fake.TimelineItem(project, name, fake.MediaPoolItem(str(reel)), *shot)
+             for name, shot in zip(("dune warm", "dune cool", "ladybird"), MONTAGE)]
+    project.timeline = fake.Timeline("scene 4", [items])
+    summary = script.TimelineGrader(fake.Resolve(project), settings(daemon_address, continuity=True)).grade()
+    graded = dict(summary.graded)
+    assert list(graded) == ["dune warm", "dune cool", "ladybird"]
+    dune = [graded["dune warm"], graded["dune cool"]]
+    assert sum("the hero of scene 1" in text for text in dune) == 1
+    assert sum("scene 1, matched to V1_00" in text for text in dune) == 1
+    assert "the hero of scene 2" in graded["ladybird"]
+    marker, = items[2].GetMarkers().values()
+    assert "hero of scene 2" in marker["note"]

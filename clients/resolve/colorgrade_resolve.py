@@ -7,7 +7,9 @@ in its version, the CDL is set on a node of it, and a marker carries the diagnos
 Items it cannot grade (generators, compound clips, offline media, retimed clips, a node past the
 graph) are listed with the reason and left exactly as they were; nothing raises into Resolve. With
 ``reference: "playhead"`` every clip is matched to the graded still under the playhead (grabbed,
-exported, then deleted from the gallery), and the hero clip itself is left as it is.
+exported, then deleted from the gallery), and the hero clip itself is left as it is; with
+``continuity: true`` the timeline's clips are grouped into scenes, each scene's hero corrected blind
+and the other clips matched to it.
 
 Standard library only, Python >= 3.6: Resolve runs scripts in the user's own Python, where grpcio may
 not exist; the ``colorgrade`` command runs in its own environment. Settings come from
@@ -30,7 +32,7 @@ SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".config", "colorgrade", "
 MARKER_DATA = "colorgrade"   # the custom data that tells colorgrade's markers from the user's
 DEFAULTS = {"server": None, "tls_ca": None, "token_file": None, "node": 1, "version": "colorgrade",
             "tracks": None, "current_only": False, "lut": False, "lut_folder": None, "export": None,
-            "samples": 24, "marker_color": "Cream", "reference": None}
+            "samples": 24, "marker_color": "Cream", "reference": None, "continuity": False}
 
 
 # What the summary says when Resolve does not list a staged LUT: the one setting that mends it.
@@ -87,6 +89,9 @@ class TimelineGrader:
                                       "colour space, while colorgrade judged the files' display-referred values")
         jobs = self.collect(timeline)
         if not jobs:
+            return self.summary
+        if self.settings["reference"] and self.settings["continuity"]:
+            self.summary.notes.append("give a reference or continuity, not both")
             return self.summary
         self.scratch = tempfile.mkdtemp(prefix="colorgrade-resolve-")
         try:
@@ -230,6 +235,8 @@ class TimelineGrader:
             command += ["--cubes", self.scratch]
         if self.settings["reference"]:
             command += ["--reference", self.reference]
+        elif self.settings["continuity"]:
+            command += ["--continuity"]
         try:
             done = self.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as error:
@@ -300,8 +307,13 @@ def triple(values):
 def describe(correction):
     confidence, match = correction.get("confidence"), correction.get("match_confidence")
     text = correction.get("label") or "graded"
+    if correction.get("hero") and correction.get("hero") == correction.get("id"):
+        return "%s, the hero of scene %s (corrected blind, confidence %.2f)" % (text, correction.get("scene"),
+                                                                              confidence or 0)
+    if correction.get("hero"):
+        text = "%s, scene %s" % (text, correction.get("scene"))
     if match is not None and match > 0:
-        return "%s, matched to the reference (match confidence %.2f)" % (text, match)
+        return "%s, matched to %s (match confidence %.2f)" % (text, correction.get("hero") or "the reference", match)
     text = text if confidence is None else "%s, confidence %.2f" % (text, confidence)
     return text if match is None else text + "; the reference shows another scene: blind correction"
 
@@ -323,6 +335,9 @@ def load_settings(argv=None):
     parser.add_argument("--lut", action="store_true", default=None, help="a .cube on the node instead of a CDL")
     parser.add_argument("--export", metavar="FILE.ccc", help="dry run: write the corrections, touch nothing")
     parser.add_argument("--samples", type=int, help="frames analysed per item (default 24)")
+    parser.add_argument("--continuity", action="store_true", default=None,
+                        help="one click: group the timeline's clips into scenes, correct each scene's hero blind and "
+                             "match the other clips to it")
     parser.add_argument("--reference", metavar="playhead|STILL",
                         help="match every clip to a graded hero: the still at the playhead (that clip is left as it "
                              "is) or a still's file")
