@@ -67,12 +67,25 @@ def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False)
                                  "hero (the shot the network is surest about) blind and match the others to it")
 
 
-def check_reference_arguments(args) -> None:
-    """One way to choose a hero at a time, and shot numbers from 1."""
+def check_reference_arguments(args, shots: bool, items: bool | None = None) -> None:
+    """One way to choose a hero at a time; a hero among the shots needs shots (``shots``: the command finds
+    them; ``items``: whether --items were given, each a shot that continuity groups too, None for a command
+    without --items); shot numbers from 1."""
     if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
         raise UsageError("give one of --reference, --reference-shot and --continuity")
+    if args.reference_shot is not None and not shots:
+        raise UsageError("--reference-shot works on shots: add --shots")
+    if args.continuity and not (shots or items):
+        raise UsageError("--continuity works on shots: add --shots" + (" (or give --items, each item a shot)"
+                                                                        if items is not None else ""))
     if args.reference_shot is not None and args.reference_shot < 1:
         raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
+
+
+def check_reference_mode(args) -> None:
+    """A reference moves the analysis network's CDL: the generator modes have none to move."""
+    if args.reference and args.mode != "cdl_frames":
+        raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
 
 
 def read_reference(args):
@@ -205,11 +218,7 @@ def check_analyze_arguments(args) -> list:
         if suffix == ".cc" and (len(jobs) != 1 or args.shots):
             raise UsageError(f"--cdl {args.cdl}: a .cc file holds one correction; use .ccc or .cdl for "
                              f"{'shots' if args.shots else f'{len(jobs)} inputs'}")
-    if args.reference_shot is not None and not args.shots:
-        raise UsageError("--reference-shot works on shots: add --shots")
-    if args.continuity and not (args.shots or args.items):
-        raise UsageError("--continuity works on shots: add --shots (or give --items, each item a shot)")
-    check_reference_arguments(args)
+    check_reference_arguments(args, shots=args.shots, items=bool(args.items))
     if args.edl and (not args.shots or len(jobs) != 1 or media.kind_of(jobs[0].path) != "video"):
         raise UsageError(f"--edl {args.edl}: an EDL lists the shots of one video; give one video and --shots")
     for option, value in (("--cdl", args.cdl), ("--cube", args.cube), ("--edl", args.edl)):
@@ -387,8 +396,7 @@ def check_grade_arguments(args) -> tuple[Path, Path, str]:
         raise UsageError(f"--window and --blend must be 0 or more frames, got {args.window} and {args.blend}")
     if args.quality is not None and not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
-    if args.reference and args.mode != "cdl_frames":
-        raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
+    check_reference_mode(args)
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise media.MediaError(f"{source}: no such file or folder")

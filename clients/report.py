@@ -61,9 +61,7 @@ def run_report(args) -> int:
     try:
         if bool(args.source) == bool(args.inputs):
             raise UsageError("give INPUTs or --from JSON, not both" if args.source else "nothing to report: give INPUTs")
-        if (args.continuity or args.reference_shot is not None) and not args.shots:
-            raise UsageError("--continuity and --reference-shot work on shots: add --shots")
-        check_reference_arguments(args)
+        check_reference_arguments(args, shots=args.shots)
         if Path(args.output).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"-o {args.output}: give the page an .html name")
         check_writable("-o", Path(args.output))
@@ -131,25 +129,26 @@ class Page:
             png_folder.mkdir(parents=True, exist_ok=True)
 
     def render(self, entries: dict) -> str:
-        from colorgrade.color import CDL
+        from colorgrade.color import CDL, apply
 
         sections, strip = [], []
         units = [(path, entry, part) for path, entry in entries.items() for part in (entry.get("shots") or [entry])]
         for path, entry, part in tqdm(units, desc="report", unit="shot", file=sys.stderr):
             cdl = CDL(**part["cdl"])
-            frames = list(shown_frames(Path(path), part))
+            frames = [(number, frame, apply(cdl, frame)) for number, frame in shown_frames(Path(path), part)]
             if not frames:
                 continue
             self.shots += 1
-            middle = frames[len(frames) // 2][1]
-            strip.append(f'<figure>{self.image(middle, STRIP_SIDE)}{self.image(apply_to(cdl, middle), STRIP_SIDE)}'
+            _, before, after = frames[len(frames) // 2]
+            strip.append(f'<figure>{self.image(before, STRIP_SIDE)}{self.image(after, STRIP_SIDE)}'
                          f'<figcaption>{html.escape(part.get("id") or Path(path).name)}</figcaption></figure>')
-            sections.append(self.section(path, part, cdl, frames))
+            sections.append(self.section(path, part, frames))
         return PAGE.format(strip="".join(strip), sections="".join(sections),
                            note=(f"<p class=note>{self.trimmed} shot(s) shown without panels to keep this page under "
                                  f"{self.budget / 1e6:g} MB.</p>" if self.trimmed else ""))
 
-    def section(self, path: str, part: dict, cdl, frames: list) -> str:
+    def section(self, path: str, part: dict, frames: list) -> str:
+        """``frames``: (number, before, after) across the shot."""
         from colorgrade.clients import scopes
 
         name = part.get("id") or Path(path).name
@@ -157,18 +156,17 @@ class Page:
         if self.size > self.budget * 0.9:
             self.trimmed += 1
             return f'<section><h2>{html.escape(name)}</h2>{facts}</section>'
-        middle = frames[len(frames) // 2][1]
-        after = apply_to(cdl, middle)
-        panels = {"parade_before": scopes.draw_parade(scopes.parade(middle)),
+        _, before, after = frames[len(frames) // 2]
+        panels = {"parade_before": scopes.draw_parade(scopes.parade(before)),
                   "parade_after": scopes.draw_parade(scopes.parade(after)),
-                  "vectorscope_before": scopes.draw_vectorscope(scopes.vectorscope(middle)),
+                  "vectorscope_before": scopes.draw_vectorscope(scopes.vectorscope(before)),
                   "vectorscope_after": scopes.draw_vectorscope(scopes.vectorscope(after))}
         rows = "".join(f'<tr><td>frame {number}</td><td>{self.image(frame, FRAME_SIDE)}</td>'
-                       f'<td>{self.image(apply_to(cdl, frame), FRAME_SIDE)}</td></tr>' for number, frame in frames)
+                       f'<td>{self.image(graded, FRAME_SIDE)}</td></tr>' for number, frame, graded in frames)
         if self.png_folder is not None:
             for panel, image in panels.items():
                 image.save(self.png_folder / f"{name}_{panel}.png")
-            self.side_by_side(frames, cdl).save(self.png_folder / f"{name}_frames.png")
+            side_by_side(frames).save(self.png_folder / f"{name}_frames.png")
         scopes_html = ("<tr><td>RGB parade</td>" + "".join(f"<td>{self.png(panels[f'parade_{w}'], f'parade {w}')}</td>"
                                                           for w in ("before", "after")) + "</tr>"
                        "<tr><td>vectorscope</td>" + "".join(
@@ -182,10 +180,8 @@ class Page:
 
         from colorgrade.color import shrink
 
-        small = shrink(frame, side)
-        eight = (small >> 8).astype(np.uint8) if small.dtype == np.uint16 else small
         buffer = io.BytesIO()
-        Image.fromarray(eight[..., :3]).save(buffer, format="JPEG", quality=85)
+        Image.fromarray(eight_bit_rgb(shrink(frame, side))).save(buffer, format="JPEG", quality=85)
         return self.embed(buffer.getvalue(), "image/jpeg", "frame")
 
     def png(self, image, label: str) -> str:
@@ -197,22 +193,21 @@ class Page:
         self.size += len(data) * 4 // 3
         return f'<img alt="{html.escape(label)}" src="data:{kind};base64,{base64.b64encode(data).decode()}">'
 
-    @staticmethod
-    def side_by_side(frames: list, cdl):
-        from PIL import Image
 
-        from colorgrade.color import shrink
+def side_by_side(frames: list):
+    """(number, before, after) frames as one picture: a row per frame, before left, after right."""
+    from PIL import Image
 
-        rows = [np.concatenate([shrink(f, FRAME_SIDE), shrink(apply_to(cdl, f), FRAME_SIDE)], axis=1) for _, f in frames]
-        width = min(row.shape[1] for row in rows)
-        grid = np.concatenate([row[:, :width] for row in rows], axis=0)
-        return Image.fromarray((grid >> 8).astype(np.uint8) if grid.dtype == np.uint16 else grid[..., :3])
+    from colorgrade.color import shrink
+
+    rows = [np.concatenate([shrink(before, FRAME_SIDE), shrink(after, FRAME_SIDE)], axis=1) for _, before, after in frames]
+    width = min(row.shape[1] for row in rows)
+    return Image.fromarray(eight_bit_rgb(np.concatenate([row[:, :width] for row in rows], axis=0)))
 
 
-def apply_to(cdl, frame: np.ndarray) -> np.ndarray:
-    from colorgrade.color import apply
-
-    return apply(cdl, frame)
+def eight_bit_rgb(frame: np.ndarray) -> np.ndarray:
+    """A frame's RGB as 8-bit codes, as pictures on a page are (16-bit sources keep their top 8 bits)."""
+    return ((frame >> 8).astype(np.uint8) if frame.dtype == np.uint16 else frame)[..., :3]
 
 
 def shown_frames(path: Path, part: dict):

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from colorgrade.color import CDL, block_means
+from colorgrade.color import CDL
 from colorgrade.color.fit import fit_cdl
-from colorgrade.models import matching, metrics
+from colorgrade.models import evaluate, matching, metrics
 from colorgrade.models.analysis import Analyzer
 from colorgrade.models.data import load_photo, to_numpy, to_tensor
 from colorgrade.models.detunes import MixtureSampler
@@ -73,7 +73,8 @@ def random_look(frame: np.ndarray, generator: torch.Generator, linear: bool) -> 
 
 
 def frame_delta_e(graded: np.ndarray, goal: np.ndarray) -> float:
-    return float(metrics.ciede2000(block_means(np.clip(graded, 0, 1), 2), block_means(goal, 2)).mean())
+    """The analysis evaluation's measure (``evaluate.frame_delta_e``) on one (H, W, 3) frame."""
+    return float(evaluate.frame_delta_e(to_tensor(np.clip(graded, 0, 1)), to_tensor(goal))[0])
 
 
 def product_methods(analyzer: Analyzer) -> dict:

@@ -110,8 +110,7 @@ class Generator:
     def fit_lut(self, frames) -> LUT3D:
         """One LUT distilled from the generator over all the given frames (a shot, or one window)."""
         inputs, outputs = self.working_outputs(validate_frames(frames))
-        to_rows = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()  # noqa: E731
-        return fit_lut(to_rows(inputs), to_rows(outputs))
+        return fit_lut(inputs.permute(0, 2, 3, 1).cpu().numpy(), outputs.permute(0, 2, 3, 1).cpu().numpy())
 
 
 def load(path, device=None) -> Generator:

@@ -171,9 +171,6 @@ class EnginePool:
         """One frame's analysis, batched with other waiting frames -> Future of its ``FrameAnalysis``."""
         return self.batcher.submit(frame)
 
-    def analyze(self, frames) -> list[FrameAnalysis]:
-        return [future.result() for future in [self.submit_analysis(frame) for frame in frames]]
-
     def describe_hero(self, frame: np.ndarray) -> msg.HeroFeatures:
         """What matching needs of a hero frame, computed once per clip (or per stills call)."""
         return self.pick().call(msg.DescribeHero(frame))

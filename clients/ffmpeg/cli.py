@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from colorgrade.clients.cli import (UsageError, add_connection_arguments, add_reference_argument, check_cube_size,
-                                    check_reference_arguments, check_writable, connect, read_reference)
+                                    check_reference_arguments, check_reference_mode, check_writable, connect,
+                                    read_reference)
 from colorgrade.proto.codec import PIXEL_MODES
 
 FFMPEG_EPILOG = """examples:
@@ -68,7 +69,7 @@ def run_ffmpeg(args) -> int:
         check_writable("-o", target)
         if target.exists() and target.resolve() == source.resolve():
             raise media.MediaError(f"-o {target} is the input: ffmpeg cannot read and write one file")
-        check_reference_arguments(args)
+        check_reference_arguments(args, shots=True)
         if args.pipe and args.execute:
             raise UsageError("--pipe prints the chain; run it yourself (--run runs the two-pass plan)")
         if args.execute and target.exists() and not args.overwrite:
@@ -167,9 +168,10 @@ def run_pipe(args) -> int:
         print(f"colorgrade pipe: --window and --blend must be 0 or more, got {args.window} and {args.blend}",
               file=sys.stderr)
         return 2
-    if args.reference and args.mode != "cdl_frames":
-        print(f"colorgrade pipe: --reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}",
-              file=sys.stderr)
+    try:
+        check_reference_mode(args)
+    except UsageError as error:
+        print(f"colorgrade pipe: {error}", file=sys.stderr)
         return 2
     if sys.stdin.isatty() or sys.stdout.isatty():
         print("colorgrade pipe: reads NUT from a pipe and writes NUT to one (see --help for the ffmpeg commands)",

@@ -2,8 +2,8 @@
 
 Inside the group: Input -> OCIOColorSpace (linear to ENCODING) -> OCIOCDLTransform -> OCIOColorSpace
 (back) -> Output, and a second input, ``ref``: connect a graded hero frame there (frame ``ref frame``)
-and Analyse matches every frame to it. The CDL acts on display-encoded values, the values the daemon judged: "Analyse"
-renders the input through an internal Write in that same encoding to 16-bit TIFFs, runs
+and Analyse matches every frame to it. The CDL acts on display-encoded values, the values the daemon
+judged: "Analyse" renders the input through an internal Write in that same encoding to 16-bit TIFFs, runs
 ``colorgrade analyze FOLDER --per-frame --json`` and sets the CDL knobs, keyed per frame when the
 correction moves over the range, constant when it does not. (The CDL node's own working_space, Nuke
 14+, stays at its default scene_linear, so it converts nothing itself.) "Bake .cube" writes the CDL

@@ -46,7 +46,7 @@ def finish(inputs: np.ndarray, outputs: np.ndarray, t: int, blend: int, distill_
         targets = np.stack([blended(outputs, i, blend) for i in fit])
         # Every window is fitted from the identity, never from its neighbour's LUT: a warm start would
         # make frame t depend on frames outside its window.
-        return None, fit_lut(_rows(inputs[fit.start:fit.stop]), _rows(targets))
+        return None, fit_lut(inputs[fit.start:fit.stop].transpose(0, 2, 3, 1), targets.transpose(0, 2, 3, 1))
     return np.clip(resize(blended(outputs, t, blend).transpose(1, 2, 0), size), 0, 1), None
 
 
@@ -66,6 +66,3 @@ def _taps(source: int, target: int) -> tuple[tuple[np.ndarray, np.ndarray], np.n
     low = np.minimum(position.astype(np.int64), source - 1)
     return (low, np.minimum(low + 1, source - 1)), (position - low).astype(np.float32)
 
-
-def _rows(images: np.ndarray) -> np.ndarray:
-    return images.transpose(0, 2, 3, 1).reshape(-1, 3)
