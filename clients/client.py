@@ -8,10 +8,18 @@
             graded = result.frame                              # same type and size as the input
         client.close_clip(clip)
 
-Remote daemons: ``GradeClient("gpu-box:50051", tls="ca.pem", token="...")``.
+Remote daemons: ``GradeClient("gpu-box:50051", tls="ca.pem", token="...")``. A fleet behind a proxy
+(deploy/envoy): the same, at the proxy's address. Every call about a clip carries the clip's id in the
+``x-colorgrade-clip`` header (the proxy routes a clip's calls to one daemon by it), and a clip whose daemon
+died is re-opened elsewhere with the same id, settings and reference, its window's frames replayed
+(``stream``) or the call retried (``grade_frame``): a dead box costs a retry, not a failed render.
 """
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +29,8 @@ import numpy as np
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from colorgrade.color import CDL
-from colorgrade.proto.codec import (MAX_MESSAGE_BYTES, MODES, cdl_from_message, decode_frame, encode_frame,
-                                    lut_from_message)
+from colorgrade.proto.codec import (CLIP_HEADER, MAX_MESSAGE_BYTES, MODES, SERVER_HEADER, cdl_from_message,
+                                    decode_frame, encode_frame, lut_from_message)
 from colorgrade.color import LUT3D
 
 
@@ -45,9 +53,76 @@ class Result:
     frame: np.ndarray | None
     match_confidence: float | None = None   # with a reference: how sure the match is (None without one)
     reference_used: bool = False            # the match carried weight (same scene as the reference)
+    server: str | None = None               # the daemon that answered (its x-colorgrade-server header)
 
 
-def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
+# A clip call failing with these moves the clip: NOT_FOUND where a proxy sent it to a daemon that does not hold
+# it (its own died), UNAVAILABLE where its daemon could not be reached.
+FAILOVER_CODES = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
+# A daemon that dies mid-stream, after its reply headers went out, leaves the proxy nothing to send but a reset
+# stream, which gRPC reports as INTERNAL with this in its details (a daemon's own INTERNAL never says it).
+STREAM_RESET = "RST_STREAM"
+FAILOVER_DELAYS_S = (0.1, 0.3, 0.6, 1.2, 2.4)   # before each re-open: time for a proxy's health checks to act
+
+
+@dataclass
+class _OpenedClip:
+    """What re-opens a clip on another daemon: the same request (id, settings, reference), and its reach."""
+    request: pb.OpenClipRequest
+    reach: int
+
+
+def _server_of(call) -> str | None:
+    return dict(call.initial_metadata() or ()).get(SERVER_HEADER)
+
+
+class _Feed:
+    """The frames of one clip's stream across the calls failover may take: each call sends the frames it must
+    replay, then fresh ones from the caller's iterator. Sent frames are kept until no result still to come
+    needs them (frame t's result needs t-reach .. t+reach). A superseded call's request thread stops taking
+    frames (under the lock), so none is taken from the iterator and lost."""
+
+    def __init__(self, frames, first_index: int, reach: int):
+        self.source = enumerate(frames, first_index)
+        self.reach = reach
+        self.kept: deque[tuple[int, np.ndarray]] = deque()
+        self.lock = threading.Lock()
+        self.raised: list[Exception] = []   # what the caller's iterator itself raised
+        self.call = 0                       # the call allowed to take fresh frames
+
+    def requests(self, clip_id: str, replay: list[tuple[int, np.ndarray]]):
+        call = self.call
+        for index, frame in replay:
+            yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, index))
+        while True:
+            with self.lock:
+                if call != self.call:
+                    return
+                try:
+                    index, frame = next(self.source)
+                except StopIteration:
+                    break
+                except Exception as error:
+                    self.raised.append(error)
+                    raise
+                self.kept.append((index, frame))
+            yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, index))
+        yield pb.StreamRequest(clip_id=clip_id, end_of_clip=True)
+
+    def answered(self, index: int) -> None:
+        """Frame ``index``'s result arrived: frames before index + 1 - reach are needed no more."""
+        with self.lock:
+            while self.kept and self.kept[0][0] < index + 1 - self.reach:
+                self.kept.popleft()
+
+    def replay(self) -> list[tuple[int, np.ndarray]]:
+        """Stop the current call's request thread; -> the frames a new call must send first."""
+        with self.lock:
+            self.call += 1
+            return list(self.kept)
+
+
+def _result(message: pb.FrameResult | pb.Correction, index: int = 0, server: str | None = None) -> Result:
     correction = message.correction if isinstance(message, pb.FrameResult) else message
     frame = decode_frame(message.frame) if isinstance(message, pb.FrameResult) and message.HasField("frame") else None
     return Result(index=getattr(message, "index", index),
@@ -56,7 +131,7 @@ def _result(message: pb.FrameResult | pb.Correction, index: int = 0) -> Result:
                   label=correction.diagnosis.label or None, scores=dict(correction.diagnosis.scores),
                   lut=lut_from_message(correction.lut) if correction.HasField("lut") else None, frame=frame,
                   match_confidence=correction.match_confidence if correction.HasField("match_confidence") else None,
-                  reference_used=correction.reference_used)
+                  reference_used=correction.reference_used, server=server)
 
 
 def _calls(method):
@@ -82,7 +157,7 @@ class GradeClient:
         self.stub = pb_grpc.GraderStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        self.opened: set[str] = set()   # clips this client opened and has not closed
+        self.opened: dict[str, _OpenedClip] = {}   # clips this client opened and has not closed
 
     def __enter__(self):
         return self
@@ -95,11 +170,15 @@ class GradeClient:
         timeout), then the channel."""
         for clip_id in sorted(self.opened):
             try:
-                self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self.metadata, timeout=10)
+                self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id), timeout=10)
             except grpc.RpcError:   # gone already: a broken-off stream closes its clip on the daemon
                 pass
         self.opened.clear()
         self.channel.close()
+
+    def _about(self, clip_id: str) -> tuple:
+        """The call's metadata: the token, and the clip's id for the proxy to route by."""
+        return (*self.metadata, (CLIP_HEADER, clip_id))
 
     @_calls
     def info(self) -> pb.ServerInfo:
@@ -112,56 +191,98 @@ class GradeClient:
         request = pb.AnalyzeRequest(frames=[encode_frame(f, i) for i, f in enumerate(frames)])
         if reference is not None:
             request.reference.CopyFrom(encode_frame(reference))
-        reply = self.stub.AnalyzeStills(request, metadata=self.metadata, timeout=self.timeout)
-        return [_result(c, i) for i, c in enumerate(reply.corrections)]
+        reply, call = self.stub.AnalyzeStills.with_call(request, metadata=self.metadata, timeout=self.timeout)
+        return [_result(c, i, _server_of(call)) for i, c in enumerate(reply.corrections)]
 
     @_calls
     def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", corrections_only: bool = False,
                   return_lut: bool = False, oversample: int = 1, blend_radius: int = 0,
-                  reference: np.ndarray | None = None) -> str:
+                  reference: np.ndarray | None = None, clip_id: str | None = None) -> str:
         """A clip on the daemon -> its id. ``reference``: a graded hero frame every frame is matched to
-        (analysis modes); send it at the size of the frames or a little larger (a thumbnail will do)."""
+        (analysis modes); send it at the size of the frames or a little larger (a thumbnail will do).
+        ``clip_id``: the id to open it under (default: a fresh random one); refused while it is open."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, corrections_only=corrections_only,
                                    return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
-        request = pb.OpenClipRequest(settings=settings, name=name)
+        request = pb.OpenClipRequest(settings=settings, name=name, clip_id=clip_id or uuid.uuid4().hex)
         if reference is not None:
             request.reference.CopyFrom(encode_frame(reference))
-        reply = self.stub.OpenClip(request, metadata=self.metadata, timeout=self.timeout)
-        self.opened.add(reply.clip_id)
+        reply = self.stub.OpenClip(request, metadata=self._about(request.clip_id), timeout=self.timeout)
+        request.clip_id = reply.clip_id   # a daemon older than client-chosen ids chose its own
+        self.opened[reply.clip_id] = _OpenedClip(request, reply.reach)
         return reply.clip_id
+
+    def _failover(self, clip_id: str, error: grpc.RpcError, attempt: int) -> int:
+        """After a call about ``clip_id`` failed with ``error``: re-open the clip wherever the proxy now sends it
+        (after a pause that gives the proxy's health checks time to take a dead daemon out), retrying while
+        the re-open itself meets a dead daemon -> the attempts used. Raises GradeError when the failure is not
+        a lost daemon, the clip is not this client's, or the attempts run out."""
+        while True:
+            lost = error.code() in FAILOVER_CODES or (error.code() == grpc.StatusCode.INTERNAL
+                                                      and STREAM_RESET in (error.details() or ""))
+            if clip_id not in self.opened or not lost or attempt >= len(FAILOVER_DELAYS_S):
+                raise GradeError(error.code(), error.details())
+            time.sleep(FAILOVER_DELAYS_S[attempt])
+            attempt += 1
+            try:
+                self._reopen(clip_id)
+                return attempt
+            except grpc.RpcError as reopen_error:
+                error = reopen_error
+
+    def _reopen(self, clip_id: str) -> None:
+        opened = self.opened[clip_id]
+        try:
+            self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            # Its daemon is alive and still holds it (a network blip): start it afresh there.
+            self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id), timeout=self.timeout)
+            self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
 
     @_calls
     def close_clip(self, clip_id: str) -> int:
-        self.opened.discard(clip_id)
-        return self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self.metadata,
-                                   timeout=self.timeout).frames_processed
+        """Close a clip -> the frames its daemon answered. A clip this client opened whose daemon is gone is
+        closed already: 0."""
+        opened = self.opened.pop(clip_id, None)
+        try:
+            return self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id),
+                                       timeout=self.timeout).frames_processed
+        except grpc.RpcError as error:
+            if opened is not None and error.code() in FAILOVER_CODES:
+                return 0
+            raise
 
     def stream(self, clip_id: str, frames, first_index: int = 0):
         """Frames in order -> Results in order (a generator); the clip's window is flushed at the end.
 
         Read it to the end: a stream left unread is cancelled, and the daemon closes a clip whose stream
         was broken off (it frees the frames of clients that vanished). An error raised by ``frames`` itself
-        (an unreadable file) is raised as it is, not as the UNKNOWN status gRPC would make of it."""
-        raised = []
-
-        def requests():
+        (an unreadable file) is raised as it is, not as the UNKNOWN status gRPC would make of it. When the
+        clip's daemon dies, the clip is re-opened elsewhere and the frames its window still needs are
+        replayed: the results go on from where they stopped, the same as they would have been."""
+        opened = self.opened.get(clip_id)
+        feed = _Feed(frames, first_index, opened.reach if opened else 0)
+        expected, replay, attempt = first_index, [], 0
+        while True:
             try:
-                for offset, frame in enumerate(frames):
-                    yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, first_index + offset))
-            except Exception as error:
-                raised.append(error)
-                raise
-            yield pb.StreamRequest(clip_id=clip_id, end_of_clip=True)
-
-        try:
-            for message in self.stub.StreamClip(requests(), metadata=self.metadata):
-                yield _result(message)
-        except grpc.RpcError as error:
-            if raised:
-                raise raised[0] from None
-            raise GradeError(error.code(), error.details()) from None
+                call = self.stub.StreamClip(feed.requests(clip_id, replay), metadata=self._about(clip_id))
+                server = _server_of(call)
+                for message in call:
+                    result = _result(message, server=server)
+                    feed.answered(result.index)
+                    if result.index < expected:   # a replayed frame's result, given before the failover
+                        continue
+                    expected = result.index + 1
+                    yield result
+                return
+            except grpc.RpcError as error:
+                if feed.raised:
+                    raise feed.raised[0] from None
+                replay = feed.replay()
+                attempt = self._failover(clip_id, error, attempt)
 
     @_calls
     def grade_frame(self, clip_id: str, index: int, frames: dict[int, np.ndarray], first_index: int | None = None,
@@ -173,4 +294,11 @@ class GradeClient:
             request.first_index = first_index
         if last_index is not None:
             request.last_index = last_index
-        return _result(self.stub.GradeFrame(request, metadata=self.metadata, timeout=self.timeout))
+        attempt = 0
+        while True:
+            try:
+                reply, call = self.stub.GradeFrame.with_call(request, metadata=self._about(clip_id),
+                                                             timeout=self.timeout)
+                return _result(reply, server=_server_of(call))
+            except grpc.RpcError as error:
+                attempt = self._failover(clip_id, error, attempt)

@@ -22,6 +22,7 @@ COMMANDS = [
     ("report", "colorgrade.clients.report", "a colourist's report: before/after, RGB parade and vectorscope per shot"),
     ("cube", "colorgrade.clients.cli", "bake an ASC CDL (numbers or a .cc/.ccc file) into a .cube LUT"),
     ("install", "colorgrade.clients.install", "put the Resolve script or the Nuke node where the host finds it"),
+    ("cluster", "colorgrade.cluster", "several daemons behind one address (Envoy), each clip kept on one daemon"),
     ("ffmpeg", "colorgrade.clients.ffmpeg.cli", "plan a per-shot grade your own ffmpeg applies at full speed"),
     ("pipe", "colorgrade.clients.ffmpeg.cli", "grade a NUT stream between two ffmpeg processes (pixel modes)"),
 ]

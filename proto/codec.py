@@ -23,6 +23,11 @@ DEFAULT_MAX_PIXELS = 8192 * 8192
 # gRPC's default receive limit is 4 MB; a 4K float32 RGBA frame is 133 MB, and GradeFrame carries its
 # window's neighbours. Both ends raise their send and receive limits to this.
 MAX_MESSAGE_BYTES = 512 << 20
+# Headers for proxies: every call about a clip carries its id (a fleet's proxy hashes on it, so the clip's
+# calls land on the daemon that holds its window: deploy/envoy), and every reply names the daemon that made it.
+CLIP_HEADER = "x-colorgrade-clip"
+SERVER_HEADER = "x-colorgrade-server"
+CLIP_ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"   # a client-chosen clip id (OpenClipRequest.clip_id)
 # The clip modes by the names clients, commands and the daemon use, and their wire values.
 MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
          "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cgrader.proto\x12\rcolorgrade.v1\"\x83\x01\n\x05\x46rame\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12,\n\npixel_type\x18\x04 \x01(\x0e\x32\x18.colorgrade.v1.PixelType\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\r\n\x05index\x18\x06 \x01(\x03\"G\n\x03\x43\x64l\x12\r\n\x05slope\x18\x01 \x03(\x01\x12\x0e\n\x06offset\x18\x02 \x03(\x01\x12\r\n\x05power\x18\x03 \x03(\x01\x12\x12\n\nsaturation\x18\x04 \x01(\x01\"L\n\x05Lut3d\x12\x0c\n\x04size\x18\x01 \x01(\r\x12\x12\n\ndomain_min\x18\x02 \x03(\x01\x12\x12\n\ndomain_max\x18\x03 \x03(\x01\x12\r\n\x05table\x18\x04 \x01(\x0c\"\x7f\n\tDiagnosis\x12\r\n\x05label\x18\x01 \x01(\t\x12\x34\n\x06scores\x18\x02 \x03(\x0b\x32$.colorgrade.v1.Diagnosis.ScoresEntry\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\xf1\x01\n\nCorrection\x12\x1f\n\x03\x63\x64l\x18\x01 \x01(\x0b\x32\x12.colorgrade.v1.Cdl\x12!\n\x03lut\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Lut3d\x12+\n\tdiagnosis\x18\x03 \x01(\x0b\x32\x18.colorgrade.v1.Diagnosis\x12\x17\n\nconfidence\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x1d\n\x10match_confidence\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x16\n\x0ereference_used\x18\x06 \x01(\x08\x42\r\n\x0b_confidenceB\x13\n\x11_match_confidence\"\xa0\x01\n\x0c\x43lipSettings\x12!\n\x04mode\x18\x01 \x01(\x0e\x32\x13.colorgrade.v1.Mode\x12\x15\n\rwindow_radius\x18\x02 \x01(\r\x12\x12\n\noversample\x18\x03 \x01(\r\x12\x14\n\x0c\x62lend_radius\x18\x04 \x01(\r\x12\x18\n\x10\x63orrections_only\x18\x05 \x01(\x08\x12\x12\n\nreturn_lut\x18\x06 \x01(\x08\"w\n\x0fOpenClipRequest\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.colorgrade.v1.ClipSettings\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\treference\x18\x03 \x01(\x0b\x32\x14.colorgrade.v1.Frame\"\x1d\n\nClipHandle\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\"*\n\x0e\x43loseClipReply\x12\x18\n\x10\x66rames_processed\x18\x01 \x01(\x04\"Z\n\rStreamRequest\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\x12#\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\x12\x13\n\x0b\x65nd_of_clip\x18\x03 \x01(\x08\"\xab\x01\n\x11GradeFrameRequest\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12$\n\x06\x66rames\x18\x03 \x03(\x0b\x32\x14.colorgrade.v1.Frame\x12\x17\n\nlast_index\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0b\x66irst_index\x18\x05 \x01(\x03H\x01\x88\x01\x01\x42\r\n\x0b_last_indexB\x0e\n\x0c_first_index\"p\n\x0b\x46rameResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12#\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\x12-\n\ncorrection\x18\x03 \x01(\x0b\x32\x19.colorgrade.v1.Correction\"_\n\x0e\x41nalyzeRequest\x12$\n\x06\x66rames\x18\x01 \x03(\x0b\x32\x14.colorgrade.v1.Frame\x12\'\n\treference\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\">\n\x0c\x41nalyzeReply\x12.\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x19.colorgrade.v1.Correction\"\x13\n\x11ServerInfoRequest\"8\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x0f\n\x07trained\x18\x03 \x01(\x08\"\xe9\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12(\n\x06models\x18\x02 \x03(\x0b\x32\x18.colorgrade.v1.ModelInfo\x12\x0f\n\x07\x64\x65vices\x18\x03 \x03(\t\x12\x18\n\x10max_frame_pixels\x18\x04 \x01(\x04\x12\x14\n\x0cmax_sessions\x18\x05 \x01(\r\x12\x18\n\x10max_buffer_bytes\x18\x06 \x01(\x04\x12\x19\n\x11max_window_radius\x18\x07 \x01(\r\x12\x12\n\nopen_clips\x18\x08 \x01(\r\x12\x16\n\x0e\x62uffered_bytes\x18\t \x01(\x04*\x84\x01\n\tPixelType\x12\x1a\n\x16PIXEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10PIXEL_TYPE_UINT8\x10\x01\x12\x15\n\x11PIXEL_TYPE_UINT16\x10\x02\x12\x16\n\x12PIXEL_TYPE_FLOAT16\x10\x03\x12\x16\n\x12PIXEL_TYPE_FLOAT32\x10\x04*y\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODE_PARAMETERS\x10\x01\x12\x13\n\x0fMODE_CDL_FRAMES\x10\x02\x12\x19\n\x15MODE_GENERATOR_FRAMES\x10\x03\x12\x16\n\x12MODE_GENERATOR_LUT\x10\x04\x32\xc9\x03\n\x06Grader\x12\x45\n\x08OpenClip\x12\x1e.colorgrade.v1.OpenClipRequest\x1a\x19.colorgrade.v1.ClipHandle\x12\x45\n\tCloseClip\x12\x19.colorgrade.v1.ClipHandle\x1a\x1d.colorgrade.v1.CloseClipReply\x12J\n\nStreamClip\x12\x1c.colorgrade.v1.StreamRequest\x1a\x1a.colorgrade.v1.FrameResult(\x01\x30\x01\x12J\n\nGradeFrame\x12 .colorgrade.v1.GradeFrameRequest\x1a\x1a.colorgrade.v1.FrameResult\x12K\n\rAnalyzeStills\x12\x1d.colorgrade.v1.AnalyzeRequest\x1a\x1b.colorgrade.v1.AnalyzeReply\x12L\n\rGetServerInfo\x12 .colorgrade.v1.ServerInfoRequest\x1a\x19.colorgrade.v1.ServerInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cgrader.proto\x12\rcolorgrade.v1\"\x83\x01\n\x05\x46rame\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12,\n\npixel_type\x18\x04 \x01(\x0e\x32\x18.colorgrade.v1.PixelType\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\r\n\x05index\x18\x06 \x01(\x03\"G\n\x03\x43\x64l\x12\r\n\x05slope\x18\x01 \x03(\x01\x12\x0e\n\x06offset\x18\x02 \x03(\x01\x12\r\n\x05power\x18\x03 \x03(\x01\x12\x12\n\nsaturation\x18\x04 \x01(\x01\"L\n\x05Lut3d\x12\x0c\n\x04size\x18\x01 \x01(\r\x12\x12\n\ndomain_min\x18\x02 \x03(\x01\x12\x12\n\ndomain_max\x18\x03 \x03(\x01\x12\r\n\x05table\x18\x04 \x01(\x0c\"\x7f\n\tDiagnosis\x12\r\n\x05label\x18\x01 \x01(\t\x12\x34\n\x06scores\x18\x02 \x03(\x0b\x32$.colorgrade.v1.Diagnosis.ScoresEntry\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\xf1\x01\n\nCorrection\x12\x1f\n\x03\x63\x64l\x18\x01 \x01(\x0b\x32\x12.colorgrade.v1.Cdl\x12!\n\x03lut\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Lut3d\x12+\n\tdiagnosis\x18\x03 \x01(\x0b\x32\x18.colorgrade.v1.Diagnosis\x12\x17\n\nconfidence\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x1d\n\x10match_confidence\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x16\n\x0ereference_used\x18\x06 \x01(\x08\x42\r\n\x0b_confidenceB\x13\n\x11_match_confidence\"\xa0\x01\n\x0c\x43lipSettings\x12!\n\x04mode\x18\x01 \x01(\x0e\x32\x13.colorgrade.v1.Mode\x12\x15\n\rwindow_radius\x18\x02 \x01(\r\x12\x12\n\noversample\x18\x03 \x01(\r\x12\x14\n\x0c\x62lend_radius\x18\x04 \x01(\r\x12\x18\n\x10\x63orrections_only\x18\x05 \x01(\x08\x12\x12\n\nreturn_lut\x18\x06 \x01(\x08\"\x88\x01\n\x0fOpenClipRequest\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.colorgrade.v1.ClipSettings\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\treference\x18\x03 \x01(\x0b\x32\x14.colorgrade.v1.Frame\x12\x0f\n\x07\x63lip_id\x18\x04 \x01(\t\",\n\nClipHandle\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\x12\r\n\x05reach\x18\x02 \x01(\r\"*\n\x0e\x43loseClipReply\x12\x18\n\x10\x66rames_processed\x18\x01 \x01(\x04\"Z\n\rStreamRequest\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\x12#\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\x12\x13\n\x0b\x65nd_of_clip\x18\x03 \x01(\x08\"\xab\x01\n\x11GradeFrameRequest\x12\x0f\n\x07\x63lip_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12$\n\x06\x66rames\x18\x03 \x03(\x0b\x32\x14.colorgrade.v1.Frame\x12\x17\n\nlast_index\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0b\x66irst_index\x18\x05 \x01(\x03H\x01\x88\x01\x01\x42\r\n\x0b_last_indexB\x0e\n\x0c_first_index\"p\n\x0b\x46rameResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12#\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\x12-\n\ncorrection\x18\x03 \x01(\x0b\x32\x19.colorgrade.v1.Correction\"_\n\x0e\x41nalyzeRequest\x12$\n\x06\x66rames\x18\x01 \x03(\x0b\x32\x14.colorgrade.v1.Frame\x12\'\n\treference\x18\x02 \x01(\x0b\x32\x14.colorgrade.v1.Frame\">\n\x0c\x41nalyzeReply\x12.\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x19.colorgrade.v1.Correction\"\x13\n\x11ServerInfoRequest\"8\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x0f\n\x07trained\x18\x03 \x01(\x08\"\xfc\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12(\n\x06models\x18\x02 \x03(\x0b\x32\x18.colorgrade.v1.ModelInfo\x12\x0f\n\x07\x64\x65vices\x18\x03 \x03(\t\x12\x18\n\x10max_frame_pixels\x18\x04 \x01(\x04\x12\x14\n\x0cmax_sessions\x18\x05 \x01(\r\x12\x18\n\x10max_buffer_bytes\x18\x06 \x01(\x04\x12\x19\n\x11max_window_radius\x18\x07 \x01(\r\x12\x12\n\nopen_clips\x18\x08 \x01(\r\x12\x16\n\x0e\x62uffered_bytes\x18\t \x01(\x04\x12\x11\n\tserver_id\x18\n \x01(\t*\x84\x01\n\tPixelType\x12\x1a\n\x16PIXEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10PIXEL_TYPE_UINT8\x10\x01\x12\x15\n\x11PIXEL_TYPE_UINT16\x10\x02\x12\x16\n\x12PIXEL_TYPE_FLOAT16\x10\x03\x12\x16\n\x12PIXEL_TYPE_FLOAT32\x10\x04*y\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODE_PARAMETERS\x10\x01\x12\x13\n\x0fMODE_CDL_FRAMES\x10\x02\x12\x19\n\x15MODE_GENERATOR_FRAMES\x10\x03\x12\x16\n\x12MODE_GENERATOR_LUT\x10\x04\x32\xc9\x03\n\x06Grader\x12\x45\n\x08OpenClip\x12\x1e.colorgrade.v1.OpenClipRequest\x1a\x19.colorgrade.v1.ClipHandle\x12\x45\n\tCloseClip\x12\x19.colorgrade.v1.ClipHandle\x1a\x1d.colorgrade.v1.CloseClipReply\x12J\n\nStreamClip\x12\x1c.colorgrade.v1.StreamRequest\x1a\x1a.colorgrade.v1.FrameResult(\x01\x30\x01\x12J\n\nGradeFrame\x12 .colorgrade.v1.GradeFrameRequest\x1a\x1a.colorgrade.v1.FrameResult\x12K\n\rAnalyzeStills\x12\x1d.colorgrade.v1.AnalyzeRequest\x1a\x1b.colorgrade.v1.AnalyzeReply\x12L\n\rGetServerInfo\x12 .colorgrade.v1.ServerInfoRequest\x1a\x19.colorgrade.v1.ServerInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,10 +24,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DIAGNOSIS_SCORESENTRY']._loaded_options = None
   _globals['_DIAGNOSIS_SCORESENTRY']._serialized_options = b'8\001'
-  _globals['_PIXELTYPE']._serialized_start=1905
-  _globals['_PIXELTYPE']._serialized_end=2037
-  _globals['_MODE']._serialized_start=2039
-  _globals['_MODE']._serialized_end=2160
+  _globals['_PIXELTYPE']._serialized_start=1957
+  _globals['_PIXELTYPE']._serialized_end=2089
+  _globals['_MODE']._serialized_start=2091
+  _globals['_MODE']._serialized_end=2212
   _globals['_FRAME']._serialized_start=32
   _globals['_FRAME']._serialized_end=163
   _globals['_CDL']._serialized_start=165
@@ -42,28 +42,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CORRECTION']._serialized_end=687
   _globals['_CLIPSETTINGS']._serialized_start=690
   _globals['_CLIPSETTINGS']._serialized_end=850
-  _globals['_OPENCLIPREQUEST']._serialized_start=852
-  _globals['_OPENCLIPREQUEST']._serialized_end=971
-  _globals['_CLIPHANDLE']._serialized_start=973
-  _globals['_CLIPHANDLE']._serialized_end=1002
-  _globals['_CLOSECLIPREPLY']._serialized_start=1004
-  _globals['_CLOSECLIPREPLY']._serialized_end=1046
-  _globals['_STREAMREQUEST']._serialized_start=1048
-  _globals['_STREAMREQUEST']._serialized_end=1138
-  _globals['_GRADEFRAMEREQUEST']._serialized_start=1141
-  _globals['_GRADEFRAMEREQUEST']._serialized_end=1312
-  _globals['_FRAMERESULT']._serialized_start=1314
-  _globals['_FRAMERESULT']._serialized_end=1426
-  _globals['_ANALYZEREQUEST']._serialized_start=1428
-  _globals['_ANALYZEREQUEST']._serialized_end=1523
-  _globals['_ANALYZEREPLY']._serialized_start=1525
-  _globals['_ANALYZEREPLY']._serialized_end=1587
-  _globals['_SERVERINFOREQUEST']._serialized_start=1589
-  _globals['_SERVERINFOREQUEST']._serialized_end=1608
-  _globals['_MODELINFO']._serialized_start=1610
-  _globals['_MODELINFO']._serialized_end=1666
-  _globals['_SERVERINFO']._serialized_start=1669
-  _globals['_SERVERINFO']._serialized_end=1902
-  _globals['_GRADER']._serialized_start=2163
-  _globals['_GRADER']._serialized_end=2620
+  _globals['_OPENCLIPREQUEST']._serialized_start=853
+  _globals['_OPENCLIPREQUEST']._serialized_end=989
+  _globals['_CLIPHANDLE']._serialized_start=991
+  _globals['_CLIPHANDLE']._serialized_end=1035
+  _globals['_CLOSECLIPREPLY']._serialized_start=1037
+  _globals['_CLOSECLIPREPLY']._serialized_end=1079
+  _globals['_STREAMREQUEST']._serialized_start=1081
+  _globals['_STREAMREQUEST']._serialized_end=1171
+  _globals['_GRADEFRAMEREQUEST']._serialized_start=1174
+  _globals['_GRADEFRAMEREQUEST']._serialized_end=1345
+  _globals['_FRAMERESULT']._serialized_start=1347
+  _globals['_FRAMERESULT']._serialized_end=1459
+  _globals['_ANALYZEREQUEST']._serialized_start=1461
+  _globals['_ANALYZEREQUEST']._serialized_end=1556
+  _globals['_ANALYZEREPLY']._serialized_start=1558
+  _globals['_ANALYZEREPLY']._serialized_end=1620
+  _globals['_SERVERINFOREQUEST']._serialized_start=1622
+  _globals['_SERVERINFOREQUEST']._serialized_end=1641
+  _globals['_MODELINFO']._serialized_start=1643
+  _globals['_MODELINFO']._serialized_end=1699
+  _globals['_SERVERINFO']._serialized_start=1702
+  _globals['_SERVERINFO']._serialized_end=1954
+  _globals['_GRADER']._serialized_start=2215
+  _globals['_GRADER']._serialized_end=2672
 # @@protoc_insertion_point(module_scope)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,7 @@ import numpy as np
 
 from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
 from colorgrade.color import distill
+from colorgrade.proto.codec import CLIP_ID_PATTERN
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
@@ -55,6 +57,10 @@ class InvalidInput(ValueError):
 
 class ClipNotFound(KeyError):
     """No open clip has this id (maps to NOT_FOUND)."""
+
+
+class ClipExists(KeyError):
+    """An open clip already has the id a client chose (maps to ALREADY_EXISTS)."""
 
 
 class LimitExceeded(RuntimeError):
@@ -148,7 +154,12 @@ class ClipStore:
         self.held_bytes = 0   # decoded frames held across all clips
         self.lock = threading.Lock()
 
-    def open(self, settings: ClipSettings, name: str, hero: msg.HeroFeatures | None = None) -> Clip:
+    def open(self, settings: ClipSettings, name: str, hero: msg.HeroFeatures | None = None, clip_id: str = "") -> Clip:
+        """A new clip; ``clip_id`` is the client's choice (so a proxy can route its calls before it exists),
+        empty for one of the server's."""
+        if clip_id and not re.fullmatch(CLIP_ID_PATTERN, clip_id):
+            shown = repr(clip_id) if len(clip_id) <= self.limits.max_id_chars else f"of {len(clip_id)} characters"
+            raise InvalidInput(f"clip id {shown} is not 1-64 letters, digits, '-', '_' or '.'")
         if hero is not None:
             settings.check_matchable()
         if len(name) > self.limits.max_name_chars:
@@ -169,7 +180,9 @@ class ClipStore:
             if len(self.clips) >= self.limits.max_sessions:
                 raise LimitExceeded(f"{len(self.clips)} clips are open, the server's cap is "
                                     f"{self.limits.max_sessions}; close clips you are done with")
-            clip = Clip(uuid.uuid4().hex, name, settings, reach, hero)
+            if clip_id in self.clips:
+                raise ClipExists(f"a clip with id {clip_id!r} is open already; choose another id")
+            clip = Clip(clip_id or uuid.uuid4().hex, name, settings, reach, hero)
             self.clips[clip.clip_id] = clip
         log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.value, reach)
         return clip
@@ -181,8 +194,7 @@ class ClipStore:
 
     def check_id(self, clip_id: str) -> None:
         if len(clip_id) > self.limits.max_id_chars:
-            raise InvalidInput(f"clip id of {len(clip_id)} characters; the server's ids are 32 "
-                               f"(at most {self.limits.max_id_chars} accepted)")
+            raise InvalidInput(f"clip id of {len(clip_id)} characters (at most {self.limits.max_id_chars})")
 
     def get(self, clip_id: str) -> Clip:
         self.check_id(clip_id)

@@ -40,6 +40,7 @@ class DaemonConfig:
     untrained_models: bool = False
     metrics_port: int | None = None
     batch_size: int | None = None      # frames per analysis forward pass (None: 8 on CUDA, 1 on CPU)
+    server_id: str | None = None       # names this daemon in replies (None: host name @ listening address)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -129,7 +130,8 @@ class Daemon:
             self.store = ClipStore(config.limits, self.engines.description)
             self.grader = FrameGrader(self.engines, self.store, self.metrics)
             self.metrics.gauges = self.store.usage
-            service = GraderService(self.store, self.grader, self.engines.description.models)
+            self.server_id = config.server_id or f"{socket.gethostname()}@{self.address}"
+            service = GraderService(self.store, self.grader, self.engines.description.models, self.server_id)
             # Metrics reveal no frames, but stay on loopback unless the daemon itself listens wider.
             metrics_host = "127.0.0.1" if config.unix_socket or is_loopback(config.host) else config.host
             self.metrics_server = (serve_metrics(self.metrics, metrics_host, config.metrics_port)

@@ -14,9 +14,9 @@ from google.protobuf.message import DecodeError
 from colorgrade import __version__
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.proto.codec import MODES, cdl_to_message, decode_frame, encode_frame, lut_to_message
+from colorgrade.proto.codec import SERVER_HEADER, MODES, cdl_to_message, decode_frame, encode_frame, lut_to_message
 from colorgrade.server import protocol as msg
-from colorgrade.server.clips import (ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult, InvalidInput,
+from colorgrade.server.clips import (ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult, InvalidInput,
                                      LimitExceeded, Mode, NotReady)
 from colorgrade.server.engine_pool import EngineFailed, EngineUnavailable
 
@@ -25,6 +25,7 @@ log = logging.getLogger("colorgrade.server")
 STATUS_OF = {
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     ClipNotFound: grpc.StatusCode.NOT_FOUND,
+    ClipExists: grpc.StatusCode.ALREADY_EXISTS,
     LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     NotReady: grpc.StatusCode.FAILED_PRECONDITION,
     EngineFailed: grpc.StatusCode.INVALID_ARGUMENT,
@@ -106,8 +107,10 @@ class RateLimitedLog:
 def add_to_server(service: "GraderService", server) -> None:
     """Serve ``colorgrade.v1.Grader`` with request bytes parsed here, not by grpcio: a request that does not
     parse gets INVALID_ARGUMENT naming its type, costs no memory (grpcio's own failure path keeps ~20 KB
-    per bad request) and logs at most one line every few seconds."""
+    per bad request) and logs at most one line every few seconds. Every reply names this daemon in its
+    ``x-colorgrade-server`` header (which box of a fleet answered)."""
     malformed = RateLimitedLog()
+    named = ((SERVER_HEADER, service.server_id),)
 
     def parse(message_class, raw: bytes):
         try:
@@ -118,6 +121,7 @@ def add_to_server(service: "GraderService", server) -> None:
 
     def unary(behaviour, message_class):
         def handle(raw, context):
+            context.send_initial_metadata(named)
             try:
                 request = parse(message_class, raw)
             except InvalidInput as error:
@@ -126,7 +130,10 @@ def add_to_server(service: "GraderService", server) -> None:
         return handle
 
     def streaming(behaviour, message_class):
-        return lambda raws, context: behaviour((parse(message_class, raw) for raw in raws), context)
+        def handle(raws, context):
+            context.send_initial_metadata(named)
+            return behaviour((parse(message_class, raw) for raw in raws), context)
+        return handle
 
     handlers = {}
     for method in pb.DESCRIPTOR.services_by_name["Grader"].methods:
@@ -144,8 +151,8 @@ def add_to_server(service: "GraderService", server) -> None:
 
 
 class GraderService(pb_grpc.GraderServicer):
-    def __init__(self, store: ClipStore, grader: FrameGrader, models: list[msg.ModelCard]):
-        self.store, self.grader = store, grader
+    def __init__(self, store: ClipStore, grader: FrameGrader, models: list[msg.ModelCard], server_id: str):
+        self.store, self.grader, self.server_id = store, grader, server_id
         self.models = [pb.ModelInfo(name=m.name, card=m.card, trained=m.trained) for m in models]
         self.streams = threading.BoundedSemaphore(store.limits.max_streams)
 
@@ -165,7 +172,8 @@ class GraderService(pb_grpc.GraderServicer):
         settings = settings_from_message(request.settings)
         if request.HasField("reference"):
             settings.check_matchable()   # before the hero's features are computed for nothing
-        return pb.ClipHandle(clip_id=self.store.open(settings, request.name, self.hero(request)).clip_id)
+        clip = self.store.open(settings, request.name, self.hero(request), request.clip_id)
+        return pb.ClipHandle(clip_id=clip.clip_id, reach=clip.reach)
 
     @_unary
     def CloseClip(self, request, context):
@@ -231,4 +239,4 @@ class GraderService(pb_grpc.GraderServicer):
         return pb.ServerInfo(version=__version__, models=self.models, devices=self.grader.engines.devices,
                              max_frame_pixels=limits.max_frame_pixels, max_sessions=limits.max_sessions,
                              max_buffer_bytes=limits.max_buffer_bytes, max_window_radius=limits.max_window_radius,
-                             **self.store.usage())
+                             server_id=self.server_id, **self.store.usage())

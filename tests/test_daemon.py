@@ -302,3 +302,52 @@ def test_a_client_closes_the_clips_it_left_open_when_it_closes(daemon):
                 assert len(list(client.stream(clip, make_clip(seed, frames=3)))) == 3
                 client.open_clip(mode="parameters")                    # opened, never streamed
         assert watcher.info().open_clips == before
+
+
+def test_client_chosen_clip_ids(daemon, client):
+    """A client may choose its clip's id before OpenClip (a proxy routes by it); a taken or malformed id is
+    refused, naming the problem, and the clip that holds the id goes on."""
+    clip = client.open_clip(mode="cdl_frames", window_radius=3, clip_id="shot-010.v2")
+    assert clip == "shot-010.v2"
+    with pytest.raises(GradeError, match="ALREADY_EXISTS: .*'shot-010.v2' is open already"):
+        client.open_clip(clip_id="shot-010.v2")
+    for bad in ("has space", "a/b", "x" * 65):
+        with pytest.raises(GradeError, match="INVALID_ARGUMENT: clip id"):
+            client.open_clip(clip_id=bad)
+    assert len(list(client.stream(clip, make_clip(5, frames=4)))) == 4
+    client.close_clip(clip)
+    assert client.open_clip(clip_id="shot-010.v2") == "shot-010.v2"   # free again once closed
+
+
+def test_replies_name_the_daemon_and_the_reach(daemon):
+    """Every reply carries x-colorgrade-server (which box of a fleet answered); OpenClip's says how many
+    neighbours each result depends on (what a client replays to move the clip)."""
+    stub = pb_grpc.GraderStub(grpc.insecure_channel(daemon.address))
+    info, call = stub.GetServerInfo.with_call(pb.ServerInfoRequest())
+    assert info.server_id and dict(call.initial_metadata())["x-colorgrade-server"] == info.server_id
+    request = pb.OpenClipRequest(settings=pb.ClipSettings(mode=pb.MODE_CDL_FRAMES, window_radius=3))
+    handle, call = stub.OpenClip.with_call(request)
+    assert handle.reach == 3 and dict(call.initial_metadata())["x-colorgrade-server"] == info.server_id
+    stub.CloseClip(pb.ClipHandle(clip_id=handle.clip_id))
+    with GradeClient(daemon.address) as client:
+        assert {r.server for r in stream_all(client, make_clip(6, frames=3))} == {info.server_id}
+
+
+def test_a_clip_its_daemon_lost_is_reopened_under_its_id(daemon, client):
+    """NOT_FOUND for a clip this client opened (a proxy sent the call to a daemon that does not hold it) re-opens
+    it with the same id and settings: the stream replays and the random-access call is retried, same answers."""
+    frames = make_clip(7, frames=6)
+    expected = stream_all(client, frames, radius=1)
+    with GradeClient(daemon.address) as other:
+        clip = client.open_clip(mode="cdl_frames", window_radius=1)
+        other.close_clip(clip)                       # as if the daemon that held it had died
+        streamed = list(client.stream(clip, frames))
+        assert [r.index for r in streamed] == list(range(6))
+        assert all(np.array_equal(a.frame, b.frame) for a, b in zip(streamed, expected))
+        neighbours = {i: frames[i] for i in (1, 2, 3)}
+        other.close_clip(clip)
+        again = client.grade_frame(clip, 2, neighbours, first_index=0, last_index=5)
+        assert np.array_equal(again.frame, expected[2].frame)
+    client.close_clip(clip)
+    with pytest.raises(GradeError, match="NOT_FOUND"):   # not this client's clip: no re-open, the error
+        client.grade_frame("someone-elses", 0, {0: frames[0]})

