@@ -48,6 +48,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                         help="serve Prometheus-style metrics on http://HOST:PORT/metrics (0 picks a free port)")
     parser.add_argument("--untrained-models", action="store_true",
                         help="serve randomly initialised networks (development and plumbing tests only)")
+    parser.add_argument("--private-network", action="store_true",
+                        help="behind a proxy that ends TLS (deploy/envoy): plaintext on a private address "
+                             "(10/8, 172.16/12, 192.168/16, fc00::/7), still with --token-file")
     parser.add_argument("--server-id", metavar="NAME",
                         help="how this daemon names itself in every reply (x-colorgrade-server header, GetServerInfo): "
                              "which box of a fleet answered (default: host name @ listening address)")
@@ -74,7 +77,7 @@ def run_serve(args) -> int:
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
                           untrained_models=args.untrained_models, metrics_port=args.metrics_port,
-                          batch_size=args.batch_size, server_id=args.server_id, limits=limits)
+                          batch_size=args.batch_size, server_id=args.server_id, private_network=args.private_network, limits=limits)
     try:
         daemon = Daemon(config)
     except ConfigurationError as error:

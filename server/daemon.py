@@ -41,6 +41,7 @@ class DaemonConfig:
     metrics_port: int | None = None
     batch_size: int | None = None      # frames per analysis forward pass (None: 8 on CUDA, 1 on CPU)
     server_id: str | None = None       # names this daemon in replies (None: host name @ listening address)
+    private_network: bool = False      # plaintext allowed on a private address (TLS ends at a proxy before it)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -60,6 +61,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_private(host: str) -> bool:
+    """A private (RFC 1918 / unique local) unicast address: not loopback, not 'every interface'."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private and not (address.is_loopback or address.is_unspecified or address.is_link_local)
+
+
 def check_security(config: DaemonConfig) -> None:
     for option, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
         if path and not Path(path).is_file():
@@ -68,10 +78,19 @@ def check_security(config: DaemonConfig) -> None:
         raise ConfigurationError("TLS needs both --tls-cert and --tls-key")
     if config.unix_socket or is_loopback(config.host):
         return
+    if config.private_network and not config.tls_cert:
+        if not is_private(config.host):
+            raise ConfigurationError(
+                f"--private-network: {config.host} is not a private address (10/8, 172.16/12, 192.168/16, fc00::/7); "
+                "plaintext is allowed only on an interface of a private network, never on all of them")
+        if not config.token:
+            raise ConfigurationError("--private-network still needs --token-file: the proxy passes clients' tokens on")
+        return
     if not (config.tls_cert and config.tls_key and config.token):
         raise ConfigurationError(
             f"refusing to listen on {config.host}: any address other than loopback or a unix socket needs "
-            "--tls-cert, --tls-key and --token-file, so frames and grades cannot be read or sent by others")
+            "--tls-cert, --tls-key and --token-file, so frames and grades cannot be read or sent by others "
+            "(behind a proxy that ends TLS, on a private network: --private-network and --token-file)")
 
 
 def check_port_free(host: str, port: int) -> None:

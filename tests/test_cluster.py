@@ -188,3 +188,40 @@ def test_tls_ends_at_envoy_and_the_token_reaches_the_daemons(tls_files, tmp_path
         envoy.terminate()
         envoy.wait(timeout=15)
         daemon.stop()
+
+
+def test_the_cluster_command_runs_envoy_before_local_daemons():
+    """`colorgrade cluster --local 2`: one address, two daemons behind it, all gone on SIGTERM."""
+    import signal
+    import sys
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "colorgrade", "cluster", "--local", "2", "--listen",
+                                f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner = process.stdout.readline()
+        assert f"serving on 127.0.0.1:{port} (2 daemons" in banner
+        deadline, servers = time.monotonic() + 60, set()
+        with GradeClient(f"127.0.0.1:{port}", timeout=10) as client:
+            while len(servers) < 2:
+                try:
+                    servers.add(client.analyze([clip_frames(1, 1)[0]])[0].server)
+                except GradeError as error:   # UNAVAILABLE until Envoy's first health checks pass
+                    assert error.code.name == "UNAVAILABLE" and time.monotonic() < deadline, error
+                    time.sleep(0.3)
+        assert servers == {"local-1", "local-2"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    leftover = subprocess.run(["pgrep", "-f", f"colorgrade serve --port 0 --server-id local-"], capture_output=True)
+    assert leftover.returncode == 1, "the cluster's local daemons outlived it"
+
+
+def test_the_cluster_command_explains_what_it_needs():
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "cluster"], capture_output=True, text=True)
+    assert result.returncode == 2 and "give daemons (--daemon HOST:PORT) or start some (--local N)" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "colorgrade", "cluster", "--daemon", "gpu1", "--print-config"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "'gpu1' is not HOST:PORT" in result.stderr

@@ -38,3 +38,18 @@ def test_tls_and_token(tls_files):
                 plaintext.info()
     finally:
         daemon.stop()
+
+
+def test_plaintext_only_on_a_private_address_behind_a_proxy():
+    """--private-network (TLS ended at Envoy, daemons on a private network): a private address with a token
+    is allowed; every interface, a public address or no token is refused with the reason."""
+    from colorgrade.server.daemon import ConfigurationError, DaemonConfig, check_security
+
+    check_security(DaemonConfig(host="10.1.2.3", private_network=True, token="t"))
+    check_security(DaemonConfig(host="fd00::7", private_network=True, token="t"))
+    for host, token, words in (("0.0.0.0", "t", "not a private address"), ("8.8.8.8", "t", "not a private address"),
+                               ("192.168.1.20", None, "still needs --token-file")):
+        with pytest.raises(ConfigurationError, match=words):
+            check_security(DaemonConfig(host=host, private_network=True, token=token))
+    with pytest.raises(ConfigurationError, match="--private-network and --token-file"):
+        check_security(DaemonConfig(host="10.1.2.3", token="t"))
