@@ -19,16 +19,19 @@ EVAL_EPILOG = """examples:
   colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation
   colorgrade eval video                          # real clips with drifting errors, through a private daemon
   colorgrade eval video --server 127.0.0.1:50051 --frames 96
-  colorgrade eval match                          # shots matched to hero frames: photos and real clips, with peers"""
+  colorgrade eval match                          # shots matched to hero frames: photos and real clips, with peers
+  colorgrade eval table1                         # the paper's Table 1 in its own regime (15 shots x 45 frames)
+  colorgrade eval table1 --minutes 5             # a shorter run; run again to continue where it stopped"""
 
 
 def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EVAL_EPILOG
     from colorgrade.clients.cli import add_connection_arguments
 
-    parser.add_argument("network", choices=["analysis", "generator", "video", "match"],
+    parser.add_argument("network", choices=["analysis", "generator", "video", "match", "table1"],
                         help="which network to evaluate; video: both served modes on real clips, through the daemon; "
-                             "match: matching shots to a hero frame, against the peers")
+                             "match: matching shots to a hero frame, against the peers; table1: the paper's "
+                             "classifier trained and measured in the paper's own data regime")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
                         help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
     parser.add_argument("--photos", nargs="+", default=DEFAULT_PHOTOS, metavar="DIR",
@@ -42,6 +45,15 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=4, help="video: the served CDL's averaging radius (default 4)")
     parser.add_argument("--count", type=int, default=60, metavar="N",
                         help="match: test photos to use (default 60; the test split has about 270; 0: clips only)")
+    parser.add_argument("--minutes", type=float, default=25.0,
+                        help="table1: wall-clock budget of each of its two classifier runs (default 25)")
+    parser.add_argument("--run-dir", default="runs/table1",
+                        help="table1: the cut shots, thumbnails, checkpoints and report (default runs/table1); a "
+                             "run that stopped continues from its checkpoints")
+    parser.add_argument("--generator-minutes", type=float, default=15.0,
+                        help="table1: wall-clock budget of each of the cGANs trained in the regime (default 15; "
+                             "0: the classifier's table only)")
+    parser.add_argument("--fresh", action="store_true", help="table1: train from scratch, ignoring checkpoints")
     add_connection_arguments(parser, device_help="cpu, cuda ... (default: CUDA when present); video: the private "
                                                  "daemon's")
 
@@ -138,6 +150,12 @@ def run_eval(args) -> int:
                                             format_generator_report)
 
     try:
+        if args.network == "table1":
+            from colorgrade.table1 import format_table1, run_table1
+
+            report = run_table1(args)
+            print(json.dumps(report, indent=2) if args.json else format_table1(report))
+            return 0
         if args.network == "match":
             from colorgrade.models.evaluate_match import format_match_report
 

@@ -112,9 +112,9 @@ def evaluate_analysis(analyzer: Analyzer, photos: PhotoSet, training_photos: Pho
                       seed: int = 0, per_family: int = 1, batch: int = 32) -> dict:
     """The report described in the module's docstring; ``per_family`` frames per photo and family."""
     generator = torch.Generator().manual_seed(seed)
-    report = {"photos": len(photos), "single_detunes": _classification(analyzer, photos, generator)}
+    report = {"photos": len(photos), "single_detunes": single_detunes(analyzer, photos, generator)}
     if training_photos is not None:
-        report["single_detunes_training_photos"] = _classification(analyzer, training_photos, generator)
+        report["single_detunes_training_photos"] = single_detunes(analyzer, training_photos, generator)
     families = {}
     for family_name, family in FAMILIES.items():
         scores = {method: [] for method in METHODS}
@@ -143,7 +143,7 @@ def evaluate_analysis(analyzer: Analyzer, photos: PhotoSet, training_photos: Pho
 
 
 @torch.no_grad()
-def _classification(analyzer: Analyzer, photos: PhotoSet, generator: torch.Generator, batch: int = 4) -> dict:
+def single_detunes(analyzer: Analyzer, photos: PhotoSet, generator: torch.Generator, batch: int = 4) -> dict:
     """Every catalogue label on one squashed copy of each photo."""
     exact = neighbour = total = 0
     confusions: dict[str, int] = {}
@@ -203,7 +203,7 @@ CLIP_SIZE = (288, 512)
 CLIP_FRAMES = 10
 
 
-def _cdl_path(analyzer: Analyzer, frames: list[np.ndarray], radius: int = 2) -> list[np.ndarray]:
+def cdl_path(analyzer: Analyzer, frames: list[np.ndarray], radius: int = 2) -> list[np.ndarray]:
     """The daemon's analysis path: per-frame served CDLs averaged over +-radius frames, applied exactly."""
     from colorgrade.color import CDL
 
@@ -229,7 +229,7 @@ def evaluate_generator(variants: dict, analyzer: Analyzer | None, photos: list[n
     clips = [synthesise_clip(photo, CLIP_FRAMES, CLIP_SIZE, generator, *((1, 1) if i % 2 == 0 else (2, 3)))
              for i, photo in enumerate(photos)]
     if analyzer is not None:
-        variants = {**variants, "analysis CDL (window 2)": lambda frames: _cdl_path(analyzer, frames)}
+        variants = {**variants, "analysis CDL (window 2)": lambda frames: cdl_path(analyzer, frames)}
     variants = {"uncorrected": lambda frames: frames, **variants}
     report = {}
     for name, grade in variants.items():

@@ -208,3 +208,27 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
         return self.model(torch.cat([inputs, outputs], dim=1))
+
+
+class PaperClassifier(nn.Module):
+    """The paper's classifier alone (§4.1), for reproducing its Table 1: thumbnail (B, 3, S, S) -> logits (B, 25).
+
+    The same five VGG blocks as ``AnalysisNet`` and a VGG-style fully connected head, without the colour
+    statistics; three dropout layers after the last three batch-normalised layers, as the paper placed
+    them (it used up to 80 %).
+    """
+
+    def __init__(self, width: int = 16, dropout: float = 0.5, hidden: int = 256):
+        super().__init__()
+        widths, convs = [width, width * 2, width * 4, width * 6, width * 8], [1, 1, 2, 2, 2]
+        blocks, channels = [], 3
+        for w, n in zip(widths, convs):
+            blocks.append(_conv_block(channels, w, n))
+            channels = w
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+        self.classify = nn.Sequential(nn.Linear(channels, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                                      nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden),
+                                      nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, len(LABELS)))
+
+    def forward(self, thumbnails: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(thumbnails))

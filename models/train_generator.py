@@ -47,6 +47,23 @@ def clip_batch(photos: np.ndarray, options: GeneratorOptions, generator: torch.G
     return torch.stack(inputs), torch.stack(targets)
 
 
+def adversarial_step(net_g: UNetGenerator, net_d: PatchDiscriminator, opt_g, opt_d, x: torch.Tensor, y: torch.Tensor,
+                     l2_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One pix2pix step with the paper's losses: the least-squares discriminator, then the generator on
+    ``l2_weight`` x L2 plus the adversarial term -> (l2, adversarial, discriminator loss)."""
+    fake = net_g(x)
+    loss_d = 0.5 * (((net_d(x, y) - 1) ** 2).mean() + (net_d(x, fake.detach()) ** 2).mean())
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    l2 = F.mse_loss(fake, y)
+    adversarial = ((net_d(x, fake) - 1) ** 2).mean()
+    opt_g.zero_grad(set_to_none=True)
+    (l2_weight * l2 + adversarial).backward()
+    opt_g.step()
+    return l2, adversarial, loss_d
+
+
 def train(options: GeneratorOptions) -> dict:
     device = pick_device(options.device)
     split = split_photos(list_photos(options.photos, options.licence))
@@ -79,17 +96,7 @@ def train(options: GeneratorOptions) -> dict:
         for group in opt_g.param_groups + opt_d.param_groups:
             group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * run.progress()))
         x, y = (t.to(device) for t in clip_batch(train_photos, options, generator, flips=options.temporal))
-        fake = net_g(x)
-        loss_d = 0.5 * (((net_d(x, y) - 1) ** 2).mean() + (net_d(x, fake.detach()) ** 2).mean())
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        l2 = F.mse_loss(fake, y)
-        adversarial = ((net_d(x, fake) - 1) ** 2).mean()
-        loss_g = options.l2_weight * l2 + adversarial
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        l2, adversarial, loss_d = adversarial_step(net_g, net_d, opt_g, opt_d, x, y, options.l2_weight)
         run.step += 1
         for key, value in (("l2", l2.item()), ("adv", adversarial.item()), ("d", loss_d.item())):
             totals[key] += value / options.epoch_steps
