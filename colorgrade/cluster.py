@@ -32,7 +32,8 @@ CLUSTER_EPILOG = """examples:
   colorgrade cluster --local 3                                  # 3 daemons on this box behind 127.0.0.1:50050
   colorgrade cluster --daemon gpu1:50051 --daemon gpu2:50051 --listen 0.0.0.0:50050 \\
       --tls-cert proxy.pem --tls-key proxy.key --upstream-ca daemons-ca.pem
-  colorgrade cluster --daemon 10.0.0.11:50051 --daemon 10.0.0.12:50051 --print-config > envoy.yaml
+  colorgrade cluster --daemon 10.0.0.11:50051 --daemon 10.0.0.12:50051 --listen 10.0.0.10:50050 \
+      --private-network --print-config > envoy.yaml
 then point every client at the proxy:  colorgrade grade clip.mov --server 127.0.0.1:50050
 
 TLS: clients speak TLS to Envoy (--tls-cert/--tls-key), which terminates it to read the clip header it routes
@@ -52,6 +53,7 @@ class ClusterConfig:
     upstream_name: str | None = None    # the name the daemons' certificates carry (SNI and verification)
     admin: str | None = None            # Envoy's admin interface (stats, health), loopback only
     health_interval_s: float = 1.0
+    private_network: bool = False       # plaintext clients allowed on a private listening address
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -59,6 +61,21 @@ def split_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ValueError(f"{address!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def check_listening(cluster: ClusterConfig) -> None:
+    """The daemon's own rule (colorgrade serve): plaintext only on loopback, or on a private address when told
+    the network is private; anywhere else clients' frames and tokens would cross the network in the clear."""
+    from colorgrade.server.daemon import is_loopback, is_private
+
+    host, _ = split_address(cluster.listen)
+    if cluster.tls_cert or is_loopback(host) or (cluster.private_network and is_private(host)):
+        return
+    if cluster.private_network:
+        raise ValueError(f"--private-network: {host} is not a private address (10/8, 172.16/12, 192.168/16, "
+                         "fc00::/7); plaintext is allowed only on an interface of a private network")
+    raise ValueError(f"refusing to listen on {host} in plaintext: give --tls-cert and --tls-key (or, on a private "
+                     "network, --private-network and a private address)")
 
 
 def _socket(address: str) -> dict:
@@ -78,6 +95,7 @@ def envoy_config(cluster: ClusterConfig) -> dict:
         raise ValueError(f"balancer {cluster.balancer!r}: RING_HASH or MAGLEV (consistent hashing on the clip)")
     if bool(cluster.tls_cert) != bool(cluster.tls_key):
         raise ValueError("TLS at the proxy needs both --tls-cert and --tls-key")
+    check_listening(cluster)
     route = {
         "cluster": "colorgrade",
         "timeout": "0s",                                   # streams last as long as their clip
@@ -192,6 +210,9 @@ def configure_cluster(parser: argparse.ArgumentParser) -> None:
                         help="consistent hashing on the clip header (default RING_HASH)")
     parser.add_argument("--tls-cert", help="PEM certificate clients verify Envoy with (TLS ends at Envoy)")
     parser.add_argument("--tls-key", help="its private key")
+    parser.add_argument("--private-network", action="store_true",
+                        help="clients reach Envoy in plaintext on a private address (10/8, 172.16/12, 192.168/16, "
+                             "fc00::/7): only on a network that is yours alone")
     parser.add_argument("--upstream-ca", help="the daemons speak TLS: verify them with this CA (else plaintext: "
                                               "keep the daemons on a private network)")
     parser.add_argument("--upstream-name", help="the name in the daemons' certificates (SNI and verification)")
@@ -225,7 +246,8 @@ def run_cluster(args) -> int:
     try:
         cluster = ClusterConfig(daemons=list(args.daemon), listen=args.listen, balancer=args.balancer,
                                 tls_cert=args.tls_cert, tls_key=args.tls_key, upstream_ca=args.upstream_ca,
-                                upstream_name=args.upstream_name, admin=args.admin)
+                                upstream_name=args.upstream_name, admin=args.admin,
+                                private_network=args.private_network)
         if args.print_config:
             print(config_text(cluster), end="")
             return 0

@@ -109,7 +109,7 @@ def train_classifier(thumbnails: torch.Tensor, training: torch.Tensor, validatio
         optimizer.load_state_dict(run.restored["optimizer"])
         generator.set_state(run.restored["generator"])
     network.train()
-    totals = [0.0, 0.0]
+    totals, counted = [0.0, 0.0], 0   # sums since the last log line (a resumed run's first epoch is partial)
     bar = tqdm(total=run.steps, initial=run.step, desc=f"train {run.dir.name}", unit="step", dynamic_ncols=True)
     while run.running():
         for group in optimizer.param_groups:
@@ -122,15 +122,17 @@ def train_classifier(thumbnails: torch.Tensor, training: torch.Tensor, validatio
         loss.backward()
         optimizer.step()
         run.step += 1
-        totals[0] += loss.item() / epoch_steps
-        totals[1] += float((logits.argmax(1) == labels).float().mean()) / epoch_steps
+        totals[0] += loss.item()
+        totals[1] += float((logits.argmax(1) == labels).float().mean())
+        counted += 1
         bar.update(1)
         if run.step % epoch_steps == 0 or not run.running():
             rows = table_one(predict(network, thumbnails, validation), validation % len(LABELS))
-            run.log([*totals, rows["exact"], rows["total"]])
-            bar.write(f"epoch {run.step / epoch_steps:.1f}: loss {totals[0]:.3f}, train accuracy {totals[1]:.3f}, "
+            means = [total / counted for total in totals]
+            run.log([*means, rows["exact"], rows["total"]])
+            bar.write(f"epoch {run.step / epoch_steps:.1f}: loss {means[0]:.3f}, train accuracy {means[1]:.3f}, "
                       f"validation exact {rows['exact']:.3f}, total {rows['total']:.3f}")
-            totals = [0.0, 0.0]
+            totals, counted = [0.0, 0.0], 0
             run.save_checkpoint(network=network.state_dict(), optimizer=optimizer.state_dict(),
                                 generator=generator.get_state())
     bar.close()

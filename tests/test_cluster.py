@@ -140,7 +140,7 @@ def test_a_dead_fleet_is_a_clear_error_not_a_hang(cluster):
 def test_shipped_envoy_files_are_what_the_command_writes():
     """deploy/envoy's files are `colorgrade cluster --print-config` output, so they never drift from it."""
     shipped = {"envoy.yaml": ClusterConfig(["colorgrade-1:50051", "colorgrade-2:50051", "colorgrade-3:50051"],
-                                           listen="0.0.0.0:50050"),
+                                           listen="10.0.0.10:50050", private_network=True),
                "envoy-tls.yaml": ClusterConfig(["colorgrade-1:50051", "colorgrade-2:50051", "colorgrade-3:50051"],
                                                listen="0.0.0.0:50050", tls_cert="/etc/colorgrade/proxy.pem",
                                                tls_key="/etc/colorgrade/proxy.key",
@@ -225,3 +225,9 @@ def test_the_cluster_command_explains_what_it_needs():
     result = subprocess.run([sys.executable, "-m", "colorgrade", "cluster", "--daemon", "gpu1", "--print-config"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "'gpu1' is not HOST:PORT" in result.stderr
+    # The daemon's own rule: plaintext only on loopback, or on a private address when told the network is.
+    for extra, words in ((["--listen", "0.0.0.0:50050"], "refusing to listen on 0.0.0.0 in plaintext"),
+                         (["--listen", "0.0.0.0:50050", "--private-network"], "0.0.0.0 is not a private address")):
+        result = subprocess.run([sys.executable, "-m", "colorgrade", "cluster", "--daemon", "gpu1:50051", *extra,
+                                 "--print-config"], capture_output=True, text=True)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
