@@ -29,8 +29,8 @@ import numpy as np
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
 from colorgrade.color import CDL
-from colorgrade.proto.codec import (CLIP_HEADER, MAX_MESSAGE_BYTES, MODES, SERVER_HEADER, cdl_from_message,
-                                    decode_frame, encode_frame, lut_from_message)
+from colorgrade.proto.codec import (CLIP_HEADER, MAX_CLIP_ID_CHARS, MAX_MESSAGE_BYTES, MODES, SERVER_HEADER,
+                                    cdl_from_message, decode_frame, encode_frame, lut_from_message)
 from colorgrade.color import LUT3D
 
 
@@ -177,8 +177,9 @@ class GradeClient:
         self.channel.close()
 
     def _about(self, clip_id: str) -> tuple:
-        """The call's metadata: the token, and the clip's id for the proxy to route by."""
-        return (*self.metadata, (CLIP_HEADER, clip_id))
+        """The call's metadata: the token, and the clip's id for the proxy to route by (an id no daemon accepts
+        goes without: the daemon names the problem, and an oversized header would fail the call before)."""
+        return (*self.metadata, (CLIP_HEADER, clip_id)) if len(clip_id) <= MAX_CLIP_ID_CHARS else self.metadata
 
     @_calls
     def info(self) -> pb.ServerInfo:

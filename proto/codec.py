@@ -27,7 +27,8 @@ MAX_MESSAGE_BYTES = 512 << 20
 # calls land on the daemon that holds its window: deploy/envoy), and every reply names the daemon that made it.
 CLIP_HEADER = "x-colorgrade-clip"
 SERVER_HEADER = "x-colorgrade-server"
-CLIP_ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"   # a client-chosen clip id (OpenClipRequest.clip_id)
+MAX_CLIP_ID_CHARS = 64
+CLIP_ID_PATTERN = rf"[A-Za-z0-9_.-]{{1,{MAX_CLIP_ID_CHARS}}}"   # a client-chosen clip id (OpenClipRequest.clip_id)
 # The clip modes by the names clients, commands and the daemon use, and their wire values.
 MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
          "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}

@@ -1,7 +1,7 @@
 """The daemon's caps, in one place (imported by the CLI without loading the networks)."""
 from dataclasses import dataclass
 
-from colorgrade.proto.codec import DEFAULT_MAX_PIXELS
+from colorgrade.proto.codec import DEFAULT_MAX_PIXELS, MAX_CLIP_ID_CHARS
 
 
 @dataclass
@@ -13,5 +13,5 @@ class Limits:
     max_window_radius: int = 12
     idle_ttl_s: float = 600.0
     frames_per_clip: int = 64           # random-access cache per clip (frames beyond it are evicted oldest first)
-    max_id_chars: int = 64              # clip ids are 32 hex digits; longer ones are refused, not echoed
+    max_id_chars: int = MAX_CLIP_ID_CHARS   # longer clip ids are refused, not echoed
     max_name_chars: int = 256           # OpenClipRequest.name, shown in the log
