@@ -229,7 +229,7 @@ def train_regime_generator(small: torch.Tensor, shots: np.ndarray, training_shot
         for module, key in ((net_g, "generator"), (net_d, "discriminator"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             module.load_state_dict(run.restored[key])
         generator.set_state(run.restored["rng"])
-    totals, every = [0.0, 0.0, 0.0], 100
+    totals, counted, every = [0.0, 0.0, 0.0], 0, 100
     bar = tqdm(total=run.steps, initial=run.step, desc=f"train {run.dir.name}", unit="step", dynamic_ncols=True)
     while run.running():
         for group in opt_g.param_groups + opt_d.param_groups:
@@ -237,11 +237,12 @@ def train_regime_generator(small: torch.Tensor, shots: np.ndarray, training_shot
         x, y = regime_windows(small, shots, training_shots, options.batch, options.frames, generator)
         losses = adversarial_step(net_g, net_d, opt_g, opt_d, x, y, options.l2_weight)
         run.step += 1
-        totals = [total + loss.item() / every for total, loss in zip(totals, losses)]
+        totals = [total + loss.item() for total, loss in zip(totals, losses)]
+        counted += 1
         bar.update(1)
         if run.step % every == 0 or not run.running():
-            run.log(totals)
-            totals = [0.0, 0.0, 0.0]
+            run.log([total / counted for total in totals])
+            totals, counted = [0.0, 0.0, 0.0], 0
             run.save_checkpoint(generator=net_g.state_dict(), discriminator=net_d.state_dict(),
                                 opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), rng=generator.get_state())
     bar.close()

@@ -99,3 +99,21 @@ def test_regime_windows_pair_a_detuned_window_with_its_clean_one(tmp_path):
     assert record["steps"] == 3 and generated.radius == 2
     graded = generated.grade([f.astype(np.float32) / 255 for f in frames[:3]])
     assert len(graded) == 3 and graded[0].shape == (64, 114, 3)
+
+
+def test_the_regime_is_cut_frame_exact_from_a_sequential_decode(two_shot_clip, tmp_path):
+    from PIL import Image
+
+    from colorgrade.clients import media
+    from colorgrade.table1 import cut_regime
+
+    regime = cut_regime([two_shot_clip], tmp_path / "shots.npz", progress=False, count=2, length=4)
+    assert regime["frames"].shape == (8, 256, 456, 3) and regime["shots"].tolist() == [0] * 4 + [1] * 4
+    decoded = dict(media.numbered_frames(two_shot_clip))
+    for shot, (_, first) in enumerate(regime["segments"]):
+        for offset in range(4):   # exactly the picture the sequential decode numbers first + offset (10-bit source)
+            picture = Image.fromarray((decoded[first + offset] >> 8).astype(np.uint8)[..., :3])
+            expected = np.asarray(picture.resize((456, 256), Image.Resampling.BOX))
+            assert np.array_equal(regime["frames"][shot * 4 + offset], expected)
+    again = cut_regime([two_shot_clip], tmp_path / "shots.npz", progress=False, count=2, length=4)
+    assert np.array_equal(again["frames"], regime["frames"])   # from the cache
