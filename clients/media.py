@@ -274,22 +274,37 @@ def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = 
     low, high = -1 if first is None else first, float("inf") if last is None else last
     rgb = rgb_format(info.bits)
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            start = stream.start_time or 0
-            if low > 0:
-                container.seek(start + round(low / (info.rate * stream.time_base)), stream=stream, backward=True)
-            for index, frame in enumerate(container.decode(stream)):
-                # After a seek, frames are numbered by their time (footage from an editor is constant-rate).
-                number = index if low <= 0 else round((frame.pts - start) * stream.time_base * info.rate)
-                if number > high:
-                    break
-                if number >= low:
-                    if timestamps is not None:
-                        timestamps.append(frame.pts)
-                    yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
+        for number, frame in _numbered(path, info, low):
+            if number > high:
+                break
+            if number >= low:
+                if timestamps is not None:
+                    timestamps.append(frame.pts)
+                yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
     except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot decode video ({reason(error)})") from None
+
+
+def _numbered(path, info: VideoInfo, low: int):
+    """(frame number, decoded frame) from at or before frame ``low``: sought there and numbered by time
+    (footage from an editor is constant-rate), or, where the seek lands past ``low`` (an MPEG program stream
+    seeks near a time, not before it: measured 3 frames late), decoded from the start and numbered in order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = stream.start_time or 0
+        if low > 0:
+            container.seek(start + round(low / (info.rate * stream.time_base)), stream=stream, backward=True)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            if first is not None:
+                number = round((first.pts - start) * stream.time_base * info.rate)
+                if number <= low:
+                    yield number, first
+                    for frame in frames:
+                        yield round((frame.pts - start) * stream.time_base * info.rate), frame
+                    return
+    with av.open(str(path)) as container:
+        yield from enumerate(container.decode(container.streams.video[0]))
 
 
 def choose_encoding(info: VideoInfo, codec: str | None = None, crf: int | None = None) -> tuple[str, str, dict]:

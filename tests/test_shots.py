@@ -152,3 +152,22 @@ def test_bad_items_are_refused_in_one_line_before_a_daemon_starts(tmp_path, cont
     result = colorgrade("analyze", "--items", "items.json", cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_range_of_an_mpeg_program_stream_starts_on_its_first_frame(ffmpeg, tmp_path):
+    """Seeking an MPEG program stream lands a few frames past the time asked for; a range must still start on
+    its first frame and hold exactly the frames a decode from the start numbers so."""
+    import subprocess
+
+    import numpy as np
+
+    from colorgrade.clients import media
+
+    path = tmp_path / "clip.mpg"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-frames:v", "100",
+                    "-c:v", "mpeg2video", "-g", "12", "-f", "vob", str(path)], check=True)
+    decoded = dict(media.numbered_frames(path))
+    for first, last in ((45, 89), (3, 7), (90, 99)):
+        ranged = list(media.numbered_frames(path, first, last))
+        assert [number for number, _ in ranged] == list(range(first, last + 1))
+        assert all(np.array_equal(frame, decoded[number]) for number, frame in ranged)
