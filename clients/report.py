@@ -178,7 +178,7 @@ class Page:
     def image(self, frame: np.ndarray, side: int) -> str:
         from PIL import Image
 
-        from colorgrade.color import shrink
+        from colorgrade.color import eight_bit_rgb, shrink
 
         buffer = io.BytesIO()
         Image.fromarray(eight_bit_rgb(shrink(frame, side))).save(buffer, format="JPEG", quality=85)
@@ -198,16 +198,11 @@ def side_by_side(frames: list):
     """(number, before, after) frames as one picture: a row per frame, before left, after right."""
     from PIL import Image
 
-    from colorgrade.color import shrink
+    from colorgrade.color import eight_bit_rgb, shrink
 
     rows = [np.concatenate([shrink(before, FRAME_SIDE), shrink(after, FRAME_SIDE)], axis=1) for _, before, after in frames]
     width = min(row.shape[1] for row in rows)
     return Image.fromarray(eight_bit_rgb(np.concatenate([row[:, :width] for row in rows], axis=0)))
-
-
-def eight_bit_rgb(frame: np.ndarray) -> np.ndarray:
-    """A frame's RGB as 8-bit codes, as pictures on a page are (16-bit sources keep their top 8 bits)."""
-    return ((frame >> 8).astype(np.uint8) if frame.dtype == np.uint16 else frame)[..., :3]
 
 
 def shown_frames(path: Path, part: dict):

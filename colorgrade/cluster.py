@@ -66,14 +66,14 @@ def split_address(address: str) -> tuple[str, int]:
 def check_listening(cluster: ClusterConfig) -> None:
     """The daemon's own rule (colorgrade serve): plaintext only on loopback, or on a private address when told
     the network is private; anywhere else clients' frames and tokens would cross the network in the clear."""
-    from colorgrade.server.daemon import is_loopback, is_private
+    from colorgrade.server.daemon import check_private_address, is_loopback
 
     host, _ = split_address(cluster.listen)
-    if cluster.tls_cert or is_loopback(host) or (cluster.private_network and is_private(host)):
+    if cluster.tls_cert or is_loopback(host):
         return
     if cluster.private_network:
-        raise ValueError(f"--private-network: {host} is not a private address (10/8, 172.16/12, 192.168/16, "
-                         "fc00::/7); plaintext is allowed only on an interface of a private network")
+        check_private_address(host)   # a ConfigurationError: a ValueError, as the command reports it
+        return
     raise ValueError(f"refusing to listen on {host} in plaintext: give --tls-cert and --tls-key (or, on a private "
                      "network, --private-network and a private address)")
 

@@ -67,6 +67,7 @@ def cut_regime(clips, cache: Path, progress: bool = True, count: int = SHOTS, le
     from PIL import Image
 
     from colorgrade.clients import media
+    from colorgrade.color import eight_bit_rgb
     from colorgrade.models.paper_regime import PAPER_FRAME
 
     paths = {Path(clip).name: clip for clip in clips}
@@ -82,7 +83,7 @@ def cut_regime(clips, cache: Path, progress: bool = True, count: int = SHOTS, le
         for number, frame in media.numbered_frames(path):
             shot = wanted.get((name, number))
             if shot is not None:
-                image = Image.fromarray(np.asarray(frame if frame.dtype == np.uint8 else frame >> 8, np.uint8)[..., :3])
+                image = Image.fromarray(eight_bit_rgb(frame))
                 offset = number - plan[shot][1]
                 frames[shot * length + offset] = np.asarray(image.resize(PAPER_FRAME[::-1], Image.Resampling.BOX))
     regime = {"frames": np.stack(frames), "shots": numbers, "segments": plan}

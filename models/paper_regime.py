@@ -113,7 +113,7 @@ def train_classifier(thumbnails: torch.Tensor, training: torch.Tensor, validatio
     bar = tqdm(total=run.steps, initial=run.step, desc=f"train {run.dir.name}", unit="step", dynamic_ncols=True)
     while run.running():
         for group in optimizer.param_groups:
-            group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * run.progress()))
+            group["lr"] = run.cosine_rate(options.learning_rate)
         images, labels = _images(thumbnails, training[torch.randint(len(training), (options.batch,),
                                                                     generator=generator)])
         logits = network(images)
@@ -136,15 +136,16 @@ def train_classifier(thumbnails: torch.Tensor, training: torch.Tensor, validatio
             run.save_checkpoint(network=network.state_dict(), optimizer=optimizer.state_dict(),
                                 generator=generator.get_state())
     bar.close()
-    segments = run.segments + ([{**run.segment, "to_step": run.step}] if run.step > run.segment["from_step"] else [])
     return network.eval(), {"steps": run.step, "epochs": round(run.step / epoch_steps, 1),
-                            "minutes": round(run.elapsed() / 60, 2), "segments": segments, "options": asdict(options)}
+                            "minutes": round(run.elapsed() / 60, 2), "segments": run.all_segments(),
+                            "options": asdict(options)}
 
 
 def table_one(guesses: torch.Tensor, truth: torch.Tensor) -> dict:
     """Table 1's rows for predicted and true label indices: exact, nearest neighbour (same kind, adjacent
-    level, as ``are_neighbours`` says: never clean), total; and the confusion between levels of one kind: for each true level (clean counted as
-    level 0 of every kind), how often each level of the same kind was predicted, or another kind."""
+    level, as ``are_neighbours`` says: never clean), total; and the confusion between levels of one kind: for
+    each true level (clean counted as level 0 of every kind), how often each level of the same kind was
+    predicted, or another kind."""
     entries = catalogue()
     levels = (0,) + LEVELS
     confusion = {str(level): dict.fromkeys([*map(str, levels), "other kind"], 0) for level in levels}
@@ -233,7 +234,7 @@ def train_regime_generator(small: torch.Tensor, shots: np.ndarray, training_shot
     bar = tqdm(total=run.steps, initial=run.step, desc=f"train {run.dir.name}", unit="step", dynamic_ncols=True)
     while run.running():
         for group in opt_g.param_groups + opt_d.param_groups:
-            group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * run.progress()))
+            group["lr"] = run.cosine_rate(options.learning_rate)
         x, y = regime_windows(small, shots, training_shots, options.batch, options.frames, generator)
         losses = adversarial_step(net_g, net_d, opt_g, opt_d, x, y, options.l2_weight)
         run.step += 1
@@ -246,9 +247,8 @@ def train_regime_generator(small: torch.Tensor, shots: np.ndarray, training_shot
             run.save_checkpoint(generator=net_g.state_dict(), discriminator=net_d.state_dict(),
                                 opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), rng=generator.get_state())
     bar.close()
-    segments = run.segments + ([{**run.segment, "to_step": run.step}] if run.step > run.segment["from_step"] else [])
     return Generator(net_g, WORKING_SIZE, "cpu"), {"steps": run.step, "minutes": round(run.elapsed() / 60, 2),
-                                                   "segments": segments, "options": asdict(options)}
+                                                   "segments": run.all_segments(), "options": asdict(options)}
 
 
 EVALUATION_LABELS = ("clean",) + tuple(f"{kind}_66" for kind in KINDS)
@@ -275,7 +275,8 @@ def evaluate_on_shots(frames: np.ndarray, shots: np.ndarray, held_out: list[int]
                 pooled = np.stack([block_means(frame, 2) for frame in graded])
                 rows[name]["clean" if label == 0 else "detuned"].append({
                     "ciede2000": float(metrics.ciede2000(pooled, pooled_clean).mean()),
-                    "sharpness": float(np.mean([metrics.sharpness_retention(o, t) for o, t in zip(graded[::9], clean[::9])])),
+                    "sharpness": float(np.mean([metrics.sharpness_retention(o, t)
+                                                for o, t in zip(graded[::9], clean[::9])])),
                     "flicker": metrics.flicker(graded, clean)})
     return {name: {condition: {key: round(float(np.mean([r[key] for r in values])), 3) for key in values[0]}
                    for condition, values in conditions.items()} for name, conditions in rows.items()}

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def train(options: GeneratorOptions) -> dict:
                dynamic_ncols=True)
     while run.running():
         for group in opt_g.param_groups + opt_d.param_groups:
-            group["lr"] = options.learning_rate * 0.5 * (1 + math.cos(math.pi * run.progress()))
+            group["lr"] = run.cosine_rate(options.learning_rate)
         x, y = (t.to(device) for t in clip_batch(train_photos, options, generator, flips=options.temporal))
         l2, adversarial, loss_d = adversarial_step(net_g, net_d, opt_g, opt_d, x, y, options.l2_weight)
         run.step += 1

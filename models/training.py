@@ -2,6 +2,7 @@
 ``--resume``, the per-epoch log, keeping the best weights on validation, and the record for the card."""
 from __future__ import annotations
 
+import math
 import platform
 import shlex
 import sys
@@ -40,6 +41,11 @@ class TrainingRun:
     def running(self) -> bool:
         return self.step < self.steps and self.elapsed() < self.budget_s
 
+    def cosine_rate(self, base: float) -> float:
+        """The learning rate on a cosine from ``base`` to 0 over the run's budget (so a run cut short by its
+        minutes still anneals)."""
+        return base * 0.5 * (1 + math.cos(math.pi * self.progress()))
+
     def progress(self) -> float:
         """How far through its budget (steps or wall clock, whichever is nearer its end) the run is."""
         return min(1.0, max(self.step / self.steps, self.elapsed() / self.budget_s))
@@ -48,6 +54,11 @@ class TrainingRun:
         """Save the caller's state (networks, optimisers, random generators) with the run's own."""
         torch.save({**state, "step": self.step, "elapsed": self.elapsed(), "best": self.best,
                     "segments": self.segments + [{**self.segment, "to_step": self.step}]}, self.checkpoint_path)
+
+    def all_segments(self) -> list[dict]:
+        """The run's segments (command, machine, steps) including this one, if it trained at all."""
+        trained = self.step > self.segment["from_step"]
+        return self.segments + ([{**self.segment, "to_step": self.step}] if trained else [])
 
     def log(self, values: list[float]) -> None:
         with self.log_path.open("a") as log:
@@ -61,8 +72,7 @@ class TrainingRun:
 
     def finish(self, module: torch.nn.Module, split: dict, options) -> dict:
         """Load the best weights into ``module`` and return the record the weights and card carry."""
-        if self.step > self.segment["from_step"]:
-            self.segments.append({**self.segment, "to_step": self.step})
+        self.segments = self.all_segments()
         if self.best is not None:
             module.load_state_dict(self.best["state"])
         return {"steps": self.step, "minutes": round(self.elapsed() / 60, 2), "segments": self.segments,

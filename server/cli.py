@@ -77,7 +77,8 @@ def run_serve(args) -> int:
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
                           untrained_models=args.untrained_models, metrics_port=args.metrics_port,
-                          batch_size=args.batch_size, server_id=args.server_id, private_network=args.private_network, limits=limits)
+                          batch_size=args.batch_size, server_id=args.server_id,
+                          private_network=args.private_network, limits=limits)
     try:
         daemon = Daemon(config)
     except ConfigurationError as error:

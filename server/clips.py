@@ -42,7 +42,7 @@ import numpy as np
 
 from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
 from colorgrade.color import distill
-from colorgrade.proto.codec import CLIP_ID_PATTERN
+from colorgrade.proto.codec import CLIP_ID_PATTERN, MAX_CLIP_ID_CHARS
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
@@ -159,7 +159,7 @@ class ClipStore:
         empty for one of the server's."""
         if clip_id and not re.fullmatch(CLIP_ID_PATTERN, clip_id):
             shown = repr(clip_id) if len(clip_id) <= self.limits.max_id_chars else f"of {len(clip_id)} characters"
-            raise InvalidInput(f"clip id {shown} is not 1-64 letters, digits, '-', '_' or '.'")
+            raise InvalidInput(f"clip id {shown} is not 1-{MAX_CLIP_ID_CHARS} letters, digits, '-', '_' or '.'")
         if hero is not None:
             settings.check_matchable()
         if len(name) > self.limits.max_name_chars:

@@ -70,6 +70,14 @@ def is_private(host: str) -> bool:
     return address.is_private and not (address.is_loopback or address.is_unspecified or address.is_link_local)
 
 
+def check_private_address(host: str) -> None:
+    """``--private-network`` (of ``serve`` and ``cluster``) allows plaintext only on a private address."""
+    if not is_private(host):
+        raise ConfigurationError(
+            f"--private-network: {host} is not a private address (10/8, 172.16/12, 192.168/16, fc00::/7); "
+            "plaintext is allowed only on an interface of a private network, never on all of them")
+
+
 def check_security(config: DaemonConfig) -> None:
     for option, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
         if path and not Path(path).is_file():
@@ -79,10 +87,7 @@ def check_security(config: DaemonConfig) -> None:
     if config.unix_socket or is_loopback(config.host):
         return
     if config.private_network and not config.tls_cert:
-        if not is_private(config.host):
-            raise ConfigurationError(
-                f"--private-network: {config.host} is not a private address (10/8, 172.16/12, 192.168/16, fc00::/7); "
-                "plaintext is allowed only on an interface of a private network, never on all of them")
+        check_private_address(config.host)
         if not config.token:
             raise ConfigurationError("--private-network still needs --token-file: the proxy passes clients' tokens on")
         return

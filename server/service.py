@@ -14,10 +14,10 @@ from google.protobuf.message import DecodeError
 from colorgrade import __version__
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.proto.codec import SERVER_HEADER, MODES, cdl_to_message, decode_frame, encode_frame, lut_to_message
+from colorgrade.proto.codec import MODES, SERVER_HEADER, cdl_to_message, decode_frame, encode_frame, lut_to_message
 from colorgrade.server import protocol as msg
-from colorgrade.server.clips import (ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult, InvalidInput,
-                                     LimitExceeded, Mode, NotReady)
+from colorgrade.server.clips import (ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult,
+                                     InvalidInput, LimitExceeded, Mode, NotReady)
 from colorgrade.server.engine_pool import EngineFailed, EngineUnavailable
 
 log = logging.getLogger("colorgrade.server")

@@ -33,6 +33,11 @@ def from_float_rgb(rgb: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -
     return out
 
 
+def eight_bit_rgb(frame: np.ndarray) -> np.ndarray:
+    """A frame's RGB as 8-bit codes, as pictures on a page are (16-bit sources keep their top 8 bits)."""
+    return ((frame >> 8).astype(np.uint8) if frame.dtype == np.uint16 else frame)[..., :3]
+
+
 def thumbnail_block(height: int, width: int, size: int) -> int:
     """The largest block size that leaves both sides of a (height, width) frame at least ``size`` (1: none)."""
     return max(1, min(height, width) // size)
