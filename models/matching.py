@@ -16,7 +16,8 @@ the two frames show of the same things:
    that changed, loses its pull.
 
 The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
-leaves unexplained; the daemon blends the match with the blind correction by it (docs/notes.md).
+leaves unexplained beyond what two moments of one real shot leave (``studies/match_calibration.py``
+measures both); the daemon blends the match with the blind correction by it (docs/notes.md).
 
 numpy and OpenCV only (no torch): features, RANSAC and warping are OpenCV's.
 """
@@ -39,10 +40,12 @@ FULL_INLIERS = 28         # ... this many and more is full evidence (docs/notes.
 MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
-MAX_PAIRS = 3000          # block pairs the CDL is fitted on
+MAX_PAIRS = 1000          # block pairs the CDL is fitted on (3000 fitted no better: docs/notes.md)
 FIT_ROUNDS = 3            # robust re-weighting rounds of the fit
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
-UNEXPLAINED = 0.06        # a fit whose typical block residual reaches this (RGB distance) is not trusted
+RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) is what two moments of one real
+                          # shot leave after a right fit (noise, compression, people moving), and costs no trust
+UNEXPLAINED = 0.06        # ... from this on the fit is not trusted: the light changed, not only the grade
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Match:
     confidence: float          # in [0, 1]: 0 when the frames share too little to match
     inliers: int               # feature pairs the homography verified
     shared: float              # share of the frame the warped hero covers
+    residual: float = float("nan")   # median RGB distance the fitted CDL leaves on the corresponding blocks
 
 
 def working_rgb(frame: np.ndarray) -> np.ndarray:
@@ -115,8 +119,8 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
     residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
     evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
                 * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)
-                * np.clip(1 - residual / UNEXPLAINED, 0, 1))
-    return Match(cdl, float(evidence), inliers, shared)
+                * np.clip((UNEXPLAINED - residual) / (UNEXPLAINED - RESIDUAL_FLOOR), 0, 1))
+    return Match(cdl, float(evidence), inliers, shared, residual)
 
 
 def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:

@@ -34,6 +34,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="frames per analysis forward pass, gathered across clips (default: 8 on CUDA, 1 on CPU, "
                              "where batching is no faster); a frame's result does not depend on which frames share its batch")
+    parser.add_argument("--matchers", type=int, metavar="N",
+                        help="matcher processes for frames matched to a hero (--reference), each on a core of its "
+                             "own beside the engines (default: half the CPU cores, at least 1)")
     parser.add_argument("--tls-cert", help="PEM certificate (required off loopback)")
     parser.add_argument("--tls-key", help="PEM private key (required off loopback)")
     parser.add_argument("--token-file", help="file holding the token clients must send (required off loopback)")
@@ -77,7 +80,7 @@ def run_serve(args) -> int:
     config = DaemonConfig(host=args.host, port=args.port, unix_socket=args.unix, devices=args.devices or [None],
                           tls_cert=args.tls_cert, tls_key=args.tls_key, token=token,
                           untrained_models=args.untrained_models, metrics_port=args.metrics_port,
-                          batch_size=args.batch_size, server_id=args.server_id,
+                          batch_size=args.batch_size, matchers=args.matchers, server_id=args.server_id,
                           private_network=args.private_network, limits=limits)
     try:
         daemon = Daemon(config)
@@ -85,7 +88,8 @@ def run_serve(args) -> int:
         print(f"colorgrade serve: {error}", file=sys.stderr)
         return 2
     metrics = f"; metrics: {daemon.metrics_address}" if daemon.metrics_address else ""
-    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)}{metrics})",
+    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)}; "
+          f"matchers: {len(daemon.engines.matchers)}{metrics})",
           flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

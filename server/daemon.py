@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import socket
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -40,9 +41,15 @@ class DaemonConfig:
     untrained_models: bool = False
     metrics_port: int | None = None
     batch_size: int | None = None      # frames per analysis forward pass (None: 8 on CUDA, 1 on CPU)
+    matchers: int | None = None        # matcher processes (None: half the CPU cores, at least 1)
     server_id: str | None = None       # names this daemon in replies (None: host name @ listening address)
     private_network: bool = False      # plaintext allowed on a private address (TLS ends at a proxy before it)
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def matcher_count(self) -> int:
+        """Matchers to start: as configured, else one per two cores (the engines' torch threads take half)."""
+        return self.matchers if self.matchers is not None else max(1, (os.cpu_count() or 2) // 2)
 
     @property
     def threads(self) -> int:
@@ -139,6 +146,8 @@ class Daemon:
         """Checks the configuration, claims the address, then starts the engines: a daemon that cannot
         serve fails before any engine process exists, and one that fails later leaves none behind."""
         check_security(config)
+        if config.matcher_count < 1:
+            raise ConfigurationError(f"--matchers {config.matcher_count}: at least one matcher is needed")
         self.config = config
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -149,7 +158,7 @@ class Daemon:
         self.address = self._bind()
         self.metrics = Metrics()
         self.engines = EnginePool(config.devices, config.untrained_models, config.batch_size,
-                                  on_batch=self.metrics.batch)
+                                  on_batch=self.metrics.batch, matchers=config.matcher_count)
         try:
             self.store = ClipStore(config.limits, self.engines.description)
             self.grader = FrameGrader(self.engines, self.store, self.metrics)

@@ -15,21 +15,15 @@ Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--batch-size 
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
-import signal
-import threading
-import time
 
 import numpy as np
 import torch
-import zmq
 
 from colorgrade.color import to_float_rgb
 from colorgrade.server import protocol as msg
-
-PARENT_POLL_S = 0.5
+from colorgrade.server import worker
 
 
 class Engine:
@@ -51,15 +45,8 @@ class Engine:
 
     def handle(self, request):
         """One protocol request -> its reply (``Failure`` for input the networks cannot take)."""
-        handlers = {msg.Describe: self.describe, msg.Analyze: self.analyze, msg.GenerateFrame: self.generate_frame,
-                    msg.DescribeHero: self.describe_hero, msg.MatchFrame: self.match_frame}
-        handler = handlers.get(type(request))
-        if handler is None:
-            return msg.Failure(f"the engine does not handle {type(request).__name__}")
-        try:
-            return handler(request)
-        except Exception as error:  # at the process boundary: reported to the front end as a gRPC status
-            return msg.Failure(f"{type(error).__name__}: {error}")
+        return worker.handled({msg.Describe: self.describe, msg.Analyze: self.analyze,
+                               msg.GenerateFrame: self.generate_frame}, request)
 
     def describe(self, request: msg.Describe) -> msg.Description:
         from colorgrade.models import WEIGHTS_DIR, generator
@@ -102,71 +89,14 @@ class Engine:
         output = self.generator.output_at(small, request.center)
         return msg.GeneratedFrame(working_input=small[request.center].cpu().numpy(), working_output=output.cpu().numpy())
 
-    @staticmethod
-    def describe_hero(request: msg.DescribeHero) -> msg.HeroFeatures:
-        from colorgrade.models import matching
-
-        hero = matching.describe_hero(request.frame)
-        return msg.HeroFeatures(rgb=hero.rgb, keypoints=hero.keypoints, descriptors=hero.descriptors)
-
-    @staticmethod
-    def match_frame(request: msg.MatchFrame) -> msg.Matched:
-        from colorgrade.models import matching
-
-        hero = matching.Hero(np.asarray(request.hero.rgb), np.asarray(request.hero.keypoints),
-                             np.asarray(request.hero.descriptors))
-        found = matching.match(request.frame, hero)
-        return msg.Matched(cdl=found.cdl.to_vector(), confidence=found.confidence)
-
-
-def die_with(parent: int, socket_path: str) -> None:
-    """End this engine, removing its socket file, when the front end that started it ends, however it
-    ends (SIGKILL included: the engine is then re-parented, which a watcher thread sees within a
-    second), or when it is sent SIGTERM."""
-    def leave(*_):
-        if os.path.exists(socket_path):
-            os.unlink(socket_path)
-        try:
-            os.rmdir(os.path.dirname(socket_path))   # the pool's folder, once its last engine is gone
-        except OSError:
-            pass
-        os._exit(0)
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        leave()
-
-    signal.signal(signal.SIGTERM, leave)
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
-def serve_forever(endpoint: str, device: str | None, untrained: bool, batch_size: int | None) -> None:
-    engine = Engine(device, untrained, batch_size)
-    socket = zmq.Context.instance().socket(zmq.REP)
-    socket.bind(endpoint)
-    while True:
-        parts = socket.recv_multipart(copy=False)
-        try:
-            request = msg.decode(parts)
-        except (ValueError, KeyError, TypeError) as error:
-            reply = msg.Failure(f"malformed engine request: {error}")
-        else:
-            reply = engine.handle(request)
-        socket.send_multipart(msg.encode(reply), copy=False)
-
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("endpoint")
+    parser = worker.argument_parser(__doc__)
     parser.add_argument("--device")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--untrained", action="store_true")
-    parser.add_argument("--parent", type=int, help="pid of the front end: the engine ends when it does")
     args = parser.parse_args(argv)
-    if args.parent:
-        die_with(args.parent, args.endpoint.removeprefix("ipc://"))
-    serve_forever(args.endpoint, args.device, args.untrained, args.batch_size)
+    worker.start(args, lambda: Engine(args.device, args.untrained, args.batch_size).handle)
 
 
 if __name__ == "__main__":

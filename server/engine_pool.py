@@ -7,6 +7,7 @@ the front end, so nothing but that one request is ever lost.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import Future
 from typing import NamedTuple
 
@@ -25,6 +27,8 @@ from colorgrade.server import protocol as msg
 from colorgrade.server.batching import MicroBatcher
 
 log = logging.getLogger("colorgrade.server.engines")
+
+KEPT_HEROES = 8   # hero frames whose features the front end keeps (KeptHeroes)
 
 
 class FrameAnalysis(NamedTuple):
@@ -48,33 +52,53 @@ class EngineFailed(RuntimeError):
     """The engine answered with an error for this request (bad input it could not process)."""
 
 
-class EngineProcess:
-    """One engine worker process on one device, reached over an ipc:// socket."""
+class KeptHeroes:
+    """The features of the last ``size`` hero frames, by content: a host analysing a timeline sends the same
+    hero with every item (AnalyzeStills), and describing it is a SIFT pass as costly as a frame's match."""
 
-    def __init__(self, device: str | None, untrained: bool, socket_dir: str, batch_size: int | None = None,
-                 timeout_s: float = 120.0):
-        self.device, self.untrained, self.batch_size = device, untrained, batch_size
+    def __init__(self, size: int = KEPT_HEROES):
+        self.size = size
+        self.kept: OrderedDict[bytes, msg.HeroFeatures] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(frame: np.ndarray) -> bytes:
+        header = f"{frame.shape}{frame.dtype}".encode()
+        return hashlib.blake2b(header + np.ascontiguousarray(frame).tobytes(), digest_size=16).digest()
+
+    def get(self, frame: np.ndarray, describe) -> msg.HeroFeatures:
+        """The kept features of a frame with ``frame``'s content, else ``describe()``'s, kept."""
+        key = self.key(frame)
+        with self.lock:
+            if key in self.kept:
+                self.kept.move_to_end(key)
+                return self.kept[key]
+        features = describe()
+        with self.lock:
+            self.kept[key] = features
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        return features
+
+
+class WorkerProcess:
+    """One worker process (``python -m MODULE ENDPOINT ARGUMENTS``) reached over an ipc:// socket."""
+
+    def __init__(self, name: str, module: str, arguments: list[str], socket_dir: str, timeout_s: float = 120.0):
+        self.name, self.module, self.arguments = name, module, arguments
         self.timeout_ms = int(timeout_s * 1000)
-        self.socket_path = os.path.join(socket_dir, f"engine-{uuid.uuid4().hex[:12]}")
+        self.socket_path = os.path.join(socket_dir, f"worker-{uuid.uuid4().hex[:12]}")
         self.endpoint = f"ipc://{self.socket_path}"
         self.context = zmq.Context.instance()
         self.lock = threading.Lock()
         self.process = None
         self.socket = None
-        self.description: msg.Description | None = None
         self._start()
 
     def _start(self) -> None:
-        command = [sys.executable, "-m", "colorgrade.server.engine", self.endpoint, "--parent", str(os.getpid())]
-        if self.device:
-            command += ["--device", self.device]
-        if self.batch_size:
-            command += ["--batch-size", str(self.batch_size)]
-        if self.untrained:
-            command.append("--untrained")
+        command = [sys.executable, "-m", self.module, self.endpoint, "--parent", str(os.getpid()), *self.arguments]
         self.process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._connect()
-        self.description = msg.decode(self._request(msg.encode(msg.Describe())))
 
     def _connect(self) -> None:
         if self.socket is not None:
@@ -91,8 +115,8 @@ class EngineProcess:
                 return self.socket.recv_multipart()
             waited += 200
             if self.process.poll() is not None:
-                raise EngineUnavailable(f"engine on {self.device or 'auto'} exited with status {self.process.returncode}")
-        raise EngineUnavailable(f"engine on {self.device or 'auto'} did not answer in {self.timeout_ms / 1000:.0f} s")
+                raise EngineUnavailable(f"{self.name} exited with status {self.process.returncode}")
+        raise EngineUnavailable(f"{self.name} did not answer in {self.timeout_ms / 1000:.0f} s")
 
     def restart(self) -> None:
         if self.process.poll() is None:
@@ -101,7 +125,7 @@ class EngineProcess:
         self._start()
 
     def call(self, request):
-        """One protocol request -> its reply; retried once on a fresh engine if this one dies or hangs."""
+        """One protocol request -> its reply; retried once on a fresh worker if this one dies or hangs."""
         parts = msg.encode(request)
         with self.lock:
             for attempt in (1, 2):
@@ -127,23 +151,44 @@ class EngineProcess:
             os.unlink(self.socket_path)
 
 
+class EngineProcess(WorkerProcess):
+    """An engine worker on one device: the networks, described once they are loaded."""
+
+    def __init__(self, device: str | None, untrained: bool, socket_dir: str, batch_size: int | None = None,
+                 timeout_s: float = 120.0):
+        self.device = device
+        self.description: msg.Description | None = None
+        arguments = (["--device", device] if device else []) + (["--batch-size", str(batch_size)] if batch_size else [])
+        super().__init__(f"engine on {device or 'auto'}", "colorgrade.server.engine",
+                         arguments + (["--untrained"] if untrained else []), socket_dir, timeout_s)
+
+    def _start(self) -> None:
+        super()._start()
+        self.description = msg.decode(self._request(msg.encode(msg.Describe())))
+
+
 class EnginePool:
-    """Engines, one per device. Analysis goes through a micro-batcher (frames of any clips share a
-    forward pass); generator work takes turns among the engines (round robin)."""
+    """Engines, one per device, and matchers. Analysis goes through a micro-batcher (frames of any clips
+    share a forward pass); generator work takes turns among the engines, matching among the matchers
+    (round robin), so a frame's match runs while the engines analyse."""
 
     def __init__(self, devices: list[str | None], untrained: bool = False, batch_size: int | None = None,
-                 max_wait_s: float = 0.002, on_batch=lambda size: None):
-        # The engines' sockets live in a folder of this pool's own, removed with it.
+                 max_wait_s: float = 0.002, on_batch=lambda size: None, matchers: int = 1):
+        # The workers' sockets live in a folder of this pool's own, removed with it.
         self.socket_dir = tempfile.mkdtemp(prefix="colorgrade-engines-")
-        self.engines = []
+        self.engines, self.matchers = [], []
         try:
             for device in devices:
                 self.engines.append(EngineProcess(device, untrained, self.socket_dir, batch_size))
+            for number in range(1, matchers + 1):
+                self.matchers.append(WorkerProcess(f"matcher {number}", "colorgrade.server.matcher", [],
+                                                   self.socket_dir))
         except BaseException:
-            self._close_engines()
+            self._close_workers()
             raise
-        self._next = 0
+        self._next = {"engines": 0, "matchers": 0}
         self._lock = threading.Lock()
+        self.heroes = KeptHeroes()
         self.batcher = MicroBatcher([(functools.partial(self._analyze_batch, engine), engine.description.batch_size)
                                      for engine in self.engines], max_wait_s, on_batch)
 
@@ -156,11 +201,13 @@ class EnginePool:
     def devices(self) -> list[str]:
         return [engine.description.device for engine in self.engines]
 
-    def pick(self) -> EngineProcess:
+    def pick(self, kind: str = "engines") -> WorkerProcess:
+        """The next of the engines (or of the matchers), in turn."""
+        workers = getattr(self, kind)
         with self._lock:
-            engine = self.engines[self._next % len(self.engines)]
-            self._next += 1
-            return engine
+            index = self._next[kind]
+            self._next[kind] += 1
+        return workers[index % len(workers)]
 
     @staticmethod
     def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[FrameAnalysis]:
@@ -172,11 +219,11 @@ class EnginePool:
         return self.batcher.submit(frame)
 
     def describe_hero(self, frame: np.ndarray) -> msg.HeroFeatures:
-        """What matching needs of a hero frame, computed once per clip (or per stills call)."""
-        return self.pick().call(msg.DescribeHero(frame))
+        """What matching needs of a hero frame (computed once per clip, and kept for heroes sent again)."""
+        return self.heroes.get(frame, lambda: self.pick("matchers").call(msg.DescribeHero(frame)))
 
     def match(self, frame: np.ndarray, hero: msg.HeroFeatures) -> msg.Matched:
-        return self.pick().call(msg.MatchFrame(frame, hero))
+        return self.pick("matchers").call(msg.MatchFrame(frame, hero))
 
     def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""
@@ -184,9 +231,9 @@ class EnginePool:
 
     def close(self) -> None:
         self.batcher.close()
-        self._close_engines()
+        self._close_workers()
 
-    def _close_engines(self) -> None:
-        for engine in self.engines:
-            engine.close()
+    def _close_workers(self) -> None:
+        for worker in self.engines + self.matchers:
+            worker.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -124,10 +124,12 @@ class Corrector(nn.Module):
 
 def train_corrector(photos: PhotoSet, steps: int, histogram: bool = False, reference: bool = False,
                     batch: int = 128, seed: int = 0, learning_rate: float = 2e-3, clean_share: float = 0.3,
-                    noise: float = 0.01) -> Corrector:
+                    noise: float = 0.01, unrelated_share: float = 0.0) -> Corrector:
     """The analysis trainer's correction half alone: mixtures (``clean_share`` clean), the CDL applied and
     scored in CIE Lab, the confidence trained on the share of error removed; cosine schedule. With
-    ``reference``, each crop comes with another clean crop of the same photo."""
+    ``reference``, each crop comes with another clean crop of the same photo, or for ``unrelated_share``
+    of them a crop of another photo (negatives: the corrector learns not to carry another scene's colours
+    over, and its confidence learns what such a reference is worth)."""
     torch.manual_seed(seed)
     corrector = Corrector(histogram, reference)
     optimiser = torch.optim.AdamW(corrector.parameters(), lr=learning_rate, weight_decay=1e-4)
@@ -138,7 +140,9 @@ def train_corrector(photos: PhotoSet, steps: int, histogram: bool = False, refer
             group["lr"] = learning_rate_at(learning_rate, step, step / steps)
         which = torch.randint(len(photos), (batch,), generator=generator)
         clean = photos.random_crops(batch, (THUMBNAIL, THUMBNAIL), generator, which=which)
-        references = photos.random_crops(batch, (THUMBNAIL, THUMBNAIL), generator, which=which) if reference else None
+        references = photos.random_crops(batch, (THUMBNAIL, THUMBNAIL), generator,
+                                         which=negatives(which, len(photos), unrelated_share, generator)) \
+            if reference else None
         mixed = with_mixtures(clean, sampler, generator, clean_share)
         grain = torch.randn(clean.shape, generator=generator) * noise
         inputs, clean = (mixed + grain).clamp(0, 1), (clean + grain).clamp(0, 1)
@@ -150,6 +154,17 @@ def train_corrector(photos: PhotoSet, steps: int, histogram: bool = False, refer
         loss.backward()
         optimiser.step()
     return corrector.eval()
+
+
+def negatives(which: torch.Tensor, count: int, share: float, generator: torch.Generator) -> torch.Tensor:
+    """The photos the references come from: ``which``, with ``share`` of them swapped for another photo
+    (shifted by 1..count-1, so never the crop's own). No draws when ``share`` is 0, so the study's
+    published runs replay unchanged."""
+    if share <= 0:
+        return which
+    unrelated = torch.rand(len(which), generator=generator) < share
+    others = (which + torch.randint(1, max(2, count), (len(which),), generator=generator)) % count
+    return torch.where(unrelated, others, which)
 
 
 def reference_view(clean: torch.Tensor) -> torch.Tensor:

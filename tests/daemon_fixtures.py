@@ -35,8 +35,13 @@ class RunningDaemon:
         raise RuntimeError(f"daemon did not start: {line} {self.log.read()}")
 
     def engine_pids(self):
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", "colorgrade.server.engine"],
-                             capture_output=True, text=True).stdout
+        return self.worker_pids("colorgrade.server.engine")
+
+    def matcher_pids(self):
+        return self.worker_pids("colorgrade.server.matcher")
+
+    def worker_pids(self, module: str):
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", module], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
     def __enter__(self):

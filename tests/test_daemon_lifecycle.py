@@ -115,8 +115,9 @@ def test_streams_past_the_cap_are_refused_and_health_always_answers():
 
 
 def test_sigterm_ends_the_daemon_and_its_engines_with_nothing_left_behind():
-    daemon = RunningDaemon("--port", "0", "--untrained-models", "--grace", "1")
-    engines = daemon.engine_pids()
+    daemon = RunningDaemon("--port", "0", "--untrained-models", "--grace", "1", "--matchers", "2")
+    engines = daemon.engine_pids() + daemon.matcher_pids()
+    assert len(engines) == 3
     folders = socket_folders(engines)
     with GradeClient(daemon.address) as client:
         clip = client.open_clip()
@@ -134,7 +135,7 @@ def test_sigterm_ends_the_daemon_and_its_engines_with_nothing_left_behind():
 
 def test_sigkill_of_the_front_end_takes_its_engines_and_their_sockets():
     daemon = RunningDaemon("--port", "0", "--untrained-models")
-    engines = daemon.engine_pids()
+    engines = daemon.engine_pids() + daemon.matcher_pids()
     folders = socket_folders(engines)
     assert engines and folders and all(os.path.isdir(folder) for folder in folders)
     daemon.process.kill()
@@ -151,6 +152,7 @@ def serve(*args):
 @pytest.mark.parametrize("args, message", [
     (["--tls-cert", "missing.pem", "--tls-key", "missing.key"], "--tls-cert missing.pem: no such file"),
     (["--token-file", "missing.txt"], "--token-file missing.txt: No such file or directory"),
+    (["--matchers", "0"], "--matchers 0: at least one matcher is needed"),
 ])
 def test_a_failed_start_is_one_line_and_starts_no_engine(args, message):
     result = serve("--port", "0", "--untrained-models", *args)

@@ -1,5 +1,7 @@
 """Matching to a hero frame: the CDL fit, the matcher on real photos, and the daemon and commands that serve it."""
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ from colorgrade.color.fit import fit_cdl
 from colorgrade.models import matching, metrics
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.codec import encode_frame
+from colorgrade.server.engine_pool import KeptHeroes
 from conftest import SAMPLES
 from daemon_fixtures import RunningDaemon
 
@@ -91,6 +94,43 @@ def test_the_daemon_matches_stills_and_clips_and_falls_back_on_another_scene(dae
         assert all(r.reference_used for r in graded)
         np.testing.assert_allclose(graded[1].cdl.to_vector(), matched.cdl.to_vector(), atol=1e-9)   # the same frames
         assert delta_e(graded[1].frame, clean) < 1.5
+
+
+def test_a_killed_matcher_is_restarted_and_the_match_is_the_same(daemon):
+    """Matching runs in processes of its own beside the engine; one that dies is started again and the
+    frame in flight is matched again, to the same result."""
+    hero, clean = framings("garden")
+    shot = apply(CAST, clean)
+    with GradeClient(daemon.address) as client:
+        before, = client.analyze([shot], reference=hero)
+        killed = daemon.matcher_pids()
+        assert killed
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        clip = client.open_clip(mode="parameters", window_radius=0, reference=hero)   # describes the hero anew
+        after = list(client.stream(clip, [shot] * 2))
+        assert set(daemon.matcher_pids()).isdisjoint(killed) and daemon.matcher_pids()
+        for result in after:
+            np.testing.assert_array_equal(result.cdl.to_vector(), before.cdl.to_vector())
+            assert result.match_confidence == before.match_confidence
+
+
+def test_a_hero_sent_again_is_described_once():
+    calls = []
+
+    def describe():
+        calls.append(1)
+        return object()
+
+    kept = KeptHeroes(size=2)
+    hero = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    first = kept.get(hero, describe)
+    assert kept.get(hero.copy(), describe) is first and len(calls) == 1          # same content, another array
+    assert kept.get(hero.reshape(2, 8, 3), describe) is not first               # the same bytes, another shape
+    kept.get(hero + 1, describe)                                                 # a third hero: the first goes
+    assert len(calls) == 3
+    kept.get(hero, describe)
+    assert len(calls) == 4
 
 
 def test_a_reference_is_refused_clearly_where_it_cannot_be_used(daemon):

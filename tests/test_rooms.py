@@ -1,6 +1,7 @@
 """The floors of the house (DESIGN.md, Layout; docs/notes.md, the house): every room imports only the rooms
 its row of the table allows, the colour layer, the wire, the clients and the daemon's front end never load
-torch, and only the engine workers load the models."""
+torch, and only the workers load the models (the engine the networks, the matcher OpenCV's matching
+without torch)."""
 import ast
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from colorgrade.clients import GradeClient
 from conftest import REPO
 from daemon_fixtures import RunningDaemon
 
+WORKER_FILES = ("engine.py", "matcher.py", "worker.py")   # the processes the front end starts, not imports
 # Room -> (its files, the colorgrade rooms it may import besides itself, third-party imports it may use).
 # "colorgrade" alone is the package root (its version and the samples' folder): every room may read it.
 ROOMS = {
@@ -23,15 +25,16 @@ ROOMS = {
                 {"color", "proto"}, {"numpy", "grpc", "av", "PIL", "tifffile", "tqdm", "opentimelineio"}),
     "models": (sorted((REPO / "models").glob("*.py")), {"color"},
                {"numpy", "torch", "PIL", "safetensors", "tqdm", "cv2"}),
-    "server front end": ([p for p in sorted((REPO / "server").glob("*.py")) if p.name != "engine.py"],
+    "server front end": ([p for p in sorted((REPO / "server").glob("*.py")) if p.name not in WORKER_FILES],
                          {"color", "proto"}, {"numpy", "google", "grpc", "grpc_health", "grpc_reflection", "zmq"}),
-    "server engine": ([REPO / "server" / "engine.py"], {"color", "proto", "server", "models"},
-                      {"numpy", "torch", "zmq"}),
+    "server workers": ([REPO / "server" / name for name in WORKER_FILES], {"color", "proto", "server", "models"},
+                       {"numpy", "torch", "zmq", "cv2"}),
 }
 ROOM_OF_MODULE = {"colorgrade.color": "color", "colorgrade.proto": "proto", "colorgrade.clients": "clients",
                   "colorgrade.models": "models", "colorgrade.server": "server", "colorgrade.evaluation": "top floor",
                   "colorgrade.cli": "top floor", "colorgrade.table1": "top floor",
                   "colorgrade.cluster": "top floor"}
+WORKER_MODULES = {f"colorgrade.server.{name[:-3]}" for name in WORKER_FILES}
 TORCH_FREE = [path for room in ("color", "proto", "clients", "server front end") for path in ROOMS[room][0]]
 
 
@@ -55,7 +58,7 @@ def room_of(module: str) -> str | None:
 
 def outside_the_table(room: str, path: Path) -> list[str]:
     _, rooms, third_party = ROOMS[room]
-    own = {"server front end": "server", "server engine": "server"}.get(room, room)
+    own = {"server front end": "server", "server workers": "server"}.get(room, room)
     wrong = []
     for module in imported_modules(path):
         top = module.split(".")[0]
@@ -63,7 +66,7 @@ def outside_the_table(room: str, path: Path) -> list[str]:
             target = room_of(module)
             if target is not None and target != own and target not in rooms:
                 wrong.append(module)
-            if room == "server front end" and target == "server" and module == "colorgrade.server.engine":
+            if room == "server front end" and module in WORKER_MODULES:
                 wrong.append(module)
         elif top not in sys.stdlib_module_names | third_party | {"__future__"}:
             wrong.append(module)
@@ -105,13 +108,14 @@ def loads_libtorch(pid: int) -> bool:
     return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_running_front_end_never_loads_torch_while_its_engine_does():
-    daemon = RunningDaemon("--port", "0", "--untrained-models")
+def test_running_front_end_and_matcher_never_load_torch_while_the_engine_does():
+    daemon = RunningDaemon("--port", "0", "--untrained-models", "--matchers", "1")
     try:
         rng = np.random.default_rng(0)
         frames = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(4)]
         with GradeClient(daemon.address) as client:
             client.analyze(frames[:1])
+            client.analyze(frames[:1], reference=frames[1])
             for mode in ("parameters", "cdl_frames", "generator_frames", "generator_lut"):
                 clip = client.open_clip(mode=mode, window_radius=1, return_lut=True)
                 assert len(list(client.stream(clip, frames))) == len(frames)
@@ -120,5 +124,7 @@ def test_running_front_end_never_loads_torch_while_its_engine_does():
         engines = daemon.engine_pids()
         assert engines and all(loads_libtorch(pid) for pid in engines)   # the check can see torch
         assert not loads_libtorch(daemon.process.pid)
+        matchers = daemon.matcher_pids()
+        assert len(matchers) == 1 and not loads_libtorch(matchers[0])
     finally:
         daemon.stop()
