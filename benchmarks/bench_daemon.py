@@ -1,6 +1,6 @@
 """Daemon throughput, measured side by side in one run (prints ratios; asserts nothing).
 
-    .venv/bin/python benchmarks/bench_daemon.py [--frames 40] [--untrained-models]
+    .venv/bin/python benchmarks/bench_daemon.py [--frames 40] [--untrained-models] [--sections 1 5]
 
 1. CDL-frames mode, 1080p uint8 and uint16, streamed through the daemon, against
    (a) a raw gRPC echo of the same frames (the transport ceiling on this machine) and
@@ -114,67 +114,90 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--generator-frames", type=int, default=12)
     parser.add_argument("--untrained-models", action="store_true")
+    parser.add_argument("--sections", nargs="+", type=int, default=[1, 2, 3, 4, 5], metavar="N",
+                        help="which of the numbered measurements to run (default: all)")
+    parser.add_argument("--matchers", type=int, help="the daemon's matcher processes (default: its own default)")
     parser.add_argument("--echo-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         echo_server_main(args.echo_server)
         return
-    daemon = RunningDaemon("--port", "0", *(["--untrained-models"] if args.untrained_models else []))
+    daemon = RunningDaemon("--port", "0", *(["--untrained-models"] if args.untrained_models else []),
+                           *(["--matchers", str(args.matchers)] if args.matchers else []))
     try:
         with GradeClient(daemon.address) as client, tempfile.TemporaryDirectory() as folder:
-            print(f"engines: {client.info().devices}\n")
-            print("1. CDL-frames mode, 1080p, window radius 2      frames/s   vs echo   vs ffmpeg lut3d")
-            for dtype in (np.uint8, np.uint16):
-                frames = make_frames(args.frames, dtype)
-                daemon_rate, cdl = daemon_fps(client, frames)
-                echo_rate = echo_fps(frames)
-                ffmpeg_rate = ffmpeg_fps(frames, cdl, Path(folder))
-                print(f"   {np.dtype(dtype).name:<7} daemon {daemon_rate:7.1f}   echo {echo_rate:7.1f}   "
-                      f"ffmpeg {ffmpeg_rate:7.1f}   -> {daemon_rate / echo_rate:5.2f} x echo, "
-                      f"{daemon_rate / ffmpeg_rate:5.2f} x ffmpeg")
-
-            thumbnails = [shrink(f) for f in make_frames(args.frames, np.uint8)]
-            rate, _ = daemon_fps(client, thumbnails, mode="parameters")
-            sent = pb.StreamRequest(clip_id="x" * 32, frame=encode_frame(thumbnails[0])).ByteSize()
-            clip = client.open_clip(mode="parameters", window_radius=0)
-            reply = client.stub.GradeFrame(pb.GradeFrameRequest(clip_id=clip, index=0,
-                                                                frames=[encode_frame(thumbnails[0])]))
-            print(f"\n2. Parameters mode, {thumbnails[0].shape[1]}x{thumbnails[0].shape[0]} thumbnails: "
-                  f"{rate:.1f} frames/s; {sent} bytes up, {reply.ByteSize()} bytes down per frame "
-                  f"(a 1080p uint8 frame is {1920 * 1080 * 3} bytes)")
-
-            still = Path(folder) / "still.png"
-            write_image(still, make_frames(1, np.uint8)[0])
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still)], check=True,
-                           capture_output=True)
-            cold = time.perf_counter() - started
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still), "--server", daemon.address],
-                           check=True, capture_output=True)
-            warm = time.perf_counter() - started
-            print(f"\n3. One still through the CLI: cold (private daemon) {cold:.2f} s, warm daemon {warm:.2f} s "
-                  f"-> warm is {cold / warm:.1f} x faster")
-
-            small = [f[::2, ::2].copy() for f in make_frames(args.generator_frames, np.uint8)]
-            print("\n4. Generator modes, 960x540 uint8                 frames/s")
-            for mode, settings in (("generator_frames", {}), ("generator_lut", {}), ("generator_lut", {"blend_radius": 1})):
-                rate, _ = daemon_fps(client, small, mode=mode, **settings)
-                print(f"   {mode:<17} {str(settings or ''):<20} {rate:7.2f}")
-
-            print("\n5. Matching to a hero, 256-px thumbnails        blind      matched   matched / blind")
-            hero, shot = hero_and_shot()
-            blind_still = seconds_per_call(lambda: client.analyze([shot]))
-            matched_still = seconds_per_call(lambda: client.analyze([shot], reference=hero))
-            print(f"   a still (AnalyzeStills)  s/call  {blind_still:9.4f}  {matched_still:9.4f}   "
-                  f"{matched_still / blind_still:5.2f} x")
-            shots = [shot] * args.frames
-            blind_rate, _ = daemon_fps(client, shots, mode="parameters")
-            matched_rate, _ = daemon_fps(client, shots, mode="parameters", reference=hero)
-            print(f"   a shot (parameters)      frames/s {blind_rate:8.1f}  {matched_rate:9.1f}   "
-                  f"{blind_rate / matched_rate:5.2f} x the time")
+            print(f"engines: {client.info().devices}; matcher processes: {len(daemon.matcher_pids())}\n")
+            if 1 in args.sections:
+                cdl_frames_against_echo_and_ffmpeg(client, args.frames, Path(folder))
+            if 2 in args.sections:
+                parameters_mode(client, args.frames)
+            if 3 in args.sections:
+                cold_and_warm_start(daemon, Path(folder))
+            if 4 in args.sections:
+                generator_modes(client, args.generator_frames)
+            if 5 in args.sections:
+                matching_against_blind(client, args.frames)
     finally:
         daemon.stop()
+
+
+def cdl_frames_against_echo_and_ffmpeg(client, count: int, folder: Path) -> None:
+    print("1. CDL-frames mode, 1080p, window radius 2      frames/s   vs echo   vs ffmpeg lut3d")
+    for dtype in (np.uint8, np.uint16):
+        frames = make_frames(count, dtype)
+        daemon_rate, cdl = daemon_fps(client, frames)
+        echo_rate = echo_fps(frames)
+        ffmpeg_rate = ffmpeg_fps(frames, cdl, folder)
+        print(f"   {np.dtype(dtype).name:<7} daemon {daemon_rate:7.1f}   echo {echo_rate:7.1f}   "
+              f"ffmpeg {ffmpeg_rate:7.1f}   -> {daemon_rate / echo_rate:5.2f} x echo, "
+              f"{daemon_rate / ffmpeg_rate:5.2f} x ffmpeg")
+
+
+def parameters_mode(client, count: int) -> None:
+    thumbnails = [shrink(f) for f in make_frames(count, np.uint8)]
+    rate, _ = daemon_fps(client, thumbnails, mode="parameters")
+    sent = pb.StreamRequest(clip_id="x" * 32, frame=encode_frame(thumbnails[0])).ByteSize()
+    clip = client.open_clip(mode="parameters", window_radius=0)
+    reply = client.stub.GradeFrame(pb.GradeFrameRequest(clip_id=clip, index=0, frames=[encode_frame(thumbnails[0])]))
+    print(f"\n2. Parameters mode, {thumbnails[0].shape[1]}x{thumbnails[0].shape[0]} thumbnails: "
+          f"{rate:.1f} frames/s; {sent} bytes up, {reply.ByteSize()} bytes down per frame "
+          f"(a 1080p uint8 frame is {1920 * 1080 * 3} bytes)")
+
+
+def cold_and_warm_start(daemon, folder: Path) -> None:
+    still = folder / "still.png"
+    write_image(still, make_frames(1, np.uint8)[0])
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still)], check=True, capture_output=True)
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(still), "--server", daemon.address],
+                   check=True, capture_output=True)
+    warm = time.perf_counter() - started
+    print(f"\n3. One still through the CLI: cold (private daemon) {cold:.2f} s, warm daemon {warm:.2f} s "
+          f"-> warm is {cold / warm:.1f} x faster")
+
+
+def generator_modes(client, count: int) -> None:
+    small = [f[::2, ::2].copy() for f in make_frames(count, np.uint8)]
+    print("\n4. Generator modes, 960x540 uint8                 frames/s")
+    for mode, settings in (("generator_frames", {}), ("generator_lut", {}), ("generator_lut", {"blend_radius": 1})):
+        rate, _ = daemon_fps(client, small, mode=mode, **settings)
+        print(f"   {mode:<17} {str(settings or ''):<20} {rate:7.2f}")
+
+
+def matching_against_blind(client, count: int) -> None:
+    print("\n5. Matching to a hero, 256-px thumbnails        blind      matched   matched / blind")
+    hero, shot = hero_and_shot()
+    blind_still = seconds_per_call(lambda: client.analyze([shot]))
+    matched_still = seconds_per_call(lambda: client.analyze([shot], reference=hero))
+    print(f"   a still (AnalyzeStills)  s/call  {blind_still:9.4f}  {matched_still:9.4f}   "
+          f"{matched_still / blind_still:5.2f} x")
+    shots = [shot] * count
+    blind_rate, _ = daemon_fps(client, shots, mode="parameters")
+    matched_rate, _ = daemon_fps(client, shots, mode="parameters", reference=hero)
+    print(f"   a shot (parameters)      frames/s {blind_rate:8.1f}  {matched_rate:9.1f}   "
+          f"{blind_rate / matched_rate:5.2f} x the time")
 
 
 def hero_and_shot():

@@ -11,9 +11,9 @@ interleaved with other clips. Averaging over the window is also what keeps the g
 flickering: a CDL that moves only as fast as the window slides.
 
 With a hero frame (``OpenClip``'s reference), each frame's analysis is its blind analysis moved toward
-its match to the hero as far as the match is sure (``FrameAnalysis.matched``); the hero's features are
-computed once, when the clip opens, and the window averages matched CDLs exactly as it averages blind
-ones.
+its match to the hero as far as the match is sure (``FrameAnalysis.matched``); the match runs in a
+matcher process while the engine analyses the frame blind. The hero's features are computed once, when
+the clip opens, and the window averages matched CDLs exactly as it averages blind ones.
 
 Each frame goes through a network once: its analysis (analysis modes) or its generator output at
 working size (generator modes) is cached while a window still needs it. Analyses of frames from

@@ -1,6 +1,7 @@
-"""The messages between the front end and an engine worker: typed, in one module both sides import.
+"""The messages between the front end and its workers: typed, in one module both sides import.
 
-Each request is a dataclass; the engine answers each with the reply dataclass named beside it, or
+Each request is a dataclass; the worker (the engine: ``Describe``, ``Analyze``, ``GenerateFrame``; a
+matcher: ``DescribeHero``, ``MatchFrame``) answers each with the reply dataclass named beside it, or
 with ``Failure``. On the pyzmq hop a message is multipart: a JSON header naming the message type
 and its plain fields, then one zero-copy buffer per array. A field typed ``X | None`` is optional:
 ``None`` travels as JSON null, never as an empty array.
