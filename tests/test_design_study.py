@@ -84,3 +84,30 @@ def test_clips_are_scored_per_condition_against_leaving_them_alone():
     assert report["white balance drift"]["none"] > 0
     text = design_study.format_video({"steps": 0, "clips": {"still": 3}, "conditions": report})
     assert "reference" in text and "mixture drift" in text
+
+def test_negatives_swap_a_share_of_references_for_other_photos_and_draw_nothing_at_zero():
+    which = torch.arange(1000) % 7
+    generator = torch.Generator().manual_seed(0)
+    untouched = design_study.negatives(which, 7, 0.0, generator)
+    assert untouched is which and torch.equal(generator.get_state(), torch.Generator().manual_seed(0).get_state())
+    swapped = design_study.negatives(which, 7, 0.25, generator)
+    changed = swapped != which
+    assert 0.2 < changed.float().mean() < 0.3                # about the share asked for, never the crop's own photo
+    assert bool(((swapped >= 0) & (swapped < 7)).all())
+
+
+def test_the_learned_reference_designs_grade_a_shot_and_fall_back_where_nothing_is_verified():
+    from colorgrade.color import CDL
+    from colorgrade.models.data import load_photo
+    from colorgrade.models.evaluate_match import framings
+    from studies.match_designs import learned_methods
+
+    untrained = design_study.Corrector(reference=True).eval()   # its head is the identity: no change at all
+    methods = learned_methods(untrained)
+    hero, shot = framings(load_photo(SAMPLES / "photos" / "garden.png", 320))
+    cast = CDL(slope=(1.15, 1.0, 0.8)).apply(shot)
+    np.testing.assert_allclose(methods["(c) learned reference corrector"](cast, hero), cast, atol=1e-6)
+    # (d): the verified match where there is one (near the clean shot), (c) where the hero is another scene.
+    assert np.abs(methods["(d) match, else (c)"](cast, hero) - shot).mean() < np.abs(cast - shot).mean() / 2
+    stranger, _ = framings(load_photo(SAMPLES / "photos" / "aqua.png", 320))
+    np.testing.assert_allclose(methods["(d) match, else (c)"](cast, stranger), cast, atol=1e-6)
