@@ -40,8 +40,8 @@ FULL_INLIERS = 28         # ... this many and more is full evidence (docs/notes.
 MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
-MAX_PAIRS = 1000          # block pairs the CDL is fitted on (3000 fitted no better: docs/notes.md)
-FIT_ROUNDS = 3            # robust re-weighting rounds of the fit
+MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/notes.md)
+FIT_ROUNDS = 2            # robust re-weighting rounds of the fit (a third changed nothing: docs/notes.md)
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
 RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) is what two moments of one real
                           # shot leave after a right fit (noise, compression, people moving), and costs no trust
