@@ -130,18 +130,23 @@ def peer_methods() -> dict:
 
 def evaluate_matching(args) -> dict:
     """The match cases on ``--count`` test photos and the first ``--frames`` frames of each clip."""
+    from colorgrade.clients.continuity import continuity
     from colorgrade.models.analysis import load
     from colorgrade.models.data import list_photos, split_photos
-    from colorgrade.models.evaluate_match import evaluate_clips, evaluate_photos, product_methods, summarise
+    from colorgrade.models.evaluate_match import (evaluate_clips, evaluate_continuity, evaluate_photos, product_methods,
+                                                  summarise)
 
-    methods = {**product_methods(load(args.weights, args.device)), **peer_methods()}
+    analyzer = load(args.weights, args.device)
+    methods = {**product_methods(analyzer), **peer_methods()}
     photos = split_photos(list_photos(args.photos))["test"][:args.count] if args.count else []
     rows = evaluate_photos(photos, methods, progress=not args.json) if photos else {}
     clip_rows, flicker = evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json) \
         if args.clips else ({}, {})
     rows.update(clip_rows)
     return {"photos": len(photos), "clips": len(args.clips), "frames": args.frames,
-            "peers": sorted(m for m in methods if m.startswith("color-matcher")), "cases": summarise(rows, flicker)}
+            "peers": sorted(m for m in methods if m.startswith("color-matcher")), "cases": summarise(rows, flicker),
+            "continuity": evaluate_continuity(photos, continuity, analyzer, progress=not args.json)
+            if len(photos) >= 2 else None}
 
 
 def run_eval(args) -> int:
@@ -157,10 +162,13 @@ def run_eval(args) -> int:
             print(json.dumps(report, indent=2) if args.json else format_table1(report))
             return 0
         if args.network == "match":
-            from colorgrade.models.evaluate_match import format_match_report
+            from colorgrade.models.evaluate_match import format_continuity_report, format_match_report
 
             report = evaluate_matching(args)
-            print(json.dumps(report, indent=2) if args.json else format_match_report(report["cases"]))
+            text = format_match_report(report["cases"])
+            if report["continuity"]:
+                text += "\n" + format_continuity_report(report["continuity"])
+            print(json.dumps(report, indent=2) if args.json else text)
             return 0
         if args.network == "video":
             from colorgrade.models.evaluate import format_video_report

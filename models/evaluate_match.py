@@ -15,10 +15,18 @@ Cases (each target graded by every method, CIEDE2000 to its goal on 2x2 means):
   clean frames (harm).
 - **real montage**: the same erroneous frames matched to another clip's hero.
 
+Continuity (``evaluate_continuity``): reels of two scenes, each scene three framings of one test photo
+(top left, bottom right, centre), every shot with errors of its own; graded shot by shot (none, blind)
+and by one-click continuity. The **spread** is what continuity must hide: ΔE00 between two shots of a
+scene where they show the same part of the photo; the **error** is each shot's ΔE00 to its clean framing.
+
 Methods are functions ``(shot, hero) -> graded shot`` on float32 (H, W, 3) frames; the command adds
 the peers (``colorgrade.evaluation``), so no peer's code is imported here.
 """
 from __future__ import annotations
+
+from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -39,6 +47,9 @@ PHOTO_CASES = ("same scene, other framing, 1-3 errors", "the hero carries a look
 HERO_ITSELF = "(the hero itself, as a frame)"
 CLIP_CASES = ("real clips, hero from the same shot, 1-2 errors", "real clips, clean frames, own hero (harm)",
               "real montage, hero from another clip, 1-2 errors")
+
+
+SCENE_FRAMINGS = ((0.0, 0.0), (1.0, 1.0), (0.5, 0.5))   # where a scene's shots lie: top left, bottom right, centre
 
 
 def framings(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,4 +206,94 @@ def format_match_report(report: dict) -> str:
             better = f"  ({100 * summary['better']:.0f} % better)" if "better" in summary else ""
             flicker = f"  [{summary['flicker']:.2f}]" if "flicker" in summary else ""
             lines.append(f"  {method:<34}{summary['mean']:7.2f} {summary['median']:7.2f}{better}{flicker}")
+    return "\n".join(lines)
+
+
+class LocalGrader:
+    """What continuity asks of a daemon, in process: ``analyze(frames, reference=None)``, each frame's blind
+    analysis moved toward its match to the reference by the match's confidence, as the daemon serves it."""
+
+    def __init__(self, analyzer: Analyzer):
+        self.analyzer = analyzer
+
+    def analyze(self, frames, reference=None) -> list[SimpleNamespace]:
+        blind = self.analyzer.analyze(frames)
+        if reference is None:
+            return [SimpleNamespace(cdl=b.cdl, confidence=b.confidence, match_confidence=None, reference_used=False)
+                    for b in blind]
+        hero = matching.describe_hero(reference)
+        results = []
+        for frame, analysed in zip(frames, blind):
+            found = matching.match(frame, hero)
+            vector = analysed.cdl.to_vector()
+            results.append(SimpleNamespace(
+                cdl=CDL.from_vector(vector + found.confidence * (found.cdl.to_vector() - vector)),
+                confidence=analysed.confidence, match_confidence=found.confidence,
+                reference_used=found.confidence > 0))
+        return results
+
+
+def scene_framings(photo: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """A scene's shots: ``SCENE_FRAMINGS`` crops of a photo (the size ``framings`` cuts), each with its corner."""
+    height, width = photo.shape[:2]
+    crop_height, crop_width = int(height * FRAMING[0]), int(width * FRAMING[1])
+    corners = [(int((height - crop_height) * y), int((width - crop_width) * x)) for y, x in SCENE_FRAMINGS]
+    return [(photo[y:y + crop_height, x:x + crop_width], (y, x)) for y, x in corners]
+
+
+def scene_spread(graded: list[np.ndarray], corners: list[tuple[int, int]]) -> float:
+    """Mean ΔE00 between every two shots of a scene over the part of the photo both show."""
+    height, width = graded[0].shape[:2]
+    differences = []
+    for (a, (ay, ax)), (b, (by, bx)) in combinations(zip(graded, corners), 2):
+        top, left = max(ay, by), max(ax, bx)
+        bottom, right = min(ay, by) + height, min(ax, bx) + width
+        differences.append(frame_delta_e(a[top - ay:bottom - ay, left - ax:right - ax],
+                                         b[top - by:bottom - by, left - bx:right - bx]))
+    return float(np.mean(differences))
+
+
+def evaluate_continuity(paths, grade_scenes, analyzer: Analyzer, seed: int = 0, progress: bool = False) -> dict:
+    """Reels of two scenes from ``paths`` (test photos, two by two), graded shot by shot and by ``grade_scenes``
+    (``clients.continuity.continuity``, passed by the command) -> {method: {"spread", "error"}}, plus the
+    scenes continuity found against the scenes there are."""
+    from tqdm import tqdm
+
+    generator = torch.Generator().manual_seed(seed)
+    grader = LocalGrader(analyzer)
+    spread = {"none": [], "blind": [], "continuity": []}
+    error = {method: [] for method in spread}
+    found = 0
+    reels = [paths[start:start + 2] for start in range(0, len(paths) - 1, 2)]
+    for number, reel in enumerate(tqdm(reels, desc="continuity", disable=not progress)):
+        scenes = [scene_framings(load_photo(path, PHOTO_SIDE)) for path in reel]
+        shots = []
+        for scene, framed in enumerate(scenes):
+            for take, (clean, _) in enumerate(framed):
+                shot = with_errors(clean, generator)
+                blind, = grader.analyze([shot])
+                shots.append(SimpleNamespace(id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot], cdl=blind.cdl,
+                                             confidence=blind.confidence, first=0, last=0, scene=None, hero=None,
+                                             match_confidence=None, clean=clean, blind=blind.cdl))
+        found += len(grade_scenes(grader, shots))
+        for scene, framed in enumerate(scenes):
+            members = shots[3 * scene:3 * scene + 3]
+            corners = [corner for _, corner in framed]
+            graded = {"none": [s.keyframes[0] for s in members],
+                      "blind": [s.blind.apply(s.keyframes[0]) for s in members],
+                      "continuity": [s.cdl.apply(s.keyframes[0]) for s in members]}
+            for method, pictures in graded.items():
+                spread[method].append(scene_spread(pictures, corners))
+                error[method] += [frame_delta_e(picture, s.clean) for picture, s in zip(pictures, members)]
+    return {"reels": len(reels), "scenes": 2 * len(reels), "scenes found": found,
+            **{method: {"spread": round(float(np.mean(spread[method])), 3),
+                        "error": round(float(np.mean(error[method])), 3)} for method in spread}}
+
+
+def format_continuity_report(report: dict) -> str:
+    lines = [f"\ncontinuity: {report['reels']} reels of two scenes, three framings each with its own errors; "
+             f"{report['scenes found']} scenes found of {report['scenes']}",
+             f"  {'':<34}{'spread':>7} {'error':>7}   (ΔE00 between a scene's shots where they overlap; to the goal)"]
+    for method in ("none", "blind", "continuity"):
+        lines.append(f"  {method:<34}{report[method]['spread']:7.2f} {report[method]['error']:7.2f}")
     return "\n".join(lines)

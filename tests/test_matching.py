@@ -190,6 +190,24 @@ def test_the_match_evaluation_scores_every_case_and_method_against_its_goal():
     assert harm["statistics as a CDL"]["mean"] > 5                                 # a plain transfer does harm
 
 
+def test_the_continuity_evaluation_finds_the_scenes_and_measures_the_spread_it_hides():
+    """Two reels of two scenes (the shipped photos), each shot with errors of its own: continuity finds the
+    scenes and makes a scene's shots agree where they overlap; graded shot by shot they do not."""
+    from colorgrade.clients.continuity import continuity
+    from colorgrade.models.analysis import untrained
+    from colorgrade.models.evaluate_match import evaluate_continuity, scene_spread
+
+    photos = sorted((SAMPLES / "photos").glob("*.png"))
+    report = evaluate_continuity(photos, continuity, untrained("cpu"))
+    assert report["reels"] == 2 and report["scenes found"] == report["scenes"] == 4
+    assert report["none"]["spread"] > 3 and report["continuity"]["spread"] < report["none"]["spread"] / 3
+    # The spread compares the same part of the photo: three untouched framings of one photo agree exactly.
+    image = media.read_image(photos[0])[..., :3].astype(np.float32) / 255
+    height, width = int(image.shape[0] * 0.6), int(image.shape[1] * 0.6)
+    corners = [(0, 0), (image.shape[0] - height, image.shape[1] - width), (10, 20)]
+    assert scene_spread([image[y:y + height, x:x + width] for y, x in corners], corners) == 0
+
+
 def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(daemon, tmp_path, ffmpeg):
     from media_fixtures import MONTAGE, make_montage
 
