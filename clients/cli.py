@@ -64,7 +64,8 @@ def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False)
                             help="with shots: match every shot to shot N (1-based) of the same input, as it is")
         parser.add_argument("--continuity", action="store_true",
                             help="with shots: group the shots into scenes by what they show, correct each scene's "
-                                 "hero (the shot the network is surest about) blind and match the others to it")
+                                 "hero (the shot whose corrected look the scene's others agree with most) blind and "
+                                 "match the others to it")
 
 
 def check_reference_arguments(args, shots: bool, items: bool | None = None) -> None:

@@ -8,8 +8,12 @@ verified content with a keyframe of a shot already in that scene (the daemon's m
 order, so a scene is a run of contiguous shots; a reverse angle that shares nothing with the shots before
 it starts a scene of its own.
 
-The hero is the shot the blind corrector is surest about (its confidence), the longest among equals; it
-keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N as the
+The hero is the scene's consensus: the shot whose blind-corrected look the others' are nearest (each
+corrected shot matched to each, the distance being how far the match moves it). Each shot carries errors
+of its own, so the look most shots agree on is the likeliest clean one; the shot the blind corrector is
+surest about was the first rule, and it picked heroes whose remaining error every matched shot then
+carried (docs/notes.md). With fewer than three shots, or among equals, the surest shot, then the longest.
+The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N as the
 hero of every shot, as it is (the colourist's look), and leaves it untouched.
 """
 from __future__ import annotations
@@ -40,9 +44,24 @@ def group_scenes(client, shots: list) -> list[list]:
     return scenes
 
 
-def choose_hero(shots: list):
-    """The shot the blind corrector is surest about; the longest among equals."""
-    return max(shots, key=lambda s: (-1.0 if s.confidence is None else s.confidence, s.last - s.first))
+def choose_hero(client, shots: list):
+    """The shot whose blind-corrected look the others' are nearest (the scene's consensus: each shot's
+    errors are its own, so the look most shots agree on is the likeliest clean one); with fewer than three
+    shots, or among equals, the shot the blind corrector is surest about, then the longest."""
+    def surest(shot):
+        return (-1.0 if shot.confidence is None else shot.confidence, shot.last - shot.first)
+
+    if len(shots) < 3:
+        return max(shots, key=surest)
+    corrected = [apply(shot.cdl, middle(shot.keyframes)) for shot in shots]
+    distance = np.zeros(len(shots))
+    for h, hero in enumerate(corrected):
+        for j, frame in enumerate(corrected):
+            if j != h:
+                result, = client.analyze([frame], reference=hero)
+                moved = apply(result.cdl, frame).astype(np.float64) - frame
+                distance[h] += float(np.abs(moved).mean()) / (np.iinfo(frame.dtype).max if frame.dtype.kind == "u" else 1)
+    return max(zip(shots, distance), key=lambda pair: (-round(pair[1], 4), *surest(pair[0])))[0]
 
 
 def match_to(client, shot, hero_frame: np.ndarray) -> None:
@@ -57,7 +76,7 @@ def continuity(client, shots: list) -> list[dict]:
     """Group, choose heroes, match; updates the shots in place -> the scenes as the JSON report lists them."""
     scenes = []
     for number, members in enumerate(group_scenes(client, shots), 1):
-        hero = choose_hero(members)
+        hero = choose_hero(client, members)
         graded_hero = apply(hero.cdl, middle(hero.keyframes))
         for shot in members:
             shot.scene, shot.hero = number, hero.id
