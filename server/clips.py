@@ -258,6 +258,26 @@ class ClipStore:
                 clip.generated.pop(old, None)
 
 
+def joined(blind: Future, match: Future) -> Future:
+    """The blind analysis matched, once both futures are done; no thread waits for them meanwhile."""
+    result = Future()
+    pending, lock = [2], threading.Lock()
+
+    def settle(_):
+        with lock:
+            pending[0] -= 1
+            if pending[0]:
+                return
+        try:
+            result.set_result(blind.result().matched(match.result()))
+        except Exception as error:   # the engine's or the matcher's failure, handed to whoever waits
+            result.set_exception(error)
+
+    blind.add_done_callback(settle)
+    match.add_done_callback(settle)
+    return result
+
+
 class FrameGrader:
     """Turns clip frames into results: windows, per-frame network results through the engines,
     corrections applied at full resolution."""
@@ -289,7 +309,7 @@ class FrameGrader:
         if hero is None:
             return blind
         match = self.matchers.submit(self.engines.match, frame, hero)   # beside the blind analysis, not after it
-        return self.matchers.submit(lambda: blind.result().matched(match.result()))
+        return joined(blind, match)
 
     def _analysis(self, clip: Clip, index: int):
         future = self._analysis_future(clip, index)

@@ -9,7 +9,7 @@ import torch
 from colorgrade.color import apply, from_float_rgb, to_float_rgb
 from colorgrade.models import generator as gen
 from colorgrade.server import protocol as msg
-from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, Mode
+from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, Mode, joined
 from colorgrade.server.engine import Engine
 from colorgrade.server.engine_pool import FrameAnalysis
 from colorgrade.server.limits import Limits
@@ -91,3 +91,23 @@ def test_random_access_equals_the_stream_and_reuses_cached_outputs(engines):
     # Frame 3 needs outputs 1..5, frame 4 outputs 2..6 (radius 2 fit, frame 6 is the last): 6 frames in all.
     assert engines.generated == 6
     grader.close()
+
+
+def test_a_matched_analysis_is_ready_when_both_halves_are_and_carries_either_failure():
+    blind_cdl = np.array([1.0] * 3 + [0.0] * 3 + [1.0] * 4)
+    for first in ("blind", "match"):
+        blind, match = Future(), Future()
+        result = joined(blind, match)
+        halves = {"blind": lambda: blind.set_result(FrameAnalysis(blind_cdl, np.zeros(3), 0.5)),
+                  "match": lambda: match.set_result(msg.Matched(cdl=blind_cdl * 2, confidence=0.25))}
+        halves[first]()
+        assert not result.done()                       # one half is not an answer
+        halves["match" if first == "blind" else "blind"]()
+        np.testing.assert_allclose(result.result(timeout=1).cdl, blind_cdl * 1.25)
+        assert result.result().match_confidence == 0.25
+    blind, match = Future(), Future()
+    result = joined(blind, match)
+    match.set_exception(RuntimeError("matcher 1 exited"))
+    blind.set_result(FrameAnalysis(blind_cdl, np.zeros(3), 0.5))
+    with pytest.raises(RuntimeError, match="matcher 1 exited"):
+        result.result(timeout=1)
