@@ -13,14 +13,14 @@ corrected shot matched to each, the distance being how far the match moves it). 
 of its own, so the look most shots agree on is the likeliest clean one; the shot the blind corrector is
 surest about was the first rule, and it picked heroes whose remaining error every matched shot then
 carried (docs/notes.md). With fewer than three shots, or among equals, the surest shot, then the longest.
-The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N as the
-hero of every shot, as it is (the colourist's look), and leaves it untouched.
+The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N
+as the hero of every shot, as it is (the colourist's look), and leaves it untouched.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from colorgrade.color import CDL, apply
+from colorgrade.color import CDL, apply, to_float_rgb
 
 
 def middle(keyframes: list[np.ndarray]) -> np.ndarray:
@@ -57,10 +57,10 @@ def choose_hero(client, shots: list):
     distance = np.zeros(len(shots))
     for h, hero in enumerate(corrected):
         for j, frame in enumerate(corrected):
-            if j != h:
+            if j != h:   # how far matching shot j to candidate h moves it
                 result, = client.analyze([frame], reference=hero)
-                moved = apply(result.cdl, frame).astype(np.float64) - frame
-                distance[h] += float(np.abs(moved).mean()) / (np.iinfo(frame.dtype).max if frame.dtype.kind == "u" else 1)
+                moved = to_float_rgb(apply(result.cdl, frame))[0] - to_float_rgb(frame)[0]
+                distance[h] += float(np.abs(moved).mean())
     return max(zip(shots, distance), key=lambda pair: (-round(pair[1], 4), *surest(pair[0])))[0]
 
 

@@ -272,9 +272,10 @@ def evaluate_continuity(paths, grade_scenes, analyzer: Analyzer, seed: int = 0, 
             for take, (clean, _) in enumerate(framed):
                 shot = with_errors(clean, generator)
                 blind, = grader.analyze([shot])
-                shots.append(SimpleNamespace(id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot], cdl=blind.cdl,
-                                             confidence=blind.confidence, first=0, last=0, scene=None, hero=None,
-                                             match_confidence=None, clean=clean, blind=blind.cdl))
+                shots.append(SimpleNamespace(id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot],
+                                             cdl=blind.cdl, confidence=blind.confidence, first=0, last=0,
+                                             scene=None, hero=None, match_confidence=None, clean=clean,
+                                             blind=blind.cdl))
         found += len(grade_scenes(grader, shots))
         for scene, framed in enumerate(scenes):
             members = shots[3 * scene:3 * scene + 3]

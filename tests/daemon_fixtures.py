@@ -41,7 +41,8 @@ class RunningDaemon:
         return self.worker_pids("colorgrade.server.matcher")
 
     def worker_pids(self, module: str):
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", module], capture_output=True, text=True).stdout
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", module], capture_output=True,
+                             text=True).stdout
         return [int(p) for p in out.split()]
 
     def __enter__(self):
