@@ -2,11 +2,12 @@
 corrected blind, and the scene's other shots matched to the corrected hero -- how a colourist balances a
 hero and matches the rest of the scene to it.
 
-Scenes are found by the matcher itself: a shot joins the scene before it when its middle keyframe shares
+Scenes are found by the matcher itself: a shot joins a recent scene when its middle keyframe shares
 verified content with a keyframe of a shot already in that scene (the daemon's match confidence is above
 0), so a colour error never splits a scene and a look never joins two. Shots are taken in the edit's
-order, so a scene is a run of contiguous shots; a reverse angle that shares nothing with the shots before
-it starts a scene of its own.
+order and may return to any of the last few scenes, so a dialogue cut between two angles (A B A B)
+gives each angle one scene; a reverse angle shares nothing with the other angle, so the two angles are
+two scenes, each with its own hero.
 
 The hero is the scene's consensus: the shot whose blind-corrected look the others' are nearest (each
 corrected shot matched to each, the distance being how far the match moves it). Each shot carries errors
@@ -32,15 +33,22 @@ def shares_content(client, frame: np.ndarray, other: np.ndarray) -> bool:
     return result.reference_used
 
 
+RECENT_SCENES = 4   # a shot may return to any of this many latest scenes (a dialogue cuts between angles)
+
+
 def group_scenes(client, shots: list) -> list[list]:
-    """Shots (``Correction`` values with keyframes, in the edit's order) -> scenes, each a list of contiguous shots."""
+    """Shots (``Correction`` values with keyframes, in the edit's order) -> scenes in the order they first
+    appear, each a list of its shots in the edit's order: a shot joins the latest of the last
+    RECENT_SCENES scenes it shares verified content with, else starts a scene."""
     scenes: list[list] = []
     for shot in shots:
         frame = middle(shot.keyframes)
-        if scenes and any(shares_content(client, frame, middle(other.keyframes)) for other in scenes[-1]):
-            scenes[-1].append(shot)
-        else:
+        home = next((scene for scene in reversed(scenes[-RECENT_SCENES:])
+                     if any(shares_content(client, frame, middle(other.keyframes)) for other in scene)), None)
+        if home is None:
             scenes.append([shot])
+        else:
+            home.append(shot)
     return scenes
 
 

@@ -15,9 +15,9 @@ Cases (each target graded by every method, CIEDE2000 to its goal on 2x2 means):
   clean frames (harm).
 - **real montage**: the same erroneous frames matched to another clip's hero.
 
-Continuity (``evaluate_continuity``): reels of two scenes, each scene three framings of one test photo
-(top left, bottom right, centre), every shot with errors of its own; graded shot by shot (none, blind)
-and by one-click continuity. The **spread** is what continuity must hide: ΔE00 between two shots of a
+Continuity (``evaluate_continuity``): reels of two scenes cut as a dialogue (their shots alternate),
+each scene three framings of one test photo (top left, bottom right, centre), every shot with errors of
+its own; graded shot by shot (none, blind) and by one-click continuity. The **spread** is what continuity must hide: ΔE00 between two shots of a
 scene where they show the same part of the photo; the **error** is each shot's ΔE00 to its clean framing.
 
 Methods are functions ``(shot, hero) -> graded shot`` on float32 (H, W, 3) frames; the command adds
@@ -254,9 +254,9 @@ def scene_spread(graded: list[np.ndarray], corners: list[tuple[int, int]]) -> fl
 
 
 def evaluate_continuity(paths, grade_scenes, analyzer: Analyzer, seed: int = 0, progress: bool = False) -> dict:
-    """Reels of two scenes from ``paths`` (test photos, two by two), graded shot by shot and by ``grade_scenes``
-    (``clients.continuity.continuity``, passed by the command) -> {method: {"spread", "error"}}, plus the
-    scenes continuity found against the scenes there are."""
+    """Reels of two alternating scenes from ``paths`` (test photos, two by two), graded shot by shot and by
+    ``grade_scenes`` (``clients.continuity.continuity``, passed by the command) -> {method: {"spread",
+    "error"}}, plus the scenes continuity found against the scenes there are."""
     from tqdm import tqdm
 
     generator = torch.Generator().manual_seed(seed)
@@ -267,32 +267,33 @@ def evaluate_continuity(paths, grade_scenes, analyzer: Analyzer, seed: int = 0, 
     reels = [paths[start:start + 2] for start in range(0, len(paths) - 1, 2)]
     for number, reel in enumerate(tqdm(reels, desc="continuity", disable=not progress)):
         scenes = [scene_framings(load_photo(path, PHOTO_SIDE)) for path in reel]
-        shots = []
+        members = [[] for _ in scenes]
         for scene, framed in enumerate(scenes):
             for take, (clean, _) in enumerate(framed):
                 shot = with_errors(clean, generator)
                 blind, = grader.analyze([shot])
-                shots.append(SimpleNamespace(id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot],
-                                             cdl=blind.cdl, confidence=blind.confidence, first=0, last=0,
-                                             scene=None, hero=None, match_confidence=None, clean=clean,
-                                             blind=blind.cdl))
-        found += len(grade_scenes(grader, shots))
-        for scene, framed in enumerate(scenes):
-            members = shots[3 * scene:3 * scene + 3]
+                members[scene].append(SimpleNamespace(
+                    id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot], cdl=blind.cdl,
+                    confidence=blind.confidence, first=0, last=0, scene=None, hero=None, match_confidence=None,
+                    clean=clean, blind=blind.cdl))
+        # Cut as a dialogue: the two scenes' shots alternate (A B A B A B).
+        found += len(grade_scenes(grader, [shot for pair in zip(*members) for shot in pair]))
+        for framed, shots in zip(scenes, members):
             corners = [corner for _, corner in framed]
-            graded = {"none": [s.keyframes[0] for s in members],
-                      "blind": [s.blind.apply(s.keyframes[0]) for s in members],
-                      "continuity": [s.cdl.apply(s.keyframes[0]) for s in members]}
+            graded = {"none": [s.keyframes[0] for s in shots],
+                      "blind": [s.blind.apply(s.keyframes[0]) for s in shots],
+                      "continuity": [s.cdl.apply(s.keyframes[0]) for s in shots]}
             for method, pictures in graded.items():
                 spread[method].append(scene_spread(pictures, corners))
-                error[method] += [frame_delta_e(picture, s.clean) for picture, s in zip(pictures, members)]
+                error[method] += [frame_delta_e(picture, s.clean) for picture, s in zip(pictures, shots)]
     return {"reels": len(reels), "scenes": 2 * len(reels), "scenes found": found,
             **{method: {"spread": round(float(np.mean(spread[method])), 3),
                         "error": round(float(np.mean(error[method])), 3)} for method in spread}}
 
 
 def format_continuity_report(report: dict) -> str:
-    lines = [f"\ncontinuity: {report['reels']} reels of two scenes, three framings each with its own errors; "
+    lines = [f"\ncontinuity: {report['reels']} reels of two scenes cut as a dialogue, three framings each with "
+             "its own errors; "
              f"{report['scenes found']} scenes found of {report['scenes']}",
              f"  {'':<34}{'spread':>7} {'error':>7}   (ΔE00 between a scene's shots where they overlap; to the goal)"]
     for method in ("none", "blind", "continuity"):

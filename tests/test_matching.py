@@ -259,3 +259,24 @@ def test_the_clip_cases_score_flicker_beside_the_error():
     assert clean["none"]["mean"] == 0 and clean["none"]["flicker"] == 0 and clean["jitter"]["flicker"] > 1
     assert report[CLIP_CASES[0]]["none"]["flicker"] > 0            # the drifting error itself moves frames
     assert len(flicker[CLIP_CASES[0]]["none"]) == 2
+
+
+def test_a_dialogue_cut_between_two_angles_gives_one_scene_per_angle():
+    """A B A B C: a shot returns to a recent scene it shares content with; the daemon's verification is
+    faked here by the frames' content (each angle a value)."""
+    from types import SimpleNamespace
+
+    from colorgrade.clients.continuity import RECENT_SCENES, group_scenes
+
+    class SameAngle:
+        def analyze(self, frames, reference=None):
+            return [SimpleNamespace(reference_used=bool(frame[0, 0, 0] == reference[0, 0, 0])) for frame in frames]
+
+    def shot(name, angle):
+        return SimpleNamespace(id=name, keyframes=[np.full((4, 4, 3), angle, np.uint8)])
+
+    edit = [shot("a1", 1), shot("b1", 2), shot("a2", 1), shot("b2", 2), shot("c1", 3)]
+    assert [[s.id for s in scene] for scene in group_scenes(SameAngle(), edit)] == [["a1", "a2"], ["b1", "b2"], ["c1"]]
+    # Beyond the last RECENT_SCENES scenes a shot starts a scene again (bounded work per shot).
+    far = [shot("a1", 1)] + [shot(f"x{n}", 10 + n) for n in range(RECENT_SCENES)] + [shot("a2", 1)]
+    assert len(group_scenes(SameAngle(), far)) == RECENT_SCENES + 2
