@@ -19,7 +19,7 @@ EVAL_EPILOG = """examples:
   colorgrade eval generator                      # per-frame vs temporal vs the paper's remedies vs LUT distillation
   colorgrade eval video                          # real clips with drifting errors, through a private daemon
   colorgrade eval video --server 127.0.0.1:50051 --frames 96
-  colorgrade eval match                          # shots matched to hero frames: photos and real clips, with peers
+  colorgrade eval match                          # shots matched to hero frames (photos, real clips, peers), continuity
   colorgrade eval table1                         # the paper's Table 1 in its own regime (15 shots x 45 frames)
   colorgrade eval table1 --minutes 5             # a shorter run; run again to continue where it stopped"""
 
@@ -30,7 +30,7 @@ def configure_eval(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("network", choices=["analysis", "generator", "video", "match", "table1"],
                         help="which network to evaluate; video: both served modes on real clips, through the daemon; "
-                             "match: matching shots to a hero frame, against the peers; table1: the paper's "
+                             "match: matching shots to a hero frame, against the peers, and one-click continuity; table1: the paper's "
                              "classifier trained and measured in the paper's own data regime")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / "analysis.safetensors"),
                         help="analysis weights (the generator's are the shipped per-frame and temporal ones)")
