@@ -12,8 +12,8 @@ and against color-matcher. This study adds the learned designs:
 - **(d) the hybrid**: the verified match where there is one, (c) where there is none -- the shipped
   blend with the learned reference corrector in place of the blind correction.
 
-The corrector is trained once (``--steps``, about a minute per 100 steps on a 2-core CPU) and kept in
-``--out``; a second run scores the kept one (``--fresh`` trains again).
+The corrector is trained once (``--steps``: 600 took 14.6 min on a 2-core CPU shared with an evaluation)
+and kept in ``--out``; a second run scores the kept one (``--fresh`` trains again).
 
     python -m studies.match_designs --steps 600 --count 60
 """
