@@ -1,8 +1,8 @@
 """Where the matcher's trust comes from, and what bounds a match on real clips (``models/matching.py``).
 
 1. **Verified pairs** (``MIN_INLIERS``, ``FULL_INLIERS``): RANSAC inliers of two framings of one
-   *training* photo (with 1-3 errors on the shot) against those of crops of two different photos. The
-   match counts from just above the most any unrelated pair reached.
+   *training* photo (with 1-3 errors on the shot) against those of crops of two different photos, and how
+   many unrelated pairs the whole gate (inliers, shared area, residual) trusts at all.
 2. **What a right fit leaves** (``RESIDUAL_FLOOR``, ``UNEXPLAINED``): the median block residual of
    verified matches between two moments of one real shot (the hero 24-47 frames after the frame),
    clean, on the clips' frames *after* the 48 that ``colorgrade eval match`` scores. People moving and
@@ -40,19 +40,22 @@ def spread(values) -> dict:
             "max": round(float(values.max()), 4)} if len(values) else {"count": 0}
 
 
-def verified_pairs(count: int, seed: int = 0) -> dict:
-    """Inliers of related and of unrelated pairs among ``count`` training photos."""
+def verified_pairs(count: int, unrelated_each: int, seed: int = 0) -> dict:
+    """Inliers of related pairs among ``count`` training photos, and of ``unrelated_each`` unrelated pairs per
+    photo, with how many unrelated pairs the whole gate (inliers, shared area, residual) let through."""
     generator = torch.Generator().manual_seed(seed)
     photos = [load_photo(path, PHOTO_SIDE) for path in split_photos(list_photos(DEFAULT_PHOTOS))["train"][:count]]
     crops = [framings(photo) for photo in photos]
     heroes = [matching.describe_hero(hero) for hero, _ in crops]
-    related, unrelated = [], []
+    related, unrelated, trusted = [], [], 0
     for index, (_, shot) in enumerate(crops):
         shot = with_errors(shot, generator)
         related.append(matching.match(shot, heroes[index]).inliers)
-        for other in (1, 2, 3):
-            unrelated.append(matching.match(shot, heroes[(index + other) % len(heroes)]).inliers)
-    return {"related": spread(related), "unrelated": spread(unrelated)}
+        for other in range(1, unrelated_each + 1):
+            found = matching.match(shot, heroes[(index + other) % len(heroes)])
+            unrelated.append(found.inliers)
+            trusted += found.confidence > 0
+    return {"related": spread(related), "unrelated": spread(unrelated), "unrelated trusted": trusted}
 
 
 def residuals(clips, last_frame: int = 300) -> dict:
@@ -103,10 +106,11 @@ def hero_distance(clips, seed: int = 0) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies.match_calibration", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=int, default=80, help="training photos for the verified-pairs count")
+    parser.add_argument("--photos", type=int, default=100, help="training photos for the verified-pairs count")
+    parser.add_argument("--unrelated", type=int, default=20, help="unrelated heroes per photo")
     parser.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS, metavar="VIDEO")
     args = parser.parse_args(argv)
-    report = {"verified pairs (inliers)": verified_pairs(args.photos), "residuals of right fits": residuals(args.clips),
+    report = {"verified pairs (inliers)": verified_pairs(args.photos, args.unrelated), "residuals of right fits": residuals(args.clips),
               "error against the hero's distance (frames)": hero_distance(args.clips)}
     print(json.dumps(report, indent=1))
     return 0
