@@ -52,6 +52,11 @@ def group_scenes(client, shots: list) -> list[list]:
     return scenes
 
 
+def moved_by(cdl: CDL, frame: np.ndarray) -> float:
+    """How far ``cdl`` moves ``frame``: the mean absolute change of its RGB in [0, 1], any sample type."""
+    return float(np.abs(to_float_rgb(apply(cdl, frame))[0] - to_float_rgb(frame)[0]).mean())
+
+
 def choose_hero(client, shots: list):
     """The shot whose blind-corrected look the others' are nearest (the scene's consensus: each shot's
     errors are its own, so the look most shots agree on is the likeliest clean one); with fewer than three
@@ -62,13 +67,11 @@ def choose_hero(client, shots: list):
     if len(shots) < 3:
         return max(shots, key=surest)
     corrected = [apply(shot.cdl, middle(shot.keyframes)) for shot in shots]
-    distance = np.zeros(len(shots))
-    for h, hero in enumerate(corrected):
-        for j, frame in enumerate(corrected):
-            if j != h:   # how far matching shot j to candidate h moves it
-                result, = client.analyze([frame], reference=hero)
-                moved = to_float_rgb(apply(result.cdl, frame))[0] - to_float_rgb(frame)[0]
-                distance[h] += float(np.abs(moved).mean())
+    distance = []
+    for h, hero in enumerate(corrected):   # how far matching every other shot to candidate h moves them
+        others = corrected[:h] + corrected[h + 1:]
+        results = client.analyze(others, reference=hero)
+        distance.append(sum(moved_by(result.cdl, frame) for result, frame in zip(results, others)))
     return max(zip(shots, distance), key=lambda pair: (-round(pair[1], 4), *surest(pair[0])))[0]
 
 

@@ -292,17 +292,19 @@ def _numbered(path, info: VideoInfo, low: int):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         start = stream.start_time or 0
+
+        def number_of(frame) -> int:
+            return round((frame.pts - start) * stream.time_base * info.rate)
+
         if low > 0:
             container.seek(start + round(low / (info.rate * stream.time_base)), stream=stream, backward=True)
             frames = container.decode(stream)
             first = next(frames, None)
-            if first is not None:
-                number = round((first.pts - start) * stream.time_base * info.rate)
-                if number <= low:
-                    yield number, first
-                    for frame in frames:
-                        yield round((frame.pts - start) * stream.time_base * info.rate), frame
-                    return
+            if first is not None and number_of(first) <= low:
+                yield number_of(first), first
+                for frame in frames:
+                    yield number_of(frame), frame
+                return
     with av.open(str(path)) as container:
         yield from enumerate(container.decode(container.streams.video[0]))
 

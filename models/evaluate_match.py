@@ -54,9 +54,8 @@ SCENE_FRAMINGS = ((0.0, 0.0), (1.0, 1.0), (0.5, 0.5))   # where a scene's shots 
 
 def framings(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(hero, shot): the top-left and bottom-right crops of a photo."""
-    height, width = photo.shape[:2]
-    crop_height, crop_width = int(height * FRAMING[0]), int(width * FRAMING[1])
-    return photo[:crop_height, :crop_width], photo[height - crop_height:, width - crop_width:]
+    (hero, _), (shot, _), _ = scene_framings(photo)
+    return hero, shot
 
 
 def with_errors(frame: np.ndarray, generator: torch.Generator, most: int = 3, strength: float = 1.0) -> np.ndarray:
@@ -95,9 +94,7 @@ def product_methods(analyzer: Analyzer) -> dict:
         return analyzer.analyze([shot])[0].cdl
 
     def matched(shot, hero):
-        found = matching.match(shot, matching.describe_hero(hero))
-        blind = blind_cdl(shot).to_vector()
-        return CDL.from_vector(blind + found.confidence * (found.cdl.to_vector() - blind)).apply(shot)
+        return matching.match(shot, matching.describe_hero(hero)).blended(blind_cdl(shot)).apply(shot)
 
     def match_only(shot, hero):
         found = matching.match(shot, matching.describe_hero(hero))
@@ -225,11 +222,8 @@ class LocalGrader:
         results = []
         for frame, analysed in zip(frames, blind):
             found = matching.match(frame, hero)
-            vector = analysed.cdl.to_vector()
-            results.append(SimpleNamespace(
-                cdl=CDL.from_vector(vector + found.confidence * (found.cdl.to_vector() - vector)),
-                confidence=analysed.confidence, match_confidence=found.confidence,
-                reference_used=found.confidence > 0))
+            results.append(SimpleNamespace(cdl=found.blended(analysed.cdl), confidence=analysed.confidence,
+                                           match_confidence=found.confidence, reference_used=found.confidence > 0))
         return results
 
 

@@ -64,6 +64,13 @@ class Match:
     shared: float              # share of the frame the warped hero covers
     residual: float = float("nan")   # median RGB distance the fitted CDL leaves on the corresponding blocks
 
+    def blended(self, fallback: CDL) -> CDL:
+        """``fallback`` (the blind correction) moved toward the match as far as the match is sure: where the
+        confidence is 0 the fallback stands exactly. The daemon's front end blends the same way
+        (``FrameAnalysis.matched``, on the wire's vectors: it never imports the models)."""
+        vector = np.asarray(fallback.to_vector())
+        return CDL.from_vector(vector + self.confidence * (np.asarray(self.cdl.to_vector()) - vector))
+
 
 def working_rgb(frame: np.ndarray) -> np.ndarray:
     """An (H, W, 3|4) frame of any sample type -> float32 RGB at most MATCH_SIDE on its long side."""

@@ -92,8 +92,7 @@ def hero_distance(clips, seed: int = 0) -> dict:
                 shot = to_numpy(MixtureSampler.apply(to_tensor(clean), magnitudes, order))[0]
                 hero = matching.describe_hero(frames[t + distance])
                 found = matching.match(shot, hero)
-                blind = analyzer.analyze([shot])[0].cdl.to_vector()
-                served = CDL.from_vector(blind + found.confidence * (found.cdl.to_vector() - blind))
+                served = found.blended(analyzer.analyze([shot])[0].cdl)
                 own = matching.match(clean, hero)
                 curve[distance]["served"].append(frame_delta_e(served.apply(shot), clean))
                 curve[distance]["drift"].append(frame_delta_e((own.cdl if own.confidence > 0 else CDL()).apply(clean),

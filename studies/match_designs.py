@@ -51,8 +51,7 @@ def learned_methods(corrector: Corrector) -> dict:
     """(c) alone, and (d): the verified match blended with (c) as the shipped one is blended with the blind."""
     def hybrid(shot, hero):
         found = matching.match(shot, matching.describe_hero(hero))
-        fallback = reference_cdl(corrector, shot, hero).to_vector()
-        return CDL.from_vector(fallback + found.confidence * (found.cdl.to_vector() - fallback)).apply(shot)
+        return found.blended(reference_cdl(corrector, shot, hero)).apply(shot)
 
     return {"(c) learned reference corrector": lambda shot, hero: reference_cdl(corrector, shot, hero).apply(shot),
             "(d) match, else (c)": hybrid}
