@@ -1,23 +1,23 @@
-"""``colorgrade analyze`` and ``colorgrade grade``: talk to a daemon, or start a private one.
+"""``colorgrade analyze``, ``colorgrade grade`` and ``colorgrade cube``: talk to a daemon, or start a private one.
 
 Without ``--server`` the command starts a private daemon on a unix socket (``colorgrade serve
---unix``, a subprocess: this module never imports torch), uses it, and stops it.
+--unix``, a subprocess: this module never imports torch), uses it, and stops it (``clients.commands``).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
-from colorgrade.proto.codec import PIXEL_MODES
+from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
+                                         add_reference_argument, cdl_text,
+                                         check_cube_size, check_readable, check_reference_arguments,
+                                         check_reference_mode, check_writable, connect, correction_ids, read_reference)
+from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 ANALYZE_EPILOG = """examples:
   colorgrade analyze shot.png                       # diagnosis and CDL, private daemon
@@ -50,63 +50,6 @@ modes use the cGAN; generator_lut keeps full-resolution detail.
   colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
 
 
-REFERENCE_SIDE = 512   # a hero travels as a thumbnail this size at most: matching works on ~384 px
-
-
-def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False) -> None:
-    """``--reference``; with ``shots`` (commands that find shots) also ``--reference-shot`` and ``--continuity``."""
-    parser.add_argument("--reference", metavar="HERO",
-                        help="match to a graded hero frame: a still, or VIDEO@FRAME (a frame of a video from 0, or "
-                             "of a sequence by its number). Where the two show one scene, the CDL makes the input look "
-                             "like the hero; where they do not, the blind correction stands")
-    if shots:
-        parser.add_argument("--reference-shot", type=int, metavar="N",
-                            help="with shots: match every shot to shot N (1-based) of the same input, as it is")
-        parser.add_argument("--continuity", action="store_true",
-                            help="with shots: group the shots into scenes by what they show, correct each scene's "
-                                 "hero (the shot whose corrected look the scene's others agree with most) blind and "
-                                 "match the others to it")
-
-
-def check_reference_arguments(args, shots: bool, items: bool | None = None) -> None:
-    """One way to choose a hero at a time; a hero among the shots needs shots (``shots``: the command finds
-    them; ``items``: whether --items were given, each a shot that continuity groups too, None for a command
-    without --items); shot numbers from 1."""
-    if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
-        raise UsageError("give one of --reference, --reference-shot and --continuity")
-    if args.reference_shot is not None and not shots:
-        raise UsageError("--reference-shot works on shots: add --shots")
-    if args.continuity and not (shots or items):
-        raise UsageError("--continuity works on shots: add --shots" + (" (or give --items, each item a shot)"
-                                                                        if items is not None else ""))
-    if args.reference_shot is not None and args.reference_shot < 1:
-        raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
-
-
-def check_reference_mode(args) -> None:
-    """A reference moves the analysis network's CDL: the generator modes have none to move."""
-    if args.reference and args.mode != "cdl_frames":
-        raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
-
-
-def read_reference(args):
-    """The ``--reference`` frame as a thumbnail, or None; raises MediaError naming what cannot be read."""
-    from colorgrade.clients import media
-    from colorgrade.color import shrink
-
-    return None if not args.reference else shrink(media.read_reference(args.reference), REFERENCE_SIDE)
-
-
-def add_connection_arguments(parser: argparse.ArgumentParser,
-                             device_help: str = "private daemon's device (cpu, cuda ...; default CUDA when present)"
-                             ) -> None:
-    parser.add_argument("--server", metavar="ADDR", help="daemon address host:port or unix:/path "
-                                                         "(default: start a private one)")
-    parser.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a TLS daemon")
-    parser.add_argument("--token-file", help="file holding the daemon's token")
-    parser.add_argument("--device", help=device_help)
-
-
 def configure_analyze(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ANALYZE_EPILOG
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="stills, videos or folders of stills")
@@ -117,7 +60,8 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
                                                            "named by its id")
     parser.add_argument("--cube-size", type=int, default=33, metavar="N", help="lattice size of .cube files "
                                                                                "(default 33; 2..129)")
-    parser.add_argument("--window", type=int, default=2, help="clip smoothing radius in frames (default 2)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW_RADIUS,
+                        help=f"clip smoothing radius in frames (default {DEFAULT_WINDOW_RADIUS})")
     parser.add_argument("--shots", action="store_true",
                         help="find the cuts in each video or sequence and give every shot its own correction")
     parser.add_argument("--edl", metavar="FILE", help="with --shots and one video: a CMX 3600 EDL, an event per shot "
@@ -139,13 +83,7 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.epilog = GRADE_EPILOG
     parser.add_argument("input", help="a still, a video or a folder of stills")
     parser.add_argument("-o", "--output", required=True, help="where the graded result goes (same kind as input)")
-    parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
-                        help="cdl_frames: the analysis network's CDL at full resolution (default); "
-                             "generator_frames: the cGAN's pixels; generator_lut: the cGAN distilled to a "
-                             "smooth 3D LUT per window, applied at full resolution")
-    parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
-    parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
-    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+    add_mode_arguments(parser)
     parser.add_argument("--quality", type=int, metavar="Q",
                         help="JPEG/WebP stills: quality 1-100 (default: JPEG at the source's own quality, WebP lossless)")
     parser.add_argument("--codec", help="video: encoder to use instead of the default (ProRes stays ProRes, "
@@ -157,43 +95,11 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
 
 
-@contextmanager
-def connect(args):
-    """A GradeClient to ``--server``, or to a private daemon started for this command."""
-    from colorgrade.clients.client import GradeClient
-
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    if args.server:
-        with GradeClient(args.server, tls=args.tls_ca, token=token) as client:
-            yield client
-        return
-    with tempfile.TemporaryDirectory(prefix="colorgrade-") as folder:
-        socket = os.path.join(folder, "daemon.sock")
-        command = [sys.executable, "-m", "colorgrade", "serve", "--unix", socket]
-        if args.device:
-            command += ["--device", args.device]
-        log_path = os.path.join(folder, "daemon.log")
-        # The daemon's log goes to a file: a pipe nobody reads would stall it once full.
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-        try:
-            line = process.stdout.readline()
-            if not re.search(r"serving on", line):
-                with open(log_path) as log:
-                    last = (log.read().strip().splitlines() or ["no output"])[-1]
-                raise SystemExit(f"colorgrade: private daemon failed to start: {last}")
-            with GradeClient(f"unix:{socket}") as client:
-                yield client
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 def check_analyze_arguments(args) -> list:
     """Everything that can be known wrong before a daemon starts: inputs, items, output paths, numbers.
     Raises UsageError (or MediaError for an input that is missing) with one line naming the problem."""
     from colorgrade.clients import media
-    from colorgrade.clients.corrections import Job
+    from colorgrade.clients.workflow.corrections import Job
 
     if args.window < 0:
         raise UsageError(f"--window must be 0 or more frames, got {args.window}")
@@ -232,7 +138,7 @@ def check_analyze_arguments(args) -> list:
 
 def read_items(path: Path) -> list:
     """``--items``: [{"id": "A001", "path": "/media/a.mov", "first": 0, "last": 99}, ...] -> Jobs."""
-    from colorgrade.clients.corrections import Job
+    from colorgrade.clients.workflow.corrections import Job
 
     try:
         items = json.loads(path.read_text())
@@ -258,59 +164,9 @@ def read_items(path: Path) -> list:
     return jobs
 
 
-def check_cube_size(option: str, size: int) -> None:
-    """A .cube lattice size the commands write: 2..129 (129^3 is already a 60 MB text file)."""
-    if not 2 <= size <= 129:
-        raise UsageError(f"{option} must be 2..129, got {size}")
-
-
-def check_writable(option: str, path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"{option} {path}: not writable")
-
-
-def check_readable(inputs: list[Path]) -> dict:
-    """Open each still's header and probe each video (once, however often it is listed) before a daemon
-    starts; raises MediaError. -> {video path: VideoInfo}, so nothing probes a video again."""
-    from colorgrade.clients import media
-
-    videos = {}
-    for path in inputs:
-        kind = media.kind_of(path)
-        if kind == "still":
-            media.open_still(path).close()
-        elif kind == "video":
-            if path not in videos:
-                videos[path] = media.probe_video(path)
-        else:
-            media.list_sequence(path)
-    return videos
-
-
-class UsageError(ValueError):
-    """A command line that cannot work (exit code 2, one line); a bad input file, or an output that would
-    replace something without --overwrite, is a MediaError (exit code 1)."""
-
-
-def correction_ids(paths: list[Path]) -> dict[Path, str]:
-    """A ColorCorrection id per input: its file stem, made unique (a.mov and a.mp4 -> a_mov, a_mp4)."""
-    clean = lambda text: re.sub(r"[^A-Za-z0-9_.-]", "_", text)  # noqa: E731
-    stems = [clean(p.stem) for p in paths]
-    ids = {}
-    for path, stem in zip(paths, stems):
-        candidate = stem if stems.count(stem) == 1 else clean(f"{path.stem}_{path.suffix.lstrip('.')}")
-        while candidate in ids.values():
-            candidate += "_"
-        ids[path] = candidate
-    return ids
-
-
 def run_analyze(args) -> int:
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.corrections import analyse_job
+    from colorgrade.clients.workflow.corrections import Asked, analyse_job
     from colorgrade.clients.media import MediaError
     from colorgrade.color import write_cdl, write_cube
 
@@ -321,21 +177,19 @@ def run_analyze(args) -> int:
         return 2 if isinstance(error, UsageError) else 1
     unreadable: list[str] = []   # inputs, or stills of a folder, that could not be read: named, the rest analysed
     try:
-        reference = read_reference(args)
+        asked = Asked(shots=args.shots, samples=args.samples, window=args.window, per_frame=args.per_frame,
+                      reference=read_reference(args), continuity=args.continuity,
+                      reference_shot=args.reference_shot, quiet=args.json)
         videos = check_readable([job.path for job in jobs])
         report = {}
         with connect(args) as client:
             for job in jobs:
                 try:
-                    report[job.key] = analyse_job(client, job, videos.get(job.path), shots=args.shots,
-                                                  samples=args.samples, window=args.window,
-                                                  per_frame=args.per_frame, quiet=args.json, unreadable=unreadable,
-                                                  reference=reference, continuity=args.continuity,
-                                                  reference_shot=args.reference_shot)
+                    report[job.key] = analyse_job(client, job, asked, videos.get(job.path), unreadable)
                 except MediaError as error:
                     unreadable.append(str(error))
             if args.continuity and args.items:   # the items are the shots of one edit, in its order
-                from colorgrade.clients.continuity import continuity
+                from colorgrade.clients.workflow.continuity import continuity
 
                 continuity(client, list(report.values()))
     except (GradeError, MediaError, OSError) as error:
@@ -352,7 +206,7 @@ def run_analyze(args) -> int:
         if args.cube:
             write_cube(args.cube, next(iter(report.values())).cdl.to_lut(args.cube_size))
         if args.edl:
-            from colorgrade.clients.edl import write_edl
+            from colorgrade.clients.workflow.edl import write_edl
 
             (job,) = jobs
             write_edl(args.edl, job.path, report[job.key].shots, videos[job.path].rate, job.id)
@@ -378,15 +232,6 @@ def run_analyze(args) -> int:
                   + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")
                   + f"  {shot.describe()}\n    {cdl_text(shot.cdl)}")
     return 1 if unreadable else 0
-
-
-def cdl_text(cdl) -> str:
-    return (f"slope {_triple(cdl.slope)}  offset {_triple(cdl.offset)}  power {_triple(cdl.power)}  "
-            f"saturation {cdl.saturation:.4f}")
-
-
-def _triple(values) -> str:
-    return " ".join(f"{v:.4f}" for v in values)
 
 
 def check_grade_arguments(args) -> tuple[Path, Path, str]:

@@ -26,12 +26,11 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from colorgrade.color import CDL, LUT3D
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.color import CDL
-from colorgrade.proto.codec import (CLIP_HEADER, MAX_CLIP_ID_CHARS, MAX_MESSAGE_BYTES, MODES, SERVER_HEADER,
-                                    cdl_from_message, decode_frame, encode_frame, lut_from_message)
-from colorgrade.color import LUT3D
+from colorgrade.proto.codec import (CLIP_HEADER, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, MAX_MESSAGE_BYTES, MODES,
+                                    SERVER_HEADER, cdl_from_message, decode_frame, encode_frame, lut_from_message)
 
 
 class GradeError(RuntimeError):
@@ -196,7 +195,7 @@ class GradeClient:
         return [_result(c, i, _server_of(call)) for i, c in enumerate(reply.corrections)]
 
     @_calls
-    def open_clip(self, mode: str = "cdl_frames", window_radius: int = 2, name: str = "", corrections_only: bool = False,
+    def open_clip(self, mode: str = "cdl_frames", window_radius: int = DEFAULT_WINDOW_RADIUS, name: str = "", corrections_only: bool = False,
                   return_lut: bool = False, oversample: int = 1, blend_radius: int = 0,
                   reference: np.ndarray | None = None, clip_id: str | None = None) -> str:
         """A clip on the daemon -> its id. ``reference``: a graded hero frame every frame is matched to
@@ -204,7 +203,7 @@ class GradeClient:
         ``clip_id``: the id to open it under (default: a fresh random one); refused while it is open."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-        settings = pb.ClipSettings(mode=MODES[mode], window_radius=window_radius, corrections_only=corrections_only,
+        settings = pb.ClipSettings(mode=MODES[mode].wire, window_radius=window_radius, corrections_only=corrections_only,
                                    return_lut=return_lut, oversample=oversample, blend_radius=blend_radius)
         request = pb.OpenClipRequest(settings=settings, name=name, clip_id=clip_id or uuid.uuid4().hex)
         if reference is not None:

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorgrade.color import block_means
-from colorgrade.models import WEIGHTS_DIR, metrics
+from colorgrade.models import metrics
 from colorgrade.models.analysis import Analyzer
 from colorgrade.models.differentiable_colour import apply_cdl, linear_to_srgb, srgb_to_lab, srgb_to_linear, thumbnail
-from colorgrade.models.data import PhotoSet, to_numpy, to_tensor
+from colorgrade.models.data import PhotoSet, to_numpy
 from colorgrade.models.detunes import LABELS, MIXTURE_ERRORS, MixtureSampler, apply_labels, are_neighbours
 from colorgrade.models.networks import cdl_from_head
 
@@ -79,7 +78,7 @@ def best_cdl(inputs: torch.Tensor, targets: torch.Tensor, steps: int = 100, side
     return apply_cdl(inputs, cdl_from_head(raw.detach()))
 
 
-def _family_errors(count: int, family, generator: torch.Generator) -> tuple[torch.Tensor, list[int]]:
+def family_errors(count: int, family, generator: torch.Generator) -> tuple[torch.Tensor, list[int]]:
     """Magnitudes (count, E) and order of one family's errors: a 2-3 error mixture (``None``), one error of
     the family's kinds per row, or none at all (``()``)."""
     names = MixtureSampler.names
@@ -98,7 +97,7 @@ def family_inputs(clean: torch.Tensor, family, generator: torch.Generator) -> to
     """Clean photos (B, 3, H, W) with one ``FAMILIES`` entry's errors applied (seeded by ``generator``)."""
     if family == ():
         return clean
-    return MixtureSampler.apply(clean, *_family_errors(len(clean), family, generator))
+    return MixtureSampler.apply(clean, *family_errors(len(clean), family, generator))
 
 
 def _summary(values: np.ndarray, none: np.ndarray | None) -> dict:
@@ -197,57 +196,6 @@ def format_analysis_report(report: dict) -> str:
 
 
 # --- generative network ------------------------------------------------------------------------
-# Clips at twice the generator's working size, so its resize blur shows up in sharpness and what
-# LUT distillation buys is visible.
-CLIP_SIZE = (288, 512)
-CLIP_FRAMES = 10
-
-
-def cdl_path(analyzer: Analyzer, frames: list[np.ndarray], radius: int = 2) -> list[np.ndarray]:
-    """The daemon's analysis path: per-frame served CDLs averaged over +-radius frames, applied exactly."""
-    from colorgrade.color import CDL
-
-    vectors = [analyzer.predict(thumbnail(torch.from_numpy(f).permute(2, 0, 1)[None], analyzer.thumbnail_size))
-               .cdls[0].cpu().numpy() for f in frames]
-    return [CDL.from_vector(np.mean(vectors[max(0, t - radius):t + radius + 1], axis=0)).apply(frames[t])
-            for t in range(len(frames))]
-
-
-def evaluate_generator(variants: dict, analyzer: Analyzer | None, photos: list[np.ndarray], seed: int = 0,
-                       progress: bool = False) -> dict:
-    """``variants``: name -> function(list of frames) -> graded frames. Returns name -> metrics.
-
-    One clip per photo: even-numbered photos get a single error, odd ones a mixture of 2-3, each
-    drifting over the clip. Per clip: PSNR and mean CIEDE2000 over its frames, share of identical
-    8-bit pixels, sharpness retention, flicker; reported as the median over clips.
-    """
-    from tqdm import tqdm
-
-    from colorgrade.models.data import synthesise_clip
-
-    generator = torch.Generator().manual_seed(seed)
-    clips = [synthesise_clip(photo, CLIP_FRAMES, CLIP_SIZE, generator, *((1, 1) if i % 2 == 0 else (2, 3)))
-             for i, photo in enumerate(photos)]
-    if analyzer is not None:
-        variants = {**variants, "analysis CDL (window 2)": lambda frames: cdl_path(analyzer, frames)}
-    variants = {"uncorrected": lambda frames: frames, **variants}
-    report = {}
-    for name, grade in variants.items():
-        rows = []
-        for clip in tqdm(clips, desc=name, disable=not progress):
-            outputs = np.stack(grade(list(clip.inputs)))
-            targets = clip.targets
-            rows.append({"psnr": np.mean([metrics.psnr(o, t) for o, t in zip(outputs, targets)]),
-                         "ciede2000": float(metrics.ciede2000(outputs, targets).mean()),
-                         "identical_8bit": np.mean([metrics.identical_share(o, t) for o, t in zip(outputs, targets)]),
-                         "sharpness": np.mean([metrics.sharpness_retention(o, t) for o, t in zip(outputs, targets)]),
-                         "flicker": metrics.flicker(outputs, targets)})
-        mixtures = [row["ciede2000"] for i, row in enumerate(rows) if i % 2 == 1]
-        report[name] = {key: round(float(np.median([row[key] for row in rows])), 4) for key in rows[0]}
-        report[name]["ciede2000_mixtures"] = round(float(np.median(mixtures)), 4) if mixtures else None
-    return {"clips": len(clips), "frames_per_clip": CLIP_FRAMES, "size": list(CLIP_SIZE), "variants": report}
-
-
 def format_generator_report(report: dict) -> str:
     lines = [f"Generative network on {report['clips']} synthetic clips from held-out photos "
              f"({report['frames_per_clip']} frames, {report['size'][1]}x{report['size'][0]}; medians over clips)", "",
@@ -259,72 +207,6 @@ def format_generator_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-# --- real video through the daemon ------------------------------------------------------------------
-VIDEO_CONDITIONS = {
-    "clean": (),
-    "white balance drift": ("warm_cool", "green_magenta", "white_balance_linear"),
-    "exposure drift": ("exposure_linear", "white_point"),
-    "mixture drift (2-3 errors)": None,
-}
-
-
-def drifting(clean: list[np.ndarray], family, generator: torch.Generator) -> list[np.ndarray]:
-    """8-bit frames with one error (or mixture) drawn for the clip whose strength drifts from half to full
-    over it, as light changes during a take."""
-    magnitudes, order = _family_errors(1, family, generator)
-    frames = []
-    for t, frame in enumerate(clean):
-        strength = 0.5 + 0.5 * t / max(1, len(clean) - 1)
-        detuned = MixtureSampler.apply(to_tensor(frame).float() / 255, magnitudes * strength, order)
-        frames.append(np.rint(to_numpy(detuned)[0] * 255).astype(np.uint8))
-    return frames
-
-
-def evaluate_video(clips: dict[str, list[np.ndarray]], methods: dict, seed: int = 0, progress: bool = False) -> dict:
-    """``clips``: name -> clean 8-bit frames; ``methods``: name -> function(frames) -> graded frames.
-
-    Each clip is graded under each condition of ``VIDEO_CONDITIONS`` by each method; per clip, the mean
-    CIEDE2000 to the clean frames (on 2x2 means) and the flicker (RMS of the change between frames that
-    the clean clip does not have, 8-bit units). Reported per condition: the means over clips, and the
-    share of clips a method left closer to clean than no correction."""
-    from tqdm import tqdm
-
-    generator = torch.Generator().manual_seed(seed)
-    report = {}
-    for condition, family in VIDEO_CONDITIONS.items():
-        rows = {method: [] for method in methods}
-        for name, clean in tqdm(clips.items(), desc=condition, disable=not progress):
-            inputs = drifting(clean, family, generator)
-            targets = np.stack(clean).astype(np.float64) / 255
-            pooled_targets = np.stack([block_means(frame, 2) for frame in clean])
-            for method, grade in methods.items():
-                graded = grade(inputs)
-                pooled = np.stack([block_means(frame, 2) for frame in graded])
-                rows[method].append({"clip": name, "ciede2000": float(metrics.ciede2000(pooled, pooled_targets).mean()),
-                                     "flicker": metrics.flicker(np.stack(graded).astype(np.float64) / 255, targets)})
-        none = [row["ciede2000"] for row in rows["none"]]
-        report[condition] = {method: {"ciede2000": round(float(np.mean([r["ciede2000"] for r in values])), 3),
-                                      "flicker": round(float(np.mean([r["flicker"] for r in values])), 3),
-                                      "better": round(float(np.mean([r["ciede2000"] < n for r, n in zip(values, none)])), 3),
-                                      "clips": values}
-                             for method, values in rows.items()}
-    return {"clips": {name: len(frames) for name, frames in clips.items()}, "conditions": report}
-
-
-def format_video_report(report: dict) -> str:
-    clips = report["clips"]
-    lines = [f"Real clips through the daemon ({len(clips)} clips, {sum(clips.values())} frames): mean CIEDE2000 to "
-             "the clean clip / flicker (8-bit RMS) / share of clips better than uncorrected"]
-    methods = list(next(iter(report["conditions"].values())))
-    lines.append(f"{'':<28}" + "".join(f"{m[:24]:>26}" for m in methods))
-    for condition, row in report["conditions"].items():
-        cells = [f"{row[m]['ciede2000']:6.2f} {row[m]['flicker']:5.2f}" + (f" {100 * row[m]['better']:3.0f}%"
-                                                                             if m != "none" else "     ")
-                 for m in methods]
-        lines.append(f"{condition:<28}" + "".join(f"{c:>26}" for c in cells))
-    return "\n".join(lines)
-
-
 def evaluate_on_test_split(weights, photo_folders, device=None) -> dict:
     """The analysis weights on the test split of ``photo_folders``, and on training photos (the paper's protocol)."""
     from colorgrade.models.analysis import load
@@ -333,24 +215,3 @@ def evaluate_on_test_split(weights, photo_folders, device=None) -> dict:
     split = split_photos(list_photos(photo_folders))
     return evaluate_analysis(load(weights, device), PhotoSet(split["test"], size=EVAL_SIZE),
                              PhotoSet(split["train"][:PAPER_PROTOCOL_PHOTOS], size=EVAL_SIZE))
-
-
-def evaluate_generators(photo_folders, analysis_weights, device=None) -> dict:
-    """The shipped per-frame and temporal generators, with the paper's remedies and LUT distillation, on
-    synthetic clips from the test photos, beside the analysis weights' CDL."""
-    from colorgrade.models.analysis import load as load_analysis
-    from colorgrade.models.data import list_photos, load_photo, split_photos
-    from colorgrade.models.generator import load
-
-    frame = load(WEIGHTS_DIR / "generator_frame.safetensors", device)
-    temporal = load(WEIGHTS_DIR / "generator_temporal.safetensors", device)
-    variants = {
-        "per-frame generator": lambda f: frame.grade(f),
-        "per-frame + LUT distillation": lambda f: frame.grade(f, distill_lut=True),
-        "temporal generator": lambda f: temporal.grade(f),
-        "temporal + 2x oversampling": lambda f: temporal.grade(f, oversample=2),
-        "temporal + blending (+-1)": lambda f: temporal.grade(f, blend=1),
-        "temporal + LUT distillation": lambda f: temporal.grade(f, distill_lut=True),
-    }
-    photos = [load_photo(p, 1024) for p in split_photos(list_photos(photo_folders))["test"]]
-    return evaluate_generator(variants, load_analysis(analysis_weights, device), photos, progress=True)

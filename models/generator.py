@@ -34,7 +34,7 @@ from colorgrade.models.networks import UNetGenerator
 from colorgrade.models.weights import load_weights
 
 # The per-frame model is served: on held-out clips it beat the temporal one with and without LUT
-# distillation (models/weights/generator_frame.md, docs/notes.md).
+# distillation (models/weights/generator_frame.md, docs/decisions.md).
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator_frame.safetensors"
 WORKING_SIZE = (144, 256)
 

@@ -43,7 +43,7 @@ class AnalysisOptions:
                                       "best step on validation (first, do no harm)")
     noise: float = option(0.01, "sensor noise added to inputs, so clean noise is not 'an error'")
     composite_share: float = option(0.0, "share of training crops with a piece of another photo pasted in (raises "
-                                         "held-out accuracy, damages clean frames more: docs/notes.md)")
+                                         "held-out accuracy, damages clean frames more: docs/decisions.md)")
     clean_share: float = option(0.3, "share of the correction head's examples left clean")
     seed: int = option(0, "random seed")
     device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: CUDA when present)")

@@ -7,6 +7,8 @@ is allocated, so a malformed or hostile frame costs nothing but its own message.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from colorgrade.color import CDL, LUT3D
@@ -29,10 +31,39 @@ CLIP_HEADER = "x-colorgrade-clip"
 SERVER_HEADER = "x-colorgrade-server"
 MAX_CLIP_ID_CHARS = 64
 CLIP_ID_PATTERN = rf"[A-Za-z0-9_.-]{{1,{MAX_CLIP_ID_CHARS}}}"   # a client-chosen clip id (OpenClipRequest.clip_id)
-# The clip modes by the names clients, commands and the daemon use, and their wire values.
-MODES = {"parameters": pb.MODE_PARAMETERS, "cdl_frames": pb.MODE_CDL_FRAMES,
-         "generator_frames": pb.MODE_GENERATOR_FRAMES, "generator_lut": pb.MODE_GENERATOR_LUT}
-PIXEL_MODES = [name for name in MODES if name != "parameters"]   # the modes that return graded frames
+DEFAULT_WINDOW_RADIUS = 2   # analysis modes: frames whose CDLs are averaged on each side of a frame
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A clip mode: what clients, commands' help and the daemon's behaviour all derive from (``MODES``)."""
+    name: str
+    wire: int                  # its ``colorgrade.v1.Mode`` value
+    help: str                  # what it gives, as --mode help says it
+    returns_pixels: bool       # graded frames come back (else corrections only)
+    uses_analysis: bool        # the analysis network's CDL (else the generator)
+    distils_lut: bool          # the generator's output distilled to a 3D LUT per window
+    default_window: int        # frames averaged on each side by default: CDLs, or generator outputs (blend)
+
+
+MODES = {mode.name: mode for mode in (
+    Mode("parameters", pb.MODE_PARAMETERS, "the analysis network's CDL, confidence and diagnosis; no pixels",
+         returns_pixels=False, uses_analysis=True, distils_lut=False, default_window=DEFAULT_WINDOW_RADIUS),
+    Mode("cdl_frames", pb.MODE_CDL_FRAMES, "the analysis network's CDL applied at full resolution and bit depth",
+         returns_pixels=True, uses_analysis=True, distils_lut=False, default_window=DEFAULT_WINDOW_RADIUS),
+    Mode("generator_frames", pb.MODE_GENERATOR_FRAMES, "the cGAN's pixels (at its working size, resized)",
+         returns_pixels=True, uses_analysis=False, distils_lut=False, default_window=0),
+    Mode("generator_lut", pb.MODE_GENERATOR_LUT, "the cGAN distilled to a smooth 3D LUT per window, applied at "
+         "full resolution (no blur, no flicker)", returns_pixels=True, uses_analysis=False, distils_lut=True,
+         default_window=0),
+)}
+MODE_OF_WIRE = {mode.wire: mode for mode in MODES.values()}
+PIXEL_MODES = [name for name, mode in MODES.items() if mode.returns_pixels]
+
+
+def modes_help(names) -> str:
+    """``--mode`` help for the modes ``names``, from the table."""
+    return "; ".join(f"{name}: {MODES[name].help}" for name in names)
 
 
 class FrameError(ValueError):

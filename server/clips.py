@@ -26,7 +26,6 @@ receives frame t+1 and the engine starts on it. Results still leave in order, an
 """
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import re
@@ -42,7 +41,7 @@ import numpy as np
 
 from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
 from colorgrade.color import distill
-from colorgrade.proto.codec import CLIP_ID_PATTERN, MAX_CLIP_ID_CHARS
+from colorgrade.proto.codec import CLIP_ID_PATTERN, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, Mode
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
@@ -71,21 +70,10 @@ class NotReady(RuntimeError):
     """The request needs frames or models the server does not have (maps to FAILED_PRECONDITION)."""
 
 
-class Mode(enum.Enum):
-    PARAMETERS = "parameters"              # analysis network; corrections only
-    CDL_FRAMES = "cdl_frames"              # analysis network's CDL applied to the full frame
-    GENERATOR_FRAMES = "generator_frames"  # generator's pixels
-    GENERATOR_LUT = "generator_lut"        # generator distilled to a LUT per window, applied to the full frame
-
-    @property
-    def uses_analysis(self) -> bool:
-        return self in (Mode.PARAMETERS, Mode.CDL_FRAMES)
-
-
 @dataclass(frozen=True)
 class ClipSettings:
     mode: Mode
-    window_radius: int = 2        # analysis modes: frames averaged on each side
+    window_radius: int = DEFAULT_WINDOW_RADIUS   # analysis modes: frames averaged on each side
     oversample: int = 1           # generator modes: 1 or 2
     blend_radius: int = 0         # generator modes: outputs averaged on each side
     corrections_only: bool = False
@@ -95,7 +83,7 @@ class ClipSettings:
         """A reference frame is matched in the analysis modes only: the generator has no CDL to move."""
         if not self.mode.uses_analysis:
             raise InvalidInput(f"a reference frame is matched in the analysis modes (parameters, cdl_frames), "
-                               f"not in {self.mode.value}")
+                               f"not in {self.mode.name}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +102,11 @@ class FrameResult:
     lut: LUT3D | None = None
     frame: np.ndarray | None = None
     match_confidence: float | None = None   # with a hero: how sure the match is (mean over the window)
+
+    @property
+    def reference_used(self) -> bool:
+        """The match to the hero carried weight (the two show one scene)."""
+        return self.match_confidence is not None and self.match_confidence > 0
 
 
 @dataclass
@@ -174,7 +167,7 @@ class ClipStore:
             reach = settings.window_radius
         else:
             reach = distill.reach(self.models.generator_radius, settings.blend_radius,
-                                  settings.mode is Mode.GENERATOR_LUT)
+                                  settings.mode.distils_lut)
         self.evict_idle()
         with self.lock:
             if len(self.clips) >= self.limits.max_sessions:
@@ -184,7 +177,7 @@ class ClipStore:
                 raise ClipExists(f"a clip with id {clip_id!r} is open already; choose another id")
             clip = Clip(clip_id or uuid.uuid4().hex, name, settings, reach, hero)
             self.clips[clip.clip_id] = clip
-        log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.value, reach)
+        log.info("opened clip %s (%s) in %s, reach %d", clip.clip_id, name or "unnamed", settings.mode.name, reach)
         return clip
 
     def usage(self) -> dict[str, int]:
@@ -352,7 +345,7 @@ class FrameGrader:
             raise NotReady(f"frame {t} needs frames {window.start}..{window.stop - 1} of its window; "
                            f"missing {missing} (send them in GradeFrameRequest.frames)")
         grade = self._analysis_result if clip.settings.mode.uses_analysis else self._generator_result
-        with self.metrics.frame(clip.settings.mode.value):
+        with self.metrics.frame(clip.settings.mode.name):
             return grade(clip, t, window)
 
     def _analysis_result(self, clip: Clip, t: int, window: range) -> FrameResult:
@@ -360,13 +353,13 @@ class FrameGrader:
         result = self._analysis_value(t, analyses)
         if clip.settings.return_lut:
             result.lut = result.cdl.to_lut()
-        if clip.settings.mode is Mode.CDL_FRAMES and not clip.settings.corrections_only:
+        if clip.settings.mode.returns_pixels and not clip.settings.corrections_only:
             result.frame = apply(result.cdl, clip.frames[t], self.bands, self.band_count)
         return result
 
     def _generator_result(self, clip: Clip, t: int, window: range) -> FrameResult:
         settings = clip.settings
-        distill_lut = settings.mode is Mode.GENERATOR_LUT
+        distill_lut = settings.mode.distils_lut
         outputs = clip.around(t, distill.output_reach(settings.blend_radius, distill_lut))
         generated = [self._generated(clip, i) for i in outputs]
         frame = clip.frames[t]

@@ -9,7 +9,7 @@ Batches of frames from different clips are analysed in one forward pass of a fix
 by the tensor's shape; with the shape fixed, a frame's result does not depend on which frames or
 how many shared its batch, so batching keeps the daemon's "same output however it was asked"
 invariant. The default size is 8 on CUDA and 1 on CPU, where larger batches bought no speed
-(docs/notes.md, Benchmarks).
+(docs/results.md, benchmarks).
 
 Run as ``python -m colorgrade.server.engine ENDPOINT --device cpu [--batch-size N] [--untrained] [--parent PID]``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,17 +30,19 @@ from colorgrade.server import worker
 class Engine:
     """The networks on one device, as functions of the frames they are given."""
 
-    def __init__(self, device: str | None = None, untrained: bool = False, batch_size: int | None = None):
-        from colorgrade.models import analysis, generator
+    def __init__(self, device: str | None = None, untrained: bool = False, batch_size: int | None = None,
+                 analysis_weights=None):
+        from colorgrade.models import WEIGHTS_DIR, analysis, generator
 
         # cuDNN may otherwise time several algorithms and keep the fastest, which can differ run to run.
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-        self.analyzer = analysis.untrained(device) if untrained else analysis.load_default(device)
+        self.analysis_weights = Path(analysis_weights or WEIGHTS_DIR / "analysis.safetensors")
+        self.analyzer = analysis.untrained(device) if untrained else analysis.load(self.analysis_weights, device)
         self.generator = generator.untrained(device=device) if untrained else generator.load_default(device)
         self.untrained = untrained
         if self.analyzer.device.type == "cpu":
-            # Half the cores: the front end needs the rest to apply CDLs and move frames (docs/notes.md).
+            # Half the cores: the front end needs the rest to apply CDLs and move frames (docs/decisions.md).
             torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
         self.batch_size = batch_size or (8 if self.analyzer.device.type == "cuda" else 1)
 
@@ -49,14 +52,14 @@ class Engine:
                                msg.GenerateFrame: self.generate_frame}, request)
 
     def describe(self, request: msg.Describe) -> msg.Description:
-        from colorgrade.models import WEIGHTS_DIR, generator
+        from colorgrade.models import generator
         from colorgrade.models.detunes import LABELS
 
         if self.untrained:
             models = [msg.ModelCard(name, "untrained (development and tests)", False) for name in ("analysis", "generator")]
         else:
             models = []
-            for name, weights in (("analysis", WEIGHTS_DIR / "analysis.safetensors"),
+            for name, weights in (("analysis", self.analysis_weights),
                                   ("generator", generator.DEFAULT_WEIGHTS)):
                 digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
                 models.append(msg.ModelCard(name, f"{weights.with_suffix('.md').name} (weights sha256 {digest})", True))

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import zmq
 
+from colorgrade.color import CDL, blend_toward
 from colorgrade.server import protocol as msg
 from colorgrade.server.batching import MicroBatcher
 
@@ -41,7 +42,19 @@ class FrameAnalysis(NamedTuple):
         """This blind analysis with a match to a hero: the CDL moves from the blind correction toward the
         match as far as the match is sure; where it is not (another scene), the blind correction stands."""
         weight = float(match.confidence)
-        return self._replace(cdl=self.cdl + weight * (np.asarray(match.cdl) - self.cdl), match_confidence=weight)
+        cdl = blend_toward(CDL.from_vector(self.cdl), CDL.from_vector(match.cdl), weight)
+        return self._replace(cdl=cdl.to_vector(), match_confidence=weight)
+
+
+def frame_analyses(reply: msg.Analyses) -> list[FrameAnalysis]:
+    return [FrameAnalysis(*row) for row in zip(reply.cdls, reply.probabilities, reply.confidence)]
+
+
+def match_by_key(call, frame: np.ndarray, hero: msg.HeroFeatures) -> msg.Matched:
+    """``frame`` matched to a described hero through one matcher's ``call``: by the hero's key, its features
+    sent only when the matcher lacks them."""
+    reply = call(msg.MatchFrame(frame, hero.key))
+    return call(msg.MatchFrame(frame, hero.key, hero)) if isinstance(reply, msg.HeroWanted) else reply
 
 
 class EngineUnavailable(RuntimeError):
@@ -54,26 +67,27 @@ class EngineFailed(RuntimeError):
 
 class KeptHeroes:
     """The features of the last ``size`` hero frames, by content: a host analysing a timeline sends the same
-    hero with every item (AnalyzeStills), and describing it is a SIFT pass as costly as a frame's match."""
+    hero with every item (AnalyzeStills), and describing it costs as much as a frame's match. The content
+    key names the hero to the matchers too, which keep what they described (``server.matcher``)."""
 
     def __init__(self, size: int = KEPT_HEROES):
         self.size = size
-        self.kept: OrderedDict[bytes, msg.HeroFeatures] = OrderedDict()
+        self.kept: OrderedDict[str, msg.HeroFeatures] = OrderedDict()
         self.lock = threading.Lock()
 
     @staticmethod
-    def key(frame: np.ndarray) -> bytes:
+    def key(frame: np.ndarray) -> str:
         header = f"{frame.shape}{frame.dtype}".encode()
-        return hashlib.blake2b(header + np.ascontiguousarray(frame).tobytes(), digest_size=16).digest()
+        return hashlib.blake2b(header + np.ascontiguousarray(frame).tobytes(), digest_size=16).hexdigest()
 
     def get(self, frame: np.ndarray, describe) -> msg.HeroFeatures:
-        """The kept features of a frame with ``frame``'s content, else ``describe()``'s, kept."""
+        """The kept features of a frame with ``frame``'s content, else ``describe(key)``'s, kept."""
         key = self.key(frame)
         with self.lock:
             if key in self.kept:
                 self.kept.move_to_end(key)
                 return self.kept[key]
-        features = describe()
+        features = describe(key)
         with self.lock:
             self.kept[key] = features
             while len(self.kept) > self.size:
@@ -211,8 +225,7 @@ class EnginePool:
 
     @staticmethod
     def _analyze_batch(engine: EngineProcess, frames: list[np.ndarray]) -> list[FrameAnalysis]:
-        reply = engine.call(msg.Analyze(frames))
-        return [FrameAnalysis(*row) for row in zip(reply.cdls, reply.probabilities, reply.confidence)]
+        return frame_analyses(engine.call(msg.Analyze(frames)))
 
     def submit_analysis(self, frame: np.ndarray) -> Future:
         """One frame's analysis, batched with other waiting frames -> Future of its ``FrameAnalysis``."""
@@ -220,10 +233,10 @@ class EnginePool:
 
     def describe_hero(self, frame: np.ndarray) -> msg.HeroFeatures:
         """What matching needs of a hero frame (computed once per clip, and kept for heroes sent again)."""
-        return self.heroes.get(frame, lambda: self.pick("matchers").call(msg.DescribeHero(frame)))
+        return self.heroes.get(frame, lambda key: self.pick("matchers").call(msg.DescribeHero(frame, key)))
 
     def match(self, frame: np.ndarray, hero: msg.HeroFeatures) -> msg.Matched:
-        return self.pick("matchers").call(msg.MatchFrame(frame, hero))
+        return match_by_key(self.pick("matchers").call, frame, hero)
 
     def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""

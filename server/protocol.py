@@ -2,9 +2,9 @@
 
 Each request is a dataclass; the worker (the engine: ``Describe``, ``Analyze``, ``GenerateFrame``; a
 matcher: ``DescribeHero``, ``MatchFrame``) answers each with the reply dataclass named beside it, or
-with ``Failure``. On the pyzmq hop a message is multipart: a JSON header naming the message type
-and its plain fields, then one zero-copy buffer per array. A field typed ``X | None`` is optional:
-``None`` travels as JSON null, never as an empty array.
+with ``Failure``. On the pyzmq hop a message is multipart: a JSON header naming the message type and its
+plain fields (nested messages and mappings of arrays included), then one zero-copy buffer per array. A
+field typed ``X | None`` is optional: ``None`` travels as JSON null, never as an empty array.
 
 This module is numpy-only (never torch), like the front end that imports it.
 """
@@ -76,23 +76,33 @@ class GeneratedFrame:
 
 @dataclass
 class DescribeHero:
-    """A hero frame (H, W, 3|4) of any sample type -> ``HeroFeatures``: what matching needs of it, computed
-    once per clip and sent back with each ``MatchFrame``."""
+    """A hero frame (H, W, 3|4) of any sample type, and the key of its content -> ``HeroFeatures``: what
+    matching needs of it. The matcher keeps it under ``key`` for the ``MatchFrame`` requests that follow."""
     frame: np.ndarray
+    key: str
 
 
 @dataclass
 class HeroFeatures:
-    rgb: np.ndarray                 # (h, w, 3) float32: the hero at matching size
-    keypoints: np.ndarray           # (N, 2) float32
-    descriptors: np.ndarray         # (N, 128) float32
+    """A hero as the matcher describes it (``colorgrade.matching.describe``): named arrays the front end keeps
+    and sends back, never reads."""
+    key: str                        # the hero frame's content key
+    arrays: dict[str, np.ndarray]
 
 
 @dataclass
 class MatchFrame:
-    """One frame and a hero's features -> ``Matched``."""
+    """One frame and the key of a hero described before -> ``Matched``, or ``HeroWanted`` from a matcher that
+    does not keep that hero (started since, or a hero of long ago): the request again with ``hero`` then."""
     frame: np.ndarray
-    hero: HeroFeatures
+    hero_key: str
+    hero: HeroFeatures | None = None
+
+
+@dataclass
+class HeroWanted:
+    """The matcher does not keep the hero a ``MatchFrame`` names: send it along."""
+    key: str
 
 
 @dataclass
@@ -107,9 +117,9 @@ class Failure:
     message: str
 
 
-MESSAGES = {cls.__name__: cls for cls in (Describe, Description, Analyze, Analyses, GenerateFrame, GeneratedFrame,
-                                          DescribeHero, HeroFeatures, MatchFrame, Matched, Failure)}
-_NESTED = {"models": ModelCard, "hero": HeroFeatures}
+MESSAGES = {cls.__name__: cls for cls in (Describe, Description, ModelCard, Analyze, Analyses, GenerateFrame,
+                                          GeneratedFrame, DescribeHero, HeroFeatures, MatchFrame, HeroWanted, Matched,
+                                          Failure)}
 
 
 # --- the wire: [header JSON, buffer, buffer, ...] -------------------------------------------
@@ -123,8 +133,11 @@ def encode(message) -> list:
             return {"array": len(buffers) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
         if isinstance(value, list):
             return [pack(v) for v in value]
+        if isinstance(value, dict):
+            return {"mapping": {key: pack(item) for key, item in value.items()}}
         if dataclasses.is_dataclass(value):
-            return {f.name: pack(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {"message": type(value).__name__,
+                    "fields": {f.name: pack(getattr(value, f.name)) for f in dataclasses.fields(value)}}
         return value
 
     fields = {f.name: pack(getattr(message, f.name)) for f in dataclasses.fields(message)}
@@ -134,21 +147,26 @@ def encode(message) -> list:
 def decode(parts) -> object:
     """Multipart parts (bytes or zmq frames) -> the message; arrays are read-only views of the buffers."""
     header = json.loads(bytes(_buffer(parts[0])))
-    cls = MESSAGES.get(header.get("type"))
-    if cls is None:
-        raise ValueError(f"unknown engine message type {header.get('type')!r}")
 
-    def unpack(name, value):
-        if isinstance(value, dict) and "array" in value:
+    def message(name, fields):
+        cls = MESSAGES.get(name)
+        if cls is None:
+            raise ValueError(f"unknown worker message type {name!r}")
+        return cls(**{key: unpack(item) for key, item in fields.items()})
+
+    def unpack(value):
+        if isinstance(value, list):
+            return [unpack(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "array" in value:
             buffer = _buffer(parts[1 + value["array"]])
             return np.frombuffer(buffer, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
-        if isinstance(value, list):
-            return [unpack(name, v) for v in value]
-        if name in _NESTED and isinstance(value, dict):
-            return _NESTED[name](**{key: unpack(key, item) for key, item in value.items()})
-        return value
+        if "mapping" in value:
+            return {key: unpack(item) for key, item in value["mapping"].items()}
+        return message(value["message"], value["fields"])
 
-    return cls(**{name: unpack(name, value) for name, value in header["fields"].items()})
+    return message(header.get("type"), header["fields"])
 
 
 def _buffer(part):

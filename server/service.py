@@ -14,10 +14,10 @@ from google.protobuf.message import DecodeError
 from colorgrade import __version__
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.proto.codec import MODES, SERVER_HEADER, cdl_to_message, decode_frame, encode_frame, lut_to_message
+from colorgrade.proto.codec import MODE_OF_WIRE, SERVER_HEADER, cdl_to_message, decode_frame, encode_frame, lut_to_message
 from colorgrade.server import protocol as msg
 from colorgrade.server.clips import (ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult,
-                                     InvalidInput, LimitExceeded, Mode, NotReady)
+                                     InvalidInput, LimitExceeded, NotReady)
 from colorgrade.server.engine_pool import EngineFailed, EngineUnavailable
 
 log = logging.getLogger("colorgrade.server")
@@ -31,7 +31,6 @@ STATUS_OF = {
     EngineFailed: grpc.StatusCode.INVALID_ARGUMENT,
     EngineUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
-MODE_OF = {wire: Mode(name) for name, wire in MODES.items()}   # the wire's modes, as the clips know them
 
 
 def _abort_on_error(context, error):
@@ -55,7 +54,7 @@ def _unary(method):
 
 # --- messages -> plain values -------------------------------------------------------------------
 def settings_from_message(message: pb.ClipSettings) -> ClipSettings:
-    mode = MODE_OF.get(message.mode)
+    mode = MODE_OF_WIRE.get(message.mode)
     if mode is None:
         raise InvalidInput(f"clip mode {message.mode} is not a known mode (see colorgrade.v1.Mode)")
     return ClipSettings(mode=mode, window_radius=message.window_radius, oversample=message.oversample or 1,
@@ -76,7 +75,7 @@ def correction_message(result: FrameResult) -> pb.Correction:
         correction.lut.CopyFrom(lut_to_message(result.lut))
     if result.match_confidence is not None:
         correction.match_confidence = result.match_confidence
-        correction.reference_used = result.match_confidence > 0
+        correction.reference_used = result.reference_used
     return correction
 
 

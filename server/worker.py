@@ -3,7 +3,7 @@ end that started it. Torch-free, so a worker that needs no networks (the matcher
 
 The engine (``server.engine``: the networks) and the matcher (``server.matcher``: OpenCV's matching to a
 hero frame) are separate processes so that a frame's match runs beside its blind analysis instead of
-waiting for it (docs/notes.md, matching).
+waiting for it (docs/decisions.md, matching).
 """
 from __future__ import annotations
 

@@ -46,8 +46,9 @@ from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, metrics
 from colorgrade.models.differentiable_colour import apply_cdl, srgb_to_linear, thumbnail
 from colorgrade.models.data import PhotoSet, list_photos, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MIXTURE_ERRORS, MixtureSampler
-from colorgrade.evaluation import read_clips
-from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, VIDEO_CONDITIONS, drifting, family_inputs, frame_delta_e
+from colorgrade.evaluation.video import read_clips
+from colorgrade.evaluation.video import VIDEO_CONDITIONS, drifting
+from colorgrade.models.evaluate import EVAL_SIZE, FAMILIES, family_inputs, frame_delta_e
 from colorgrade.models.networks import (STATISTICS_SIZE, cdl_from_head, colour_statistics, grey_edges,
                                        log_chroma_histogram, log_ratios, shrink_cdl)
 from colorgrade.models.train_analysis import correction_losses, learning_rate_at, with_mixtures

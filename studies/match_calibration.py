@@ -1,4 +1,4 @@
-"""Where the matcher's trust comes from, and what bounds a match on real clips (``models/matching.py``).
+"""Where the matcher's trust comes from, and what bounds a match on real clips (``matching/sift.py``).
 
 1. **Verified pairs** (``MIN_INLIERS``, ``FULL_INLIERS``): RANSAC inliers of two framings of one
    *training* photo (with 1-3 errors on the shot) against those of crops of two different photos, and how
@@ -21,13 +21,15 @@ import json
 import numpy as np
 import torch
 
+from colorgrade import matching
 from colorgrade.clients import media
 from colorgrade.color import CDL, shrink
-from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, WEIGHTS_DIR, matching
-from colorgrade.models.analysis import load
+from colorgrade.evaluation.match import PHOTO_SIDE, framings, still_delta_e, with_errors
+from colorgrade.matching import sift
+from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS
 from colorgrade.models.data import list_photos, load_photo, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MixtureSampler
-from colorgrade.models.evaluate_match import PHOTO_SIDE, frame_delta_e, framings, with_errors
+from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 
 EVALUATED_FRAMES = 48        # colorgrade eval match's frames per clip: calibration stays off them
 HERO_DISTANCES = (1, 6, 12, 24, 40)
@@ -46,7 +48,7 @@ def verified_pairs(count: int, unrelated_each: int, seed: int = 0) -> dict:
     generator = torch.Generator().manual_seed(seed)
     photos = [load_photo(path, PHOTO_SIDE) for path in split_photos(list_photos(DEFAULT_PHOTOS))["train"][:count]]
     crops = [framings(photo) for photo in photos]
-    heroes = [matching.describe_hero(hero) for hero, _ in crops]
+    heroes = [matching.describe(hero) for hero, _ in crops]
     related, unrelated, trusted = [], [], 0
     for index, (_, shot) in enumerate(crops):
         shot = with_errors(shot, generator)
@@ -65,10 +67,10 @@ def residuals(clips, last_frame: int = 300) -> dict:
         frames = [shrink(frame, 480) for _, frame in media.numbered_frames(path, EVALUATED_FRAMES, last_frame)]
         values, unverified = [], 0
         for start in range(0, len(frames) - 48, 16):
-            hero = matching.describe_hero(frames[start + 47])
+            hero = matching.describe(frames[start + 47])
             for t in range(start, start + 24, 6):
                 found = matching.match(frames[t], hero)
-                if found.inliers >= matching.MIN_INLIERS and found.shared >= matching.MIN_SHARED:
+                if found.inliers >= sift.MIN_INLIERS and found.shared >= sift.MIN_SHARED:
                     values.append(found.residual)
                 else:
                     unverified += 1
@@ -78,7 +80,7 @@ def residuals(clips, last_frame: int = 300) -> dict:
 
 def hero_distance(clips, seed: int = 0) -> dict:
     """The served match's error, and the hero's drift, against the hero's distance in frames."""
-    analyzer = load(str(WEIGHTS_DIR / "analysis.safetensors"), "cpu")
+    grader = InProcessGrader(InProcessEngines("cpu"))
     generator = torch.Generator().manual_seed(seed)
 
     curve = {distance: {"served": [], "drift": [], "none": []} for distance in HERO_DISTANCES}
@@ -90,14 +92,14 @@ def hero_distance(clips, seed: int = 0) -> dict:
             for t in range(0, len(frames) - distance, 4):
                 clean = frames[t]
                 shot = to_numpy(MixtureSampler.apply(to_tensor(clean), magnitudes, order))[0]
-                hero = matching.describe_hero(frames[t + distance])
-                found = matching.match(shot, hero)
-                served = found.blended(analyzer.analyze([shot])[0].cdl)
+                hero = matching.describe(frames[t + distance])
+                served = grader.analyze([shot], reference=frames[t + distance])[0].cdl
                 own = matching.match(clean, hero)
-                curve[distance]["served"].append(frame_delta_e(served.apply(shot), clean))
-                curve[distance]["drift"].append(frame_delta_e((own.cdl if own.confidence > 0 else CDL()).apply(clean),
+                curve[distance]["served"].append(still_delta_e(served.apply(shot), clean))
+                curve[distance]["drift"].append(still_delta_e((own.cdl if own.confidence > 0 else CDL()).apply(clean),
                                                               clean))
-                curve[distance]["none"].append(frame_delta_e(shot, clean))
+                curve[distance]["none"].append(still_delta_e(shot, clean))
+    grader.close()
     return {distance: {name: round(float(np.mean(values)), 3) for name, values in row.items()}
             for distance, row in curve.items()}
 
@@ -109,7 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--unrelated", type=int, default=20, help="unrelated heroes per photo")
     parser.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS, metavar="VIDEO")
     args = parser.parse_args(argv)
-    report = {"verified pairs (inliers)": verified_pairs(args.photos, args.unrelated), "residuals of right fits": residuals(args.clips),
+    report = {"verified pairs (inliers)": verified_pairs(args.photos, args.unrelated),
+              "residuals of right fits": residuals(args.clips),
               "error against the hero's distance (frames)": hero_distance(args.clips)}
     print(json.dumps(report, indent=1))
     return 0

@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorgrade.color import CDL
-from colorgrade.evaluation import read_clips
-from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS, WEIGHTS_DIR, matching
-from colorgrade.models.analysis import load
+from colorgrade import matching
+from colorgrade.color import CDL, blend_toward
+from colorgrade.evaluation.video import read_clips
+from colorgrade.evaluation.match import (evaluate_clips, evaluate_photos, format_match_report, product_methods,
+                                         summarise)
+from colorgrade.models import DEFAULT_CLIPS, DEFAULT_PHOTOS
 from colorgrade.models.data import PhotoSet, list_photos, split_photos, to_tensor
 from colorgrade.models.differentiable_colour import thumbnail
-from colorgrade.models.evaluate_match import (evaluate_clips, evaluate_photos, format_match_report, product_methods,
-                                              summarise)
 from colorgrade.models.networks import shrink_cdl
+from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 from studies.design_study import THUMBNAIL, Corrector, predict, train_corrector
 
 UNRELATED_SHARE = 0.25      # of the training pairs, references from another photo (the negatives)
@@ -50,8 +51,8 @@ def reference_cdl(corrector: Corrector, shot: np.ndarray, hero: np.ndarray) -> C
 def learned_methods(corrector: Corrector) -> dict:
     """(c) alone, and (d): the verified match blended with (c) as the shipped one is blended with the blind."""
     def hybrid(shot, hero):
-        found = matching.match(shot, matching.describe_hero(hero))
-        return found.blended(reference_cdl(corrector, shot, hero)).apply(shot)
+        found = matching.match(shot, matching.describe(hero))
+        return blend_toward(reference_cdl(corrector, shot, hero), found.cdl, found.confidence).apply(shot)
 
     return {"(c) learned reference corrector": lambda shot, hero: reference_cdl(corrector, shot, hero).apply(shot),
             "(d) match, else (c)": hybrid}
@@ -79,7 +80,7 @@ def run(args) -> dict:
     torch.set_grad_enabled(False)
     with torch.enable_grad():
         corrector, record = trained_corrector(args.photos, args.steps, Path(args.out), args.fresh)
-    shipped = product_methods(load(str(WEIGHTS_DIR / "analysis.safetensors"), "cpu"))
+    shipped = product_methods(InProcessGrader(InProcessEngines("cpu")))
     methods = {name: shipped[name] for name in ("none", "blind", "statistics as a CDL", "matched (shipped)")}
     methods.update(learned_methods(corrector))
     photos = split_photos(list_photos(args.photos))["test"][:args.count]

@@ -9,7 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from colorgrade.cluster import ClusterConfig, config_text, envoy_command
+from colorgrade.server.cluster import ClusterConfig, config_text, envoy_command
 
 SERVING = re.compile(r"serving on (\S+)")
 
@@ -67,7 +67,7 @@ def free_port() -> int:
 
 class Cluster:
     """``count`` daemons (ids daemon-0, daemon-1 ...) and the real Envoy in front of them (configured by
-    ``colorgrade.cluster``, written to ``config``), with Envoy's admin interface for host health."""
+    ``colorgrade.server.cluster``, written to ``config``), with Envoy's admin interface for host health."""
 
     def __init__(self, config: Path, count: int = 3):
         with ThreadPoolExecutor(count) as pool:

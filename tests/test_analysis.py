@@ -116,7 +116,7 @@ def test_training_smoke_run_resumes_and_writes_weights(tmp_path):
 
 
 def test_video_evaluation_scores_drift_damage_and_flicker(rng):
-    from colorgrade.models.evaluate import VIDEO_CONDITIONS, drifting, evaluate_video
+    from colorgrade.evaluation.video import VIDEO_CONDITIONS, drifting, evaluate_video
 
     clean = [(rng.random((32, 48, 3)) * 200 + 20).astype(np.uint8) for _ in range(6)]
     generator = torch.Generator().manual_seed(0)

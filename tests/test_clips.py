@@ -4,7 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from colorgrade.server.clips import ClipSettings, ClipStore, LimitExceeded, Mode
+from colorgrade.proto.codec import MODES
+from colorgrade.server.clips import ClipSettings, ClipStore, LimitExceeded
 from colorgrade.server.limits import Limits
 from colorgrade.server.protocol import Description
 
@@ -15,7 +16,7 @@ MODELS = Description(device="cpu", batch_size=1, labels=["clean", "warm_33"], ge
 
 def test_open_keeps_name_and_sets_reach_per_mode():
     store = ClipStore(Limits(), MODELS)
-    cases = [(Mode.CDL_FRAMES, 3, 0, 3), (Mode.GENERATOR_FRAMES, 3, 1, 3), (Mode.GENERATOR_LUT, 0, 1, 6)]
+    cases = [(MODES["cdl_frames"], 3, 0, 3), (MODES["generator_frames"], 3, 1, 3), (MODES["generator_lut"], 0, 1, 6)]
     for mode, window, blend, reach in cases:
         clip = store.open(ClipSettings(mode=mode, window_radius=window, blend_radius=blend), "shot_010")
         assert clip.name == "shot_010" and clip.reach == reach
@@ -24,8 +25,8 @@ def test_open_keeps_name_and_sets_reach_per_mode():
 def test_frame_memory_is_counted_across_clips_evicted_and_released():
     frame = np.zeros((10, 10, 3), np.uint8)              # 300 bytes
     store = ClipStore(Limits(max_buffer_bytes=3000, frames_per_clip=4), MODELS)
-    a = store.open(ClipSettings(mode=Mode.CDL_FRAMES, window_radius=1), "a")
-    b = store.open(ClipSettings(mode=Mode.CDL_FRAMES, window_radius=1), "b")
+    a = store.open(ClipSettings(mode=MODES["cdl_frames"], window_radius=1), "a")
+    b = store.open(ClipSettings(mode=MODES["cdl_frames"], window_radius=1), "b")
     for i in range(6):                                   # a keeps its newest 4 frames
         store.keep(a, i, frame.copy())
     assert list(a.frames) == [2, 3, 4, 5] and store.held_bytes == 1200
@@ -40,8 +41,8 @@ def test_frame_memory_is_counted_across_clips_evicted_and_released():
 
 def test_a_clip_receiving_frames_is_not_evicted_as_idle():
     store = ClipStore(Limits(idle_ttl_s=0.3), MODELS)
-    streaming = store.open(ClipSettings(mode=Mode.CDL_FRAMES), "long take")
-    forgotten = store.open(ClipSettings(mode=Mode.CDL_FRAMES), "abandoned")
+    streaming = store.open(ClipSettings(mode=MODES["cdl_frames"]), "long take")
+    forgotten = store.open(ClipSettings(mode=MODES["cdl_frames"]), "abandoned")
     for i in range(4):
         time.sleep(0.1)
         store.keep(streaming, i, np.zeros((2, 2, 3), np.uint8))

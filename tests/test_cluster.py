@@ -11,7 +11,7 @@ import yaml
 
 from colorgrade.clients import GradeClient
 from colorgrade.clients.client import GradeError
-from colorgrade.cluster import ClusterConfig, config_text, envoy_command
+from colorgrade.server.cluster import ClusterConfig, config_text, envoy_command
 from conftest import REPO
 from daemon_fixtures import Cluster, RunningDaemon, free_port
 

@@ -99,7 +99,7 @@ def test_negatives_swap_a_share_of_references_for_other_photos_and_draw_nothing_
 def test_the_learned_reference_designs_grade_a_shot_and_fall_back_where_nothing_is_verified():
     from colorgrade.color import CDL
     from colorgrade.models.data import load_photo
-    from colorgrade.models.evaluate_match import framings
+    from colorgrade.evaluation.match import framings
     from studies.match_designs import learned_methods
 
     untrained = design_study.Corrector(reference=True).eval()   # its head is the identity: no change at all

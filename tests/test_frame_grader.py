@@ -9,7 +9,8 @@ import torch
 from colorgrade.color import apply, from_float_rgb, to_float_rgb
 from colorgrade.models import generator as gen
 from colorgrade.server import protocol as msg
-from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, Mode, joined
+from colorgrade.proto.codec import MODES
+from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, joined
 from colorgrade.server.engine import Engine
 from colorgrade.server.engine_pool import FrameAnalysis
 from colorgrade.server.limits import Limits
@@ -54,8 +55,8 @@ def clip_frames(count=9, size=(36, 64), seed=0):
     return [(rng.random((*size, 4)) * 255).astype(np.uint8) for _ in range(count)]
 
 
-@pytest.mark.parametrize("mode, oversample, blend", [(Mode.GENERATOR_LUT, 1, 0), (Mode.GENERATOR_LUT, 1, 1),
-                                                     (Mode.GENERATOR_FRAMES, 2, 1), (Mode.GENERATOR_FRAMES, 1, 0)])
+@pytest.mark.parametrize("mode, oversample, blend", [(MODES["generator_lut"], 1, 0), (MODES["generator_lut"], 1, 1),
+                                                     (MODES["generator_frames"], 2, 1), (MODES["generator_frames"], 1, 0)])
 def test_generator_frames_go_through_the_network_once_and_results_equal_the_generator(engines, mode, oversample,
                                                                                       blend):
     store = ClipStore(Limits(), engines.description)
@@ -68,7 +69,7 @@ def test_generator_frames_go_through_the_network_once_and_results_equal_the_gene
     assert [r.index for r in streamed] == list(range(len(frames)))
     assert engines.generated == len(frames)        # not once per window it appears in
 
-    distill = mode is Mode.GENERATOR_LUT
+    distill = mode is MODES["generator_lut"]
     expected = engines.engine.generator.grade([to_float_rgb(f)[0] for f in frames], oversample, blend, distill)
     for result, frame, graded in zip(streamed, frames, expected):
         np.testing.assert_array_equal(result.frame, from_float_rgb(graded, frame[..., 3:], np.uint8))
@@ -81,7 +82,7 @@ def test_random_access_equals_the_stream_and_reuses_cached_outputs(engines):
     store = ClipStore(Limits(), engines.description)
     grader = FrameGrader(engines, store, Metrics())
     frames = clip_frames(count=7, seed=1)
-    settings = ClipSettings(mode=Mode.GENERATOR_LUT)
+    settings = ClipSettings(mode=MODES["generator_lut"])
     streamed = list(grader.stream(store.open(settings, "stream"), enumerate(frames)))
     clip = store.open(settings, "random access")
     engines.generated = 0

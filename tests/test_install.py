@@ -1,14 +1,10 @@
 """`colorgrade install resolve|nuke` writes where the hosts look, pointing at this colorgrade."""
-import ast
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from conftest import REPO
 
 
 def install(home, *args):
@@ -43,16 +39,3 @@ def test_nuke_plugin_path_is_added_once(tmp_path):
     folder = Path(added[0].split("(", 1)[1].split(")", 1)[0].strip("'\""))
     assert (folder / "menu.py").exists() and (folder / "colorgrade_nuke.py").exists()
     assert json.loads((tmp_path / ".nuke" / "colorgrade.json").read_text())["command"][0] == sys.executable
-
-
-@pytest.mark.parametrize("path", ["clients/resolve/colorgrade_resolve.py", "clients/nuke/colorgrade_nuke.py",
-                                  "clients/nuke/menu.py"])
-def test_host_files_run_on_the_oldest_host_pythons_with_the_standard_library(path):
-    """Resolve runs the user's Python 3 (>= 3.6), Nuke 13 its 3.7: grammar of 3.6, imports from the
-    standard library (and Nuke's own module) only."""
-    tree = ast.parse((REPO / path).read_text(), feature_version=(3, 6))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported - sys.stdlib_module_names <= {"nuke", "colorgrade_nuke", "DaVinciResolveScript"}
-    assert "__future__" not in imported      # postponed annotations need 3.7

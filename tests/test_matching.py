@@ -12,7 +12,9 @@ import pytest
 from colorgrade.clients import GradeClient, GradeError, media
 from colorgrade.color import CDL, apply
 from colorgrade.color.fit import fit_cdl
-from colorgrade.models import matching, metrics
+from colorgrade import matching
+from colorgrade.matching import sift
+from colorgrade.models import metrics
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto.codec import encode_frame
 from colorgrade.server.engine_pool import KeptHeroes
@@ -51,8 +53,8 @@ def test_fit_cdl_recovers_a_cdl_and_ignores_pairs_that_disagree():
 def test_a_shot_of_the_heroes_scene_is_matched_near_the_answer(name):
     hero, clean = framings(name)
     shot = apply(CAST, clean)
-    found = matching.match(shot, matching.describe_hero(hero))
-    assert found.confidence > 0.8 and found.inliers > matching.MIN_INLIERS and found.shared > 0.3
+    found = matching.match(shot, matching.describe(hero))
+    assert found.confidence > 0.8 and found.inliers > sift.MIN_INLIERS and found.shared > 0.3
     best, _ = fit_cdl(shot / 255, clean / 255)          # the best CDL knowing the answer (clipping bounds it)
     assert delta_e(shot, clean) > 4 and delta_e(apply(found.cdl, shot), clean) < delta_e(apply(best, shot), clean) + 0.6
 
@@ -60,14 +62,14 @@ def test_a_shot_of_the_heroes_scene_is_matched_near_the_answer(name):
 def test_the_heroes_look_is_carried_over():
     hero, clean = framings("ladybird")
     look = CDL(slope=(1.05, 1.0, 0.9), offset=(0.02, 0.0, -0.01), saturation=1.2)   # warm, punchy
-    found = matching.match(apply(CAST, clean), matching.describe_hero(apply(look, hero)))
+    found = matching.match(apply(CAST, clean), matching.describe(apply(look, hero)))
     assert found.confidence > 0.5 and delta_e(apply(found.cdl, apply(CAST, clean)), apply(look, clean)) < 1.5
 
 
 def test_a_hero_of_another_scene_is_not_matched():
     hero, _ = framings("aqua")
     _, clean = framings("garden")
-    found = matching.match(apply(CAST, clean), matching.describe_hero(hero))
+    found = matching.match(apply(CAST, clean), matching.describe(hero))
     assert found.confidence == 0 and found.cdl == CDL()
 
 
@@ -118,8 +120,8 @@ def test_a_killed_matcher_is_restarted_and_the_match_is_the_same(daemon):
 def test_a_hero_sent_again_is_described_once():
     calls = []
 
-    def describe():
-        calls.append(1)
+    def describe(key):
+        calls.append(key)
         return object()
 
     kept = KeptHeroes(size=2)
@@ -177,11 +179,12 @@ def test_the_commands_take_a_reference_still_or_a_frame_of_a_video(daemon, tmp_p
 def test_the_match_evaluation_scores_every_case_and_method_against_its_goal():
     """On the shipped photos (a stand-in for the test split): the goal reached knowing the answer, the match
     near it on the same scene, nothing transferred from another scene."""
-    from colorgrade.models.analysis import untrained
-    from colorgrade.models.evaluate_match import PHOTO_CASES, evaluate_photos, product_methods, summarise
+    from colorgrade.evaluation.match import PHOTO_CASES, evaluate_photos, product_methods, summarise
+    from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 
     photos = sorted((SAMPLES / "photos").glob("*.png"))
-    report = summarise(evaluate_photos(photos, product_methods(untrained("cpu"))))
+    with InProcessGrader(InProcessEngines("cpu", untrained=True)) as grader:
+        report = summarise(evaluate_photos(photos, product_methods(grader)))
     assert list(report) == list(PHOTO_CASES)
     same, harm = report[PHOTO_CASES[0]], report[PHOTO_CASES[2]]
     assert same["none"]["mean"] > 2 and same["match alone"]["mean"] < same["none"]["mean"] / 3
@@ -193,12 +196,12 @@ def test_the_match_evaluation_scores_every_case_and_method_against_its_goal():
 def test_the_continuity_evaluation_finds_the_scenes_and_measures_the_spread_it_hides():
     """Two reels of two scenes (the shipped photos), each shot with errors of its own: continuity finds the
     scenes and makes a scene's shots agree where they overlap; graded shot by shot they do not."""
-    from colorgrade.clients.continuity import continuity
-    from colorgrade.models.analysis import untrained
-    from colorgrade.models.evaluate_match import evaluate_continuity, scene_spread
+    from colorgrade.evaluation.continuity import evaluate_continuity, scene_spread
+    from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 
     photos = sorted((SAMPLES / "photos").glob("*.png"))
-    report = evaluate_continuity(photos, continuity, untrained("cpu"))
+    with InProcessGrader(InProcessEngines("cpu", untrained=True)) as grader:
+        report = evaluate_continuity(photos, grader)
     assert report["reels"] == 2 and report["scenes found"] == report["scenes"] == 4
     assert report["none"]["spread"] > 3 and report["continuity"]["spread"] < report["none"]["spread"] / 3
     # The spread compares the same part of the photo: three untouched framings of one photo agree exactly.
@@ -246,8 +249,8 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
 
 
 def test_the_clip_cases_score_flicker_beside_the_error():
-    from colorgrade.evaluation import read_clips
-    from colorgrade.models.evaluate_match import CLIP_CASES, evaluate_clips, summarise
+    from colorgrade.evaluation.video import read_clips
+    from colorgrade.evaluation.match import CLIP_CASES, evaluate_clips, summarise
 
     clips = read_clips([SAMPLES / "clip" / "city.mp4", SAMPLES / "clip" / "cut.mp4"], 8, side=160)
     def jitter(shot, hero):   # a gain that changes from frame to frame
@@ -266,7 +269,7 @@ def test_a_dialogue_cut_between_two_angles_gives_one_scene_per_angle():
     faked here by the frames' content (each angle a value)."""
     from types import SimpleNamespace
 
-    from colorgrade.clients.continuity import RECENT_SCENES, group_scenes
+    from colorgrade.clients.workflow.continuity import RECENT_SCENES, group_scenes
 
     class SameAngle:
         def analyze(self, frames, reference=None):

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from colorgrade.clients import media, scopes
+from colorgrade.clients import media
+from colorgrade.clients.workflow import scopes
 from colorgrade.color import CDL, apply
 from conftest import SAMPLES
 

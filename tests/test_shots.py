@@ -9,7 +9,7 @@ import PyOpenColorIO as OCIO
 import pytest
 
 from colorgrade.clients import media
-from colorgrade.clients.shots import CutDetector, EvenSample, correct_shots, timecode
+from colorgrade.clients.workflow.shots import CutDetector, EvenSample, correct_shots, timecode
 from colorgrade.color import CDL, read_cdl, read_cube, shrink
 from conftest import SAMPLES
 from media_fixtures import SHOTS

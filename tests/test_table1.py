@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from colorgrade.models.detunes import LABELS, apply_labels
-from colorgrade.models.paper_regime import (PAPER_VALIDATION_SHARE, PaperOptions, RegimeGeneratorOptions,
+from colorgrade.evaluation.paper_regime import (PAPER_VALIDATION_SHARE, PaperOptions, RegimeGeneratorOptions,
                                             detuned_thumbnails, predict, regime_windows, split_items, table_one,
                                             train_classifier, train_regime_generator, working_frames)
-from colorgrade.table1 import detect_shots, plan_segments
+from colorgrade.evaluation.table1 import detect_shots, plan_segments
 
 
 def test_segments_take_turns_across_clips_and_spread_over_long_shots():
@@ -105,7 +105,7 @@ def test_the_regime_is_cut_frame_exact_from_a_sequential_decode(two_shot_clip, t
     from PIL import Image
 
     from colorgrade.clients import media
-    from colorgrade.table1 import cut_regime
+    from colorgrade.evaluation.table1 import cut_regime
 
     regime = cut_regime([two_shot_clip], tmp_path / "shots.npz", progress=False, count=2, length=4)
     assert regime["frames"].shape == (8, 256, 456, 3) and regime["shots"].tolist() == [0] * 4 + [1] * 4

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from colorgrade.clients.cli import (UsageError, add_connection_arguments, add_reference_argument, check_cube_size,
-                                    check_reference_arguments, check_reference_mode, check_writable, connect,
-                                    read_reference)
-from colorgrade.proto.codec import PIXEL_MODES
+from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
+                                         add_reference_argument, check_cube_size, check_reference_arguments,
+                                         check_reference_mode, check_writable, connect, read_reference)
 
 FFMPEG_EPILOG = """examples:
   colorgrade ffmpeg interview.mov -o graded.mov          # analyse shots, write the plan, print the command
@@ -51,8 +50,8 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
 
 def run_ffmpeg(args) -> int:
     from colorgrade.clients import media
-    from colorgrade.clients.cli import correction_ids
-    from colorgrade.clients.corrections import Job, analyse_job
+    from colorgrade.clients.commands import correction_ids
+    from colorgrade.clients.workflow.corrections import Asked, Job, analyse_job
     from colorgrade.clients.client import GradeError
     from colorgrade.clients.ffmpeg.plan import ffmpeg_command, pipe_commands, printable
 
@@ -85,8 +84,9 @@ def run_ffmpeg(args) -> int:
     clip_id = correction_ids([source])[source]
     try:
         with connect(args) as client:
-            entry = analyse_job(client, Job(str(source), clip_id, source), info, shots=True, samples=args.samples,
-                                reference=reference, continuity=args.continuity, reference_shot=args.reference_shot)
+            asked = Asked(shots=True, samples=args.samples, reference=reference, continuity=args.continuity,
+                          reference_shot=args.reference_shot)
+            entry = analyse_job(client, Job(str(source), clip_id, source), asked, info)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
         return 1
@@ -148,11 +148,7 @@ Progress and errors go to standard error."""
 
 def configure_pipe(parser: argparse.ArgumentParser) -> None:
     parser.epilog = PIPE_EPILOG
-    parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
-                        help="as for 'colorgrade grade' (default cdl_frames)")
-    parser.add_argument("--window", type=int, default=2, help="cdl_frames: CDL averaging radius in frames (default 2)")
-    parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
-    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+    add_mode_arguments(parser)
     add_reference_argument(parser)
     add_connection_arguments(parser)
 

@@ -94,7 +94,7 @@ class CDL:
         slope/offset/power part becomes a table lookup over every code value (256 or 65536 of them):
         the work that costs most in ``apply`` (``pow``) is done once per code, not once per pixel.
         The rest runs a band of pixels at a time, so its float intermediates stay in the CPU's cache
-        (docs/notes.md, Benchmarks, has what that bought).
+        (docs/results.md, benchmarks, has what that bought).
         """
         if image.dtype not in (np.uint8, np.uint16) or image.shape[-1] != 3:
             raise ValueError(f"CDL.apply_codes expects (..., 3) uint8 or uint16, got {image.dtype} {image.shape}")
@@ -123,6 +123,13 @@ class CDL:
     def to_lut(self, size: int = 33):
         """Bake into a ``LUT3D`` over [0, 1]^3 (for ffmpeg's lut3d and hosts that take .cube)."""
         return LUT3D.from_function(self.apply, size)
+
+
+def blend_toward(fallback: CDL, target: CDL, weight: float) -> CDL:
+    """``fallback`` moved toward ``target`` as far as ``weight`` in [0, 1] says, value by value: how a match to a
+    hero is blended with the blind correction by the match's confidence (at 0 the fallback stands exactly)."""
+    start = fallback.to_vector()
+    return CDL.from_vector(start + float(weight) * (target.to_vector() - start))
 
 
 def read_cdl(path) -> dict[str, CDL]:

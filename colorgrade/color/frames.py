@@ -54,7 +54,13 @@ def block_means(frame: np.ndarray, block: int) -> np.ndarray:
     return _block_sums(frame, block).astype(np.float32) * np.float32(1.0 / (block * block * top))
 
 
-def shrink(image: np.ndarray, max_side: int = 256) -> np.ndarray:
+# The long sides frames are judged at: the analysis network's thumbnail, and the matcher's picture (features
+# to pair need more of it). Clients send frames shrunk to these; the workers shrink again only what is larger.
+ANALYSIS_SIDE = 256
+MATCH_SIDE = 384
+
+
+def shrink(image: np.ndarray, max_side: int = ANALYSIS_SIDE) -> np.ndarray:
     """An (H, W, C) frame area-averaged down by a whole factor so its long side is at most ``max_side``, in its
     own sample type (integer codes rounded). What a LAN client sends instead of the full frame: the analysis
     network looks at a thumbnail anyway, and a 256-px frame is 1/60 of a 1080p one on the wire."""

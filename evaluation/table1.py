@@ -3,8 +3,8 @@
 Cuts 15 shots of 45 frames from real clips (the shot detector finds the cuts; a long shot gives several
 segments, spread over it), detunes every frame with the 24 catalogue entries plus clean, and trains the
 paper's classifier alone twice: on the paper's random split, and with 3 whole shots held out. The shipped
-classifier's row on held-out photos is measured beside them. Reading media needs the clients' room and
-training needs the models', so this lives on the top floor.
+classifier's row on held-out photos is measured beside them. Resumable: a run that stopped continues from
+its checkpoints in ``--run-dir``.
 """
 from __future__ import annotations
 
@@ -13,14 +13,35 @@ from pathlib import Path
 
 import numpy as np
 
+from colorgrade.evaluation.options import add_common
+
 SHOTS, SHOT_FRAMES = 15, 45
 CUT_SIDE = 160          # frames are shrunk to this for the shot detector
+
+
+def configure(parser) -> None:
+    add_common(parser, "weights", "photos", "clips", "count", "device", "json")
+    parser.add_argument("--minutes", type=float, default=25.0,
+                        help="wall-clock budget of each of its two classifier runs (default 25)")
+    parser.add_argument("--run-dir", default="runs/table1",
+                        help="the cut shots, thumbnails, checkpoints and report (default runs/table1); a run that "
+                             "stopped continues from its checkpoints")
+    parser.add_argument("--generator-minutes", type=float, default=15.0,
+                        help="wall-clock budget of each of the cGANs trained in the regime (default 15; 0: the "
+                             "classifier's table only)")
+    parser.add_argument("--fresh", action="store_true", help="train from scratch, ignoring checkpoints")
+
+
+def run(args) -> int:
+    report = run_table1(args)
+    print(json.dumps(report, indent=2) if args.json else format_table1(report))
+    return 0
 
 
 def detect_shots(path) -> list[tuple[int, int]]:
     """(first, last) frame numbers of each shot of a video, as the product's shot detector cuts it."""
     from colorgrade.clients import media
-    from colorgrade.clients.shots import CutDetector
+    from colorgrade.clients.workflow.shots import CutDetector
     from colorgrade.color import shrink
 
     detector, starts, last = CutDetector(), [0], -1
@@ -68,7 +89,7 @@ def cut_regime(clips, cache: Path, progress: bool = True, count: int = SHOTS, le
 
     from colorgrade.clients import media
     from colorgrade.color import eight_bit_rgb
-    from colorgrade.models.paper_regime import PAPER_FRAME
+    from colorgrade.evaluation.paper_regime import PAPER_FRAME
 
     paths = {Path(clip).name: clip for clip in clips}
     shots = {}
@@ -98,8 +119,8 @@ def run_table1(args) -> dict:
     from colorgrade.models.analysis import load
     from colorgrade.models.data import PhotoSet, list_photos, split_photos
     from colorgrade.models.evaluate import EVAL_SIZE, single_detunes
-    from colorgrade.models.paper_regime import (PaperOptions, detuned_thumbnails, predict, split_items, table_one,
-                                                train_classifier)
+    from colorgrade.evaluation.paper_regime import (PaperOptions, detuned_thumbnails, predict, split_items, table_one,
+                                                    train_classifier)
 
     run_dir = Path(args.run_dir)
     regime = cut_regime(args.clips, run_dir / "shots.npz", progress=not args.json)
@@ -123,20 +144,20 @@ def run_table1(args) -> dict:
     report["held_out_photos"] = single_detunes(analyzer, PhotoSet(photos, size=EVAL_SIZE),
                                                torch.Generator().manual_seed(0))
     if args.generator_minutes > 0:
-        report["generators"] = regime_generators(regime, report["shots"]["held_out_shots"], photos, analyzer, args,
-                                                 run_dir)
+        report["generators"] = regime_generators(regime, report["shots"]["held_out_shots"], photos, args, run_dir)
     (run_dir / "table1.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def regime_generators(regime: dict, held_out: list[int], photos, analyzer, args, run_dir: Path) -> dict:
+def regime_generators(regime: dict, held_out: list[int], photos, args, run_dir: Path) -> dict:
     """The per-frame and temporal cGANs trained on the regime's 12 training shots, measured on its 3 held-out
     shots (every catalogue detune held over each shot) and on synthetic clips from the test photos, beside no
     correction and the shipped analysis CDL; a contact sheet like the paper's Fig. 11 beside the report."""
+    from colorgrade.evaluation.generator import cdl_path, evaluate_generator
+    from colorgrade.evaluation.paper_regime import (RegimeGeneratorOptions, evaluate_on_shots, train_regime_generator,
+                                                    working_frames)
     from colorgrade.models.data import load_photo
-    from colorgrade.models.evaluate import cdl_path, evaluate_generator
-    from colorgrade.models.paper_regime import (RegimeGeneratorOptions, evaluate_on_shots, train_regime_generator,
-                                                working_frames)
+    from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 
     small = working_frames(regime["frames"])
     training_shots = sorted(set(regime["shots"].tolist()) - set(held_out))
@@ -145,15 +166,17 @@ def regime_generators(regime: dict, held_out: list[int], photos, analyzer, args,
         options = RegimeGeneratorOptions(temporal=temporal, minutes=args.generator_minutes)
         trained[name], records[name] = train_regime_generator(small, regime["shots"], training_shots, options,
                                                               run_dir / f"generator_{name}", resume=not args.fresh)
+    grader = InProcessGrader(InProcessEngines(args.device, args.weights))
     methods = {"uncorrected": lambda frames: frames,
-               "analysis CDL (window 2)": lambda frames: cdl_path(analyzer, frames),
+               "analysis CDL (window 2)": lambda frames: cdl_path(grader, frames),
                "regime cGAN, per-frame": lambda frames: trained["per-frame"].grade(frames),
                "regime cGAN, temporal": lambda frames: trained["temporal"].grade(frames),
                "regime cGAN, temporal + LUT distillation": lambda frames: trained["temporal"].grade(frames,
                                                                                                   distill_lut=True)}
     on_shots = evaluate_on_shots(regime["frames"], regime["shots"], held_out, methods)
     test_photos = [load_photo(p, 1024) for p in photos[:args.count]]
-    on_photos = evaluate_generator({k: v for k, v in methods.items() if k.startswith("regime")}, analyzer, test_photos)
+    on_photos = evaluate_generator({k: v for k, v in methods.items() if k.startswith("regime")}, grader, test_photos)
+    grader.close()
     write_contact_sheet(run_dir / "contact_sheet.jpg", regime, held_out, test_photos, trained)
     return {"training": records, "held_out_shots": on_shots, "test_photos": on_photos}
 

@@ -15,28 +15,85 @@ Cases (each target graded by every method, CIEDE2000 to its goal on 2x2 means):
   clean frames (harm).
 - **real montage**: the same erroneous frames matched to another clip's hero.
 
-Continuity (``evaluate_continuity``): reels of two scenes cut as a dialogue (their shots alternate),
-each scene three framings of one test photo (top left, bottom right, centre), every shot with errors of
-its own; graded shot by shot (none, blind) and by one-click continuity. The **spread** is what continuity must hide: ΔE00 between two shots of a
-scene where they show the same part of the photo; the **error** is each shot's ΔE00 to its clean framing.
-
-Methods are functions ``(shot, hero) -> graded shot`` on float32 (H, W, 3) frames; the command adds
-the peers (``colorgrade.evaluation``), so no peer's code is imported here.
+The product's methods grade through the daemon's own grader in process (``server.in_process``); the
+peers are color-matcher's transfers (GPL-3.0: here, in the evaluation, never in the product path). Methods
+are functions ``(shot, hero) -> graded shot`` on float32 (H, W, 3) frames. One-click continuity is measured
+beside the cases (``evaluation.continuity``).
 """
 from __future__ import annotations
 
-from itertools import combinations
-from types import SimpleNamespace
+import json
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from colorgrade.color import CDL
 from colorgrade.color.fit import fit_cdl
-from colorgrade.models import evaluate, matching, metrics
-from colorgrade.models.analysis import Analyzer
-from colorgrade.models.data import load_photo, to_numpy, to_tensor
+from colorgrade.evaluation.options import add_common
+from colorgrade.evaluation.video import read_clips
+from colorgrade.models import evaluate, metrics
+from colorgrade.models.data import list_photos, load_photo, split_photos, to_numpy, to_tensor
 from colorgrade.models.detunes import MixtureSampler
+from colorgrade.server.in_process import InProcessEngines, InProcessGrader
+
+
+def configure(parser) -> None:
+    add_common(parser, "weights", "photos", "clips", "frames", "count", "device", "json")
+
+
+def run(args) -> int:
+    from colorgrade.evaluation.continuity import format_continuity_report
+
+    report = evaluate_matching(args)
+    text = format_match_report(report["cases"])
+    if report["continuity"]:
+        text += "\n" + format_continuity_report(report["continuity"])
+    print(json.dumps(report, indent=2) if args.json else text)
+    return 0
+
+
+def evaluate_matching(args) -> dict:
+    """The match cases on ``--count`` test photos and the first ``--frames`` frames of each clip, and continuity."""
+    from colorgrade.evaluation.continuity import evaluate_continuity
+
+    with InProcessGrader(InProcessEngines(args.device, args.weights)) as grader:
+        methods = {**product_methods(grader), **peer_methods()}
+        photos = split_photos(list_photos(args.photos))["test"][:args.count] if args.count else []
+        rows = evaluate_photos(photos, methods, progress=not args.json) if photos else {}
+        clip_rows, flicker = evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json) \
+            if args.clips else ({}, {})
+        rows.update(clip_rows)
+        return {"photos": len(photos), "clips": len(args.clips), "frames": args.frames,
+                "peers": sorted(m for m in methods if m.startswith("color-matcher")),
+                "cases": summarise(rows, flicker),
+                "continuity": evaluate_continuity(photos, grader, progress=not args.json) if len(photos) >= 2 else None}
+
+
+def peer_methods() -> dict:
+    """color-matcher's transfers, as they are and fitted as a CDL (the peers users pick today); {} when it is
+    not installed."""
+    try:
+        from color_matcher import ColorMatcher
+    except ImportError:
+        return {}
+
+    def transfer(method):
+        def grade(shot, hero):
+            out = ColorMatcher().transfer(src=shot.astype(np.float64), ref=hero.astype(np.float64), method=method)
+            return np.clip(out, 0, 1).astype(np.float32)
+        return grade
+
+    def as_cdl(method):
+        def grade(shot, hero):
+            return fit_cdl(shot[::2, ::2], transfer(method)(shot, hero)[::2, ::2])[0].apply(shot)
+        return grade
+
+    methods = {}
+    for method in ("mkl", "reinhard", "hm-mvgd-hm"):
+        methods[f"color-matcher {method}"] = transfer(method)
+        methods[f"color-matcher {method} as a CDL"] = as_cdl(method)
+    return methods
 
 PHOTO_SIDE = 640
 FRAMING = (0.75, 0.7)        # each crop's share of the photo's height and width
@@ -82,25 +139,27 @@ def random_look(frame: np.ndarray, generator: torch.Generator, linear: bool) -> 
     return look(frame), look
 
 
-def frame_delta_e(graded: np.ndarray, goal: np.ndarray) -> float:
-    """The analysis evaluation's measure (``evaluate.frame_delta_e``) on one (H, W, 3) frame."""
+def still_delta_e(graded: np.ndarray, goal: np.ndarray) -> float:
+    """The analysis evaluation's measure (``evaluate.frame_delta_e``) on one (H, W, 3) float frame."""
     return float(evaluate.frame_delta_e(to_tensor(np.clip(graded, 0, 1)), to_tensor(goal))[0])
 
 
-def product_methods(analyzer: Analyzer) -> dict:
-    """The shipped ways to grade a shot: none, blind, the match with its blind fallback (the product), the
-    match alone, and the classical statistics transfer fitted as a CDL."""
-    def blind_cdl(shot):
-        return analyzer.analyze([shot])[0].cdl
+def product_methods(grader: InProcessGrader) -> dict:
+    """The shipped ways to grade a shot, as the daemon serves them: none, blind, the match with its blind
+    fallback (the product), the match alone, and the classical statistics transfer fitted as a CDL."""
+    engines = grader.engines
+
+    def blind(shot, hero):
+        return grader.analyze([shot])[0].cdl.apply(shot)
 
     def matched(shot, hero):
-        return matching.match(shot, matching.describe_hero(hero)).blended(blind_cdl(shot)).apply(shot)
+        return grader.analyze([shot], reference=hero)[0].cdl.apply(shot)
 
     def match_only(shot, hero):
-        found = matching.match(shot, matching.describe_hero(hero))
-        return (found.cdl if found.confidence > 0 else CDL()).apply(shot)
+        found = engines.match(shot, engines.describe_hero(hero))
+        return (CDL.from_vector(found.cdl) if found.confidence > 0 else CDL()).apply(shot)
 
-    return {"none": lambda shot, hero: shot, "blind": lambda shot, hero: blind_cdl(shot).apply(shot),
+    return {"none": lambda shot, hero: shot, "blind": blind,
             "matched (shipped)": matched, "match alone": match_only,
             "statistics as a CDL": lambda shot, hero: statistics_cdl(shot, hero).apply(shot)}
 
@@ -119,8 +178,6 @@ def statistics_cdl(shot: np.ndarray, hero: np.ndarray) -> CDL:
 def evaluate_photos(paths, methods: dict, seed: int = 0, progress: bool = False) -> dict:
     """The photo cases over ``paths`` (test photos) -> {case: {method: [ΔE per photo]}}, plus each case's
     best CDL knowing the answer."""
-    from tqdm import tqdm
-
     generator = torch.Generator().manual_seed(seed)
     photos = [load_photo(path, PHOTO_SIDE) for path in paths]
     rows = {case: {method: [] for method in [*methods, "best CDL knowing the answer"]} for case in PHOTO_CASES}
@@ -133,9 +190,9 @@ def evaluate_photos(paths, methods: dict, seed: int = 0, progress: bool = False)
                  PHOTO_CASES[2]: (clean, stranger, clean), PHOTO_CASES[3]: (shot, stranger, clean)}
         for case, (target, reference, goal) in cases.items():
             for method, grade in methods.items():
-                rows[case][method].append(frame_delta_e(grade(target, reference), goal))
+                rows[case][method].append(still_delta_e(grade(target, reference), goal))
             rows[case]["best CDL knowing the answer"].append(
-                frame_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
+                still_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
     return rows
 
 
@@ -144,8 +201,6 @@ def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int 
     """The clip cases over ``clips`` (name -> clean 8-bit frames) -> ({case: {method: [ΔE per frame]}},
     {case: {method: [flicker per clip]}}): flicker as ``metrics.flicker`` measures it (8-bit RMS of the
     change between frames the clean clip does not have), each frame matched on its own (no window)."""
-    from tqdm import tqdm
-
     generator = torch.Generator().manual_seed(seed)
     names = list(clips)
     rows = {case: {method: [] for method in [*methods, "best CDL knowing the answer", HERO_ITSELF]}
@@ -165,10 +220,10 @@ def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int 
             for case, (target, reference, goal) in cases.items():
                 for method, grade in methods.items():
                     graded[case][method].append(grade(target, reference))
-                    rows[case][method].append(frame_delta_e(graded[case][method][-1], goal))
+                    rows[case][method].append(still_delta_e(graded[case][method][-1], goal))
                 rows[case]["best CDL knowing the answer"].append(
-                    frame_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
-                rows[case][HERO_ITSELF].append(frame_delta_e(reference, goal) if reference.shape == goal.shape
+                    still_delta_e(fit_cdl(target[::2, ::2], goal[::2, ::2])[0].apply(target), goal))
+                rows[case][HERO_ITSELF].append(still_delta_e(reference, goal) if reference.shape == goal.shape
                                                else float("nan"))
         if len(targets) > 1:
             for case in CLIP_CASES:
@@ -206,90 +261,9 @@ def format_match_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-class LocalGrader:
-    """What continuity asks of a daemon, in process: ``analyze(frames, reference=None)``, each frame's blind
-    analysis moved toward its match to the reference by the match's confidence, as the daemon serves it."""
-
-    def __init__(self, analyzer: Analyzer):
-        self.analyzer = analyzer
-
-    def analyze(self, frames, reference=None) -> list[SimpleNamespace]:
-        blind = self.analyzer.analyze(frames)
-        if reference is None:
-            return [SimpleNamespace(cdl=b.cdl, confidence=b.confidence, match_confidence=None, reference_used=False)
-                    for b in blind]
-        hero = matching.describe_hero(reference)
-        results = []
-        for frame, analysed in zip(frames, blind):
-            found = matching.match(frame, hero)
-            results.append(SimpleNamespace(cdl=found.blended(analysed.cdl), confidence=analysed.confidence,
-                                           match_confidence=found.confidence, reference_used=found.confidence > 0))
-        return results
-
-
 def scene_framings(photo: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int]]]:
     """A scene's shots: ``SCENE_FRAMINGS`` crops of a photo (the size ``framings`` cuts), each with its corner."""
     height, width = photo.shape[:2]
     crop_height, crop_width = int(height * FRAMING[0]), int(width * FRAMING[1])
     corners = [(int((height - crop_height) * y), int((width - crop_width) * x)) for y, x in SCENE_FRAMINGS]
     return [(photo[y:y + crop_height, x:x + crop_width], (y, x)) for y, x in corners]
-
-
-def scene_spread(graded: list[np.ndarray], corners: list[tuple[int, int]]) -> float:
-    """Mean ΔE00 between every two shots of a scene over the part of the photo both show."""
-    height, width = graded[0].shape[:2]
-    differences = []
-    for (a, (ay, ax)), (b, (by, bx)) in combinations(zip(graded, corners), 2):
-        top, left = max(ay, by), max(ax, bx)
-        bottom, right = min(ay, by) + height, min(ax, bx) + width
-        differences.append(frame_delta_e(a[top - ay:bottom - ay, left - ax:right - ax],
-                                         b[top - by:bottom - by, left - bx:right - bx]))
-    return float(np.mean(differences))
-
-
-def evaluate_continuity(paths, grade_scenes, analyzer: Analyzer, seed: int = 0, progress: bool = False) -> dict:
-    """Reels of two alternating scenes from ``paths`` (test photos, two by two), graded shot by shot and by
-    ``grade_scenes`` (``clients.continuity.continuity``, passed by the command) -> {method: {"spread",
-    "error"}}, plus the scenes continuity found against the scenes there are."""
-    from tqdm import tqdm
-
-    generator = torch.Generator().manual_seed(seed)
-    grader = LocalGrader(analyzer)
-    spread = {"none": [], "blind": [], "continuity": []}
-    error = {method: [] for method in spread}
-    found = 0
-    reels = [paths[start:start + 2] for start in range(0, len(paths) - 1, 2)]
-    for number, reel in enumerate(tqdm(reels, desc="continuity", disable=not progress)):
-        scenes = [scene_framings(load_photo(path, PHOTO_SIDE)) for path in reel]
-        members = [[] for _ in scenes]
-        for scene, framed in enumerate(scenes):
-            for take, (clean, _) in enumerate(framed):
-                shot = with_errors(clean, generator)
-                blind, = grader.analyze([shot])
-                members[scene].append(SimpleNamespace(
-                    id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot], cdl=blind.cdl,
-                    confidence=blind.confidence, first=0, last=0, scene=None, hero=None, match_confidence=None,
-                    clean=clean, blind=blind.cdl))
-        # Cut as a dialogue: the two scenes' shots alternate (A B A B A B).
-        found += len(grade_scenes(grader, [shot for pair in zip(*members) for shot in pair]))
-        for framed, shots in zip(scenes, members):
-            corners = [corner for _, corner in framed]
-            graded = {"none": [s.keyframes[0] for s in shots],
-                      "blind": [s.blind.apply(s.keyframes[0]) for s in shots],
-                      "continuity": [s.cdl.apply(s.keyframes[0]) for s in shots]}
-            for method, pictures in graded.items():
-                spread[method].append(scene_spread(pictures, corners))
-                error[method] += [frame_delta_e(picture, s.clean) for picture, s in zip(pictures, shots)]
-    return {"reels": len(reels), "scenes": 2 * len(reels), "scenes found": found,
-            **{method: {"spread": round(float(np.mean(spread[method])), 3),
-                        "error": round(float(np.mean(error[method])), 3)} for method in spread}}
-
-
-def format_continuity_report(report: dict) -> str:
-    lines = [f"\ncontinuity: {report['reels']} reels of two scenes cut as a dialogue, three framings each with "
-             "its own errors; "
-             f"{report['scenes found']} scenes found of {report['scenes']}",
-             f"  {'':<34}{'spread':>7} {'error':>7}   (ΔE00 between a scene's shots where they overlap; to the goal)"]
-    for method in ("none", "blind", "continuity"):
-        lines.append(f"  {method:<34}{report[method]['spread']:7.2f} {report[method]['error']:7.2f}")
-    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """``colorgrade report``: what was wrong and what the correction did, as one self-contained HTML page.
 
-Per input and per shot: a few frames before and after, an RGB parade and a vectorscope (``clients.scopes``)
+Per input and per shot: a few frames before and after, an RGB parade and a vectorscope (``clients.workflow.scopes``)
 before and after, the CDL, the diagnosis and its confidences, the frame range and timecodes; at the top,
 every shot's thumbnail before and after. Images are embedded (JPEG for pictures, PNG for scopes), so the
 page opens from disk with no network and no script. ``--png DIR`` writes the same panels as files.
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorgrade.clients.cli import (UsageError, add_connection_arguments, add_reference_argument,
-                                    check_reference_arguments, check_writable, connect, read_reference)
+from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_reference_argument,
+                                         check_reference_arguments, check_writable, connect, read_reference)
 
 FRAME_SIDE = 480             # long side of the frames shown
 STRIP_SIDE = 160             # ... of the strip's thumbnails
@@ -100,16 +100,16 @@ def read_analysis(path: Path) -> dict:
 
 def analyse(args, reference) -> dict:
     """Analyse the inputs as ``colorgrade analyze --json`` would -> {input path: entry as JSON}."""
-    from colorgrade.clients.cli import check_readable, correction_ids
-    from colorgrade.clients.corrections import Job, analyse_job
+    from colorgrade.clients.commands import check_readable, correction_ids
+    from colorgrade.clients.workflow.corrections import Asked, Job, analyse_job
 
     paths = [Path(p) for p in args.inputs]
     ids = correction_ids(paths)
     videos = check_readable(paths)
     with connect(args) as client:
-        return {str(path): analyse_job(client, Job(str(path), ids[path], path), videos.get(path), shots=args.shots,
-                                       samples=args.samples, reference=reference, continuity=args.continuity,
-                                       reference_shot=args.reference_shot).to_json()
+        asked = Asked(shots=args.shots, samples=args.samples, reference=reference, continuity=args.continuity,
+                      reference_shot=args.reference_shot)
+        return {str(path): analyse_job(client, Job(str(path), ids[path], path), asked, videos.get(path)).to_json()
                 for path in paths}
 
 
@@ -149,7 +149,7 @@ class Page:
 
     def section(self, path: str, part: dict, frames: list) -> str:
         """``frames``: (number, before, after) across the shot."""
-        from colorgrade.clients import scopes
+        from colorgrade.clients.workflow import scopes
 
         name = part.get("id") or Path(path).name
         facts = describe(path, part)

@@ -3,7 +3,7 @@
 The paper graded 15 shots of 45 frames, detuned every frame by each of 24 catalogue entries, kept the
 clean frame too (16,875 images), drew training and validation images from that pool at random, and
 trained its VGG-style classifier alone on them. The shots are cut from real clips on the top floor
-(``colorgrade/table1.py``, which reads media); here, in torch: the detuned thumbnails, the two splits
+(``evaluation/table1.py``, which reads media); here, in torch: the detuned thumbnails, the two splits
 (the paper's random one and held-out shots), training the classifier (``PaperClassifier``, resumable,
 within a wall-clock budget) and Table 1's rows with the confusion between levels.
 """

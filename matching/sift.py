@@ -1,7 +1,7 @@
-"""Matching a frame to a graded hero frame: the ASC CDL that makes the frame look like the hero, and how sure
-the match is.
+"""The matcher: SIFT features paired and verified by a homography, a robust CDL fitted on the pixels both
+frames show. ``describe`` and ``match`` are the room's seam (``colorgrade.matching``).
 
-From one frame a warm scene and a warm cast are the same evidence (docs/notes.md, the design study); a hero
+From one frame a warm scene and a warm cast are the same evidence (docs/decisions.md, the design study); a hero
 frame of the same scene, graded the way the colourist wants, says which it is. The match trusts only what
 the two frames show of the same things:
 
@@ -17,59 +17,33 @@ the two frames show of the same things:
 
 The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
 leaves unexplained beyond what two moments of one real shot leave (``studies/match_calibration.py``
-measures both); the daemon blends the match with the blind correction by it (docs/notes.md).
+measures both); the daemon blends the match with the blind correction by it (``color.blend_toward``).
 
 numpy and OpenCV only (no torch): features, RANSAC and warping are OpenCV's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from colorgrade.color import CDL, block_means, luma_rec709, shrink, to_float_rgb
+from colorgrade.color import CDL, MATCH_SIDE, block_means, luma_rec709, shrink, to_float_rgb
 from colorgrade.color.fit import fit_cdl
+from colorgrade.matching.seam import Hero, Match
 
-MATCH_SIDE = 384          # long side of the frames features are found on
 RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
 FEATURES = 1500          # SIFT keypoints kept per frame (the strongest)
 CONTRAST = 0.01          # SIFT's contrast threshold: low, so flat, grey footage still yields features
 MIN_INLIERS = 14          # fewer verified pairs than this is not evidence of a shared scene
-FULL_INLIERS = 28         # ... this many and more is full evidence (docs/notes.md: what unrelated photos reach)
+FULL_INLIERS = 28         # ... this many and more is full evidence (docs/decisions.md: what unrelated photos reach)
 MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
-MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/notes.md)
-FIT_ROUNDS = 2            # robust re-weighting rounds of the fit (a third changed nothing: docs/notes.md)
+MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/decisions.md)
+FIT_ROUNDS = 2            # robust re-weighting rounds of the fit (a third changed nothing: docs/decisions.md)
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
 RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) is what two moments of one real
                           # shot leave after a right fit (noise, compression, people moving), and costs no trust
 UNEXPLAINED = 0.06        # ... from this on the fit is not trusted: the light changed, not only the grade
-
-
-@dataclass
-class Hero:
-    """A hero frame ready to match against: its picture at matching size and its SIFT features."""
-    rgb: np.ndarray            # (h, w, 3) float32 in [0, 1]
-    keypoints: np.ndarray      # (N, 2) float32 pixel positions
-    descriptors: np.ndarray    # (N, 128) float32
-
-
-@dataclass
-class Match:
-    cdl: CDL                   # makes the frame look like the hero (identity when there is no match)
-    confidence: float          # in [0, 1]: 0 when the frames share too little to match
-    inliers: int               # feature pairs the homography verified
-    shared: float              # share of the frame the warped hero covers
-    residual: float = float("nan")   # median RGB distance the fitted CDL leaves on the corresponding blocks
-
-    def blended(self, fallback: CDL) -> CDL:
-        """``fallback`` (the blind correction) moved toward the match as far as the match is sure: where the
-        confidence is 0 the fallback stands exactly. The daemon's front end blends the same way
-        (``FrameAnalysis.matched``, on the wire's vectors: it never imports the models)."""
-        vector = np.asarray(fallback.to_vector())
-        return CDL.from_vector(vector + self.confidence * (np.asarray(self.cdl.to_vector()) - vector))
 
 
 def working_rgb(frame: np.ndarray) -> np.ndarray:
@@ -86,9 +60,11 @@ def features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array([k.pt for k in found], np.float32), descriptors.astype(np.float32)
 
 
-def describe_hero(frame: np.ndarray) -> Hero:
+def describe(frame: np.ndarray) -> Hero:
+    """A hero frame (any sample type) -> its picture at matching size and its SIFT features."""
     rgb = working_rgb(frame)
-    return Hero(rgb, *features(rgb))
+    keypoints, descriptors = features(rgb)
+    return {"rgb": rgb, "keypoints": keypoints, "descriptors": descriptors}
 
 
 def match(frame: np.ndarray, hero: Hero) -> Match:
@@ -99,8 +75,8 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
     if homography is None:
         return Match(CDL(), 0.0, inliers, 0.0)
     height, width = rgb.shape[:2]
-    warped = cv2.warpPerspective(hero.rgb, homography, (width, height), flags=cv2.INTER_LINEAR)
-    covered = cv2.warpPerspective(np.ones(hero.rgb.shape[:2], np.float32), homography, (width, height),
+    warped = cv2.warpPerspective(hero["rgb"], homography, (width, height), flags=cv2.INTER_LINEAR)
+    covered = cv2.warpPerspective(np.ones(hero["rgb"].shape[:2], np.float32), homography, (width, height),
                                   flags=cv2.INTER_LINEAR)
     shared = float((covered > 0.999).mean())
     if shared < MIN_SHARED:
@@ -133,13 +109,13 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
 def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:
     """The hero -> frame homography from ratio-tested SIFT pairs and RANSAC, if it is a plausible view of the
     same scene; -> (homography or None, inliers)."""
-    if len(descriptors) < MIN_INLIERS or len(hero.descriptors) < MIN_INLIERS:
+    if len(descriptors) < MIN_INLIERS or len(hero["descriptors"]) < MIN_INLIERS:
         return None, 0
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(hero.descriptors, descriptors, k=2)
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(np.asarray(hero["descriptors"]), descriptors, k=2)
     good = [first for first, second in (p for p in pairs if len(p) == 2) if first.distance < RATIO * second.distance]
     if len(good) < MIN_INLIERS:
         return None, 0
-    source = hero.keypoints[[m.queryIdx for m in good]]
+    source = np.asarray(hero["keypoints"])[[m.queryIdx for m in good]]
     target = keypoints[[m.trainIdx for m in good]]
     homography, mask = cv2.findHomography(source, target, cv2.RANSAC, 3.0)
     inliers = int(mask.sum()) if mask is not None else 0

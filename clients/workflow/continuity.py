@@ -13,7 +13,7 @@ The hero is the scene's consensus: the shot whose blind-corrected look the other
 corrected shot matched to each, the distance being how far the match moves it). Each shot carries errors
 of its own, so the look most shots agree on is the likeliest clean one; the shot the blind corrector is
 surest about was the first rule, and it picked heroes whose remaining error every matched shot then
-carried (docs/notes.md). With fewer than three shots, or among equals, the surest shot, then the longest.
+carried (docs/decisions.md). With fewer than three shots, or among equals, the surest shot, then the longest.
 The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N
 as the hero of every shot, as it is (the colourist's look), and leaves it untouched.
 """

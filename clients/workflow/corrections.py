@@ -11,14 +11,11 @@ import numpy as np
 from tqdm import tqdm
 
 from colorgrade.clients import media
-from colorgrade.clients.continuity import continuity as continuity_of
-from colorgrade.clients.continuity import match_to_shot
-from colorgrade.clients.shots import correct_shots, timecode
-from colorgrade.color import CDL, shrink
-
-
-THUMBNAIL = 256          # long side of the frames sent for analysis (the network looks at less)
-MATCH_THUMBNAIL = 512    # ... and for matching to a hero, which pairs features and needs more of the picture
+from colorgrade.clients.workflow.continuity import continuity as continuity_of
+from colorgrade.clients.workflow.continuity import match_to_shot
+from colorgrade.clients.workflow.shots import correct_shots, timecode
+from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, shrink
+from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 
 class Job(NamedTuple):
@@ -100,65 +97,92 @@ class Correction:
                 if getattr(self, f.name) is not None and f.metadata.get("json", True)}
 
 
-def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bool = False, samples: int = 24,
-                window: int = 2, per_frame: bool = False, quiet: bool = False, unreadable: list[str] | None = None,
-                reference: np.ndarray | None = None, continuity: bool = False, reference_shot: int | None = None
-                ) -> Correction:
-    """-> the correction of one job, and, as asked, its ``shots`` (cuts found, up to
-    ``samples`` frames analysed per shot) or ``per_frame`` results (every frame, CDL averaged over +-``window``).
-    A job with a frame range is one shot. ``info``: a video's probe, when the caller has made it (probing may
-    decode the whole file). ``quiet``: no progress bar. ``unreadable``: where the stills of a folder that
-    cannot be read are named (the rest are analysed); without it, one raises. ``reference``: a graded hero
-    frame (a thumbnail) every frame is matched to. With ``shots``: ``continuity`` groups the shots into
-    scenes and matches each scene to its blind-corrected hero; ``reference_shot`` matches every shot to
-    shot N as it is (``colorgrade.clients.continuity``)."""
+@dataclass(frozen=True)
+class Asked:
+    """What an analysis is asked for, as the commands' options say it."""
+    shots: bool = False                  # find the cuts: a correction per shot
+    samples: int = 24                    # frames analysed per shot (or frame range), spread evenly
+    window: int = DEFAULT_WINDOW_RADIUS  # a clip's CDL averaging radius (frames on each side)
+    per_frame: bool = False              # a clip: each frame's windowed correction too
+    reference: np.ndarray | None = field(default=None, compare=False)   # a graded hero frame (a thumbnail)
+    continuity: bool = False             # shots grouped into scenes, each matched to its blind-corrected hero
+    reference_shot: int | None = None    # every shot matched to shot N (1-based) as it is
+    quiet: bool = False                  # no progress bar
+
+    @property
+    def matching(self) -> bool:
+        return self.reference is not None or self.continuity or self.reference_shot is not None
+
+
+def analyse_job(client, job: Job, asked: Asked, info: media.VideoInfo | None = None,
+                unreadable: list[str] | None = None) -> Correction:
+    """-> the correction of one job: a still's, a frame range's or shots' (``analyse_shots``), or a clip's with
+    its frames' (``analyse_clip``). ``info``: a video's probe, when the caller has made it (probing may
+    decode the whole file). ``unreadable``: where the stills of a folder that cannot be read are named (the
+    rest are analysed); without it, one raises."""
     kind = media.kind_of(job.path)
     # Matching needs more of the picture than the analysis network's thumbnail: features to pair.
-    side = MATCH_THUMBNAIL if reference is not None or continuity or reference_shot is not None else THUMBNAIL
+    side = MATCH_SIDE if asked.matching else ANALYSIS_SIDE
+    if kind == "still":
+        return analyse_still(client, job, asked, shrink(media.read_image(job.path), side))
     if kind == "video" and info is None:
         info = media.probe_video(job.path)
-    if kind == "still":
-        thumbnail = shrink(media.read_image(job.path), side)
-        result = client.analyze([thumbnail], reference=reference)[0]
-        return Correction(job.id, result.cdl, result.confidence, result.label, result.match_confidence,
-                          top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3], keyframes=[thumbnail])
     thumbnails = ((number, shrink(frame, side))
                   for number, frame in media.numbered_frames(job.path, job.first, job.last, info, unreadable))
-    if shots or job.first is not None or job.last is not None:
-        rate = info.rate if info is not None else None
-        found = []
-        progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=quiet)
+    if asked.shots or job.first is not None or job.last is not None:
+        return analyse_shots(client, job, asked, thumbnails, info.rate if info is not None else None)
+    return analyse_clip(client, job, asked, thumbnails)
 
-        def analyze(frames):
-            return client.analyze(frames, reference=reference)
 
-        for shot in correct_shots(analyze, thumbnails, samples, find_cuts=shots):
-            progress.update(shot.shot.frames)
-            found.append(Correction(
-                f"{job.id}_shot{shot.shot.number:03d}" if shots else job.id, shot.cdl, shot.confidence, shot.label,
-                shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
-                timecode_in=None if rate is None else timecode(shot.shot.first, rate),
-                timecode_out=None if rate is None else timecode(shot.shot.last, rate), keyframes=shot.keyframes))
-        progress.close()
-        if not found:
-            raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
-        if not shots:
-            return found[0]
-        scenes = None
-        if continuity:
-            scenes = continuity_of(client, found)
-        elif reference_shot is not None:
-            if reference_shot > len(found):
-                raise media.MediaError(f"{job.path}: --reference-shot {reference_shot}, but it has {len(found)} shot(s)")
-            match_to_shot(client, found, reference_shot)
-        frames = [s.last - s.first + 1 for s in found]
-        return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
-                          _mean_or_none([s.confidence for s in found], frames),
-                          max(found, key=lambda s: s.last - s.first).label,
-                          _mean_or_none([s.match_confidence for s in found], frames), frames=sum(frames), shots=found,
-                          scenes=scenes)
+def analyse_still(client, job: Job, asked: Asked, thumbnail: np.ndarray) -> Correction:
+    result = client.analyze([thumbnail], reference=asked.reference)[0]
+    return Correction(job.id, result.cdl, result.confidence, result.label, result.match_confidence,
+                      top=sorted(result.scores.items(), key=lambda kv: -kv[1])[:3], keyframes=[thumbnail])
+
+
+def analyse_shots(client, job: Job, asked: Asked, thumbnails, rate) -> Correction:
+    """A frame range as one shot, or with ``asked.shots`` the cuts found and a correction per shot (up to
+    ``asked.samples`` frames analysed each), grouped by continuity or matched to a shot as asked."""
+    found = []
+    progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=asked.quiet)
+
+    def analyze(frames):
+        return client.analyze(frames, reference=asked.reference)
+
+    for shot in correct_shots(analyze, thumbnails, asked.samples, find_cuts=asked.shots):
+        progress.update(shot.shot.frames)
+        found.append(Correction(
+            f"{job.id}_shot{shot.shot.number:03d}" if asked.shots else job.id, shot.cdl, shot.confidence, shot.label,
+            shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
+            timecode_in=None if rate is None else timecode(shot.shot.first, rate),
+            timecode_out=None if rate is None else timecode(shot.shot.last, rate), keyframes=shot.keyframes))
+    progress.close()
+    if not found:
+        raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
+    if not asked.shots:
+        return found[0]
+    scenes = None
+    if asked.continuity:
+        scenes = continuity_of(client, found)
+    elif asked.reference_shot is not None:
+        if asked.reference_shot > len(found):
+            raise media.MediaError(f"{job.path}: --reference-shot {asked.reference_shot}, but it has "
+                                   f"{len(found)} shot(s)")
+        match_to_shot(client, found, asked.reference_shot)
+    frames = [s.last - s.first + 1 for s in found]
+    return Correction(job.id, CDL.mean([s.cdl for s in found], weights=frames),
+                      _mean_or_none([s.confidence for s in found], frames),
+                      max(found, key=lambda s: s.last - s.first).label,
+                      _mean_or_none([s.match_confidence for s in found], frames), frames=sum(frames), shots=found,
+                      scenes=scenes)
+
+
+def analyse_clip(client, job: Job, asked: Asked, thumbnails) -> Correction:
+    """A clip streamed through the daemon's window: one correction, the mean of its frames' windowed CDLs,
+    and each frame's with ``asked.per_frame``."""
     numbers = []
-    clip = client.open_clip(mode="parameters", window_radius=window, name=job.path.name, reference=reference)
+    clip = client.open_clip(mode="parameters", window_radius=asked.window, name=job.path.name,
+                            reference=asked.reference)
 
     def frames():
         for number, frame in thumbnails:
@@ -166,7 +190,7 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
             yield frame
 
     results = list(tqdm(client.stream(clip, frames()), desc=f"analyse {job.path.name}", unit="frame",
-                        disable=quiet))
+                        disable=asked.quiet))
     client.close_clip(clip)
     if not results:
         raise media.MediaError(f"{job.path}: no frames to analyse")
@@ -174,8 +198,8 @@ def analyse_job(client, job: Job, info: media.VideoInfo | None = None, shots: bo
     return Correction(job.id, CDL.mean([r.cdl for r in results]), _mean_or_none([r.confidence for r in results]),
                       max(set(labels), key=labels.count), _mean_or_none([r.match_confidence for r in results]),
                       frames=len(results),
-                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, r.match_confidence, frame=numbers[r.index])
-                                 for r in results] if per_frame else None)
+                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, r.match_confidence,
+                                            frame=numbers[r.index]) for r in results] if asked.per_frame else None)
 
 
 def _mean_or_none(values, weights=None):

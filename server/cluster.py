@@ -175,7 +175,7 @@ def envoy_config(cluster: ClusterConfig) -> dict:
 def config_text(cluster: ClusterConfig) -> str:
     import yaml
 
-    return ("# Envoy in front of colorgrade daemons, written by `colorgrade cluster` (colorgrade/cluster.py).\n"
+    return ("# Envoy in front of colorgrade daemons, written by `colorgrade cluster` (server/cluster.py).\n"
             "# Clip affinity: consistent hashing on the x-colorgrade-clip header; health: grpc.health.v1.\n"
             + yaml.safe_dump(envoy_config(cluster), sort_keys=False, width=120))
 

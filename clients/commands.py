@@ -1,0 +1,171 @@
+"""What every command shares: the private daemon or a connection to one, the arguments and checks they have in
+common, and how a CDL is printed. Command modules (``clients.cli``, ``clients.ffmpeg.cli``,
+``clients.workflow.report``) define their own arguments and import these."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from colorgrade.color import MATCH_SIDE
+from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS, PIXEL_MODES, modes_help
+
+
+class UsageError(ValueError):
+    """A command line that cannot work (exit code 2, one line); a bad input file, or an output that would
+    replace something without --overwrite, is a MediaError (exit code 1)."""
+
+
+def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False) -> None:
+    """``--reference``; with ``shots`` (commands that find shots) also ``--reference-shot`` and ``--continuity``."""
+    parser.add_argument("--reference", metavar="HERO",
+                        help="match to a graded hero frame: a still, or VIDEO@FRAME (a frame of a video from 0, or "
+                             "of a sequence by its number). Where the two show one scene, the CDL makes the input look "
+                             "like the hero; where they do not, the blind correction stands")
+    if shots:
+        parser.add_argument("--reference-shot", type=int, metavar="N",
+                            help="with shots: match every shot to shot N (1-based) of the same input, as it is")
+        parser.add_argument("--continuity", action="store_true",
+                            help="with shots: group the shots into scenes by what they show, correct each scene's "
+                                 "hero (the shot whose corrected look the scene's others agree with most) blind and "
+                                 "match the others to it")
+
+
+def check_reference_arguments(args, shots: bool, items: bool | None = None) -> None:
+    """One way to choose a hero at a time; a hero among the shots needs shots (``shots``: the command finds
+    them; ``items``: whether --items were given, each a shot that continuity groups too, None for a command
+    without --items); shot numbers from 1."""
+    if sum(bool(x) for x in (args.reference, args.reference_shot is not None, args.continuity)) > 1:
+        raise UsageError("give one of --reference, --reference-shot and --continuity")
+    if args.reference_shot is not None and not shots:
+        raise UsageError("--reference-shot works on shots: add --shots")
+    if args.continuity and not (shots or items):
+        raise UsageError("--continuity works on shots: add --shots" + (" (or give --items, each item a shot)"
+                                                                        if items is not None else ""))
+    if args.reference_shot is not None and args.reference_shot < 1:
+        raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
+
+
+def check_reference_mode(args) -> None:
+    """A reference moves the analysis network's CDL: the generator modes have none to move."""
+    if args.reference and args.mode != "cdl_frames":
+        raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
+
+
+def read_reference(args):
+    """The ``--reference`` frame as a thumbnail, or None; raises MediaError naming what cannot be read."""
+    from colorgrade.clients import media
+    from colorgrade.color import shrink
+
+    return None if not args.reference else shrink(media.read_reference(args.reference), MATCH_SIDE)
+
+
+def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """How frames are graded (``grade``, ``pipe``): the pixel modes of the mode table and their settings."""
+    parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
+                        help=f"{modes_help(PIXEL_MODES)} (default cdl_frames)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW_RADIUS,
+                        help=f"cdl_frames: CDL averaging radius in frames (default {DEFAULT_WINDOW_RADIUS})")
+    parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
+    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser,
+                             device_help: str = "private daemon's device (cpu, cuda ...; default CUDA when present)"
+                             ) -> None:
+    parser.add_argument("--server", metavar="ADDR", help="daemon address host:port or unix:/path "
+                                                         "(default: start a private one)")
+    parser.add_argument("--tls-ca", metavar="PEM", help="CA certificate for a TLS daemon")
+    parser.add_argument("--token-file", help="file holding the daemon's token")
+    parser.add_argument("--device", help=device_help)
+
+
+@contextmanager
+def connect(args):
+    """A GradeClient to ``--server``, or to a private daemon started for this command."""
+    from colorgrade.clients.client import GradeClient
+
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    if args.server:
+        with GradeClient(args.server, tls=args.tls_ca, token=token) as client:
+            yield client
+        return
+    with tempfile.TemporaryDirectory(prefix="colorgrade-") as folder:
+        socket = os.path.join(folder, "daemon.sock")
+        command = [sys.executable, "-m", "colorgrade", "serve", "--unix", socket]
+        if args.device:
+            command += ["--device", args.device]
+        log_path = os.path.join(folder, "daemon.log")
+        # The daemon's log goes to a file: a pipe nobody reads would stall it once full.
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            line = process.stdout.readline()
+            if not re.search(r"serving on", line):
+                with open(log_path) as log:
+                    last = (log.read().strip().splitlines() or ["no output"])[-1]
+                raise SystemExit(f"colorgrade: private daemon failed to start: {last}")
+            with GradeClient(f"unix:{socket}") as client:
+                yield client
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def check_cube_size(option: str, size: int) -> None:
+    """A .cube lattice size the commands write: 2..129 (129^3 is already a 60 MB text file)."""
+    if not 2 <= size <= 129:
+        raise UsageError(f"{option} must be 2..129, got {size}")
+
+
+def check_writable(option: str, path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def check_readable(inputs: list[Path]) -> dict:
+    """Open each still's header and probe each video (once, however often it is listed) before a daemon
+    starts; raises MediaError. -> {video path: VideoInfo}, so nothing probes a video again."""
+    from colorgrade.clients import media
+
+    videos = {}
+    for path in inputs:
+        kind = media.kind_of(path)
+        if kind == "still":
+            media.open_still(path).close()
+        elif kind == "video":
+            if path not in videos:
+                videos[path] = media.probe_video(path)
+        else:
+            media.list_sequence(path)
+    return videos
+
+
+def correction_ids(paths: list[Path]) -> dict[Path, str]:
+    """A ColorCorrection id per input: its file stem, made unique (a.mov and a.mp4 -> a_mov, a_mp4)."""
+    clean = lambda text: re.sub(r"[^A-Za-z0-9_.-]", "_", text)  # noqa: E731
+    stems = [clean(p.stem) for p in paths]
+    ids = {}
+    for path, stem in zip(paths, stems):
+        candidate = stem if stems.count(stem) == 1 else clean(f"{path.stem}_{path.suffix.lstrip('.')}")
+        while candidate in ids.values():
+            candidate += "_"
+        ids[path] = candidate
+    return ids
+
+
+def cdl_text(cdl) -> str:
+    return (f"slope {_triple(cdl.slope)}  offset {_triple(cdl.offset)}  power {_triple(cdl.power)}  "
+            f"saturation {cdl.saturation:.4f}")
+
+
+def _triple(values) -> str:
+    return " ".join(f"{v:.4f}" for v in values)
