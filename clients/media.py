@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 import tifffile
-from av.video.reformatter import Colorspace
+from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from PIL import Image, JpegImagePlugin
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}
@@ -227,6 +227,14 @@ class VideoInfo:
             return tagged
         return Colorspace.ITU709.value if self.height >= 720 else Colorspace.ITU601.value
 
+    @property
+    def range(self) -> ColorRange:
+        """The YUV range to convert with: the stream's tag, else limited (video's own), full for the JPEG formats."""
+        tagged = self.colour.get("color_range", 0)
+        if tagged in (ColorRange.MPEG.value, ColorRange.JPEG.value):
+            return ColorRange(tagged)
+        return ColorRange.JPEG if self.pix_fmt.startswith("yuvj") else ColorRange.MPEG
+
 
 def probe_video(path) -> VideoInfo:
     try:
@@ -253,6 +261,22 @@ def sample_bits(pix_fmt: str) -> int:
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
+# swscale's defaults are fast, not exact: converting to 8-bit RGB directly, or without accurate rounding, shifts an
+# untouched 8-bit frame by up to a code and a half per channel on the YUV -> RGB -> YUV round trip. Frames are
+# converted through 16-bit RGB with accurate rounding (as the ffmpeg plan's ``scale`` does), then rounded in numpy.
+EXACT_SCALING = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+
+
+def to_rgb_codes(frame: av.VideoFrame, info: "VideoInfo") -> np.ndarray:
+    """A decoded frame as (H, W, 3) RGB in the source's own depth (``rgb_format``), by the source's matrix and range."""
+    if not frame.format.name.startswith("yuv"):
+        rgb = frame.to_ndarray(format="rgb48le")
+    else:
+        rgb = frame.reformat(format="rgb48le", src_colorspace=info.matrix, src_color_range=info.range,
+                             interpolation=EXACT_SCALING).to_ndarray()
+    return rgb if info.bits > 8 else ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def rgb_format(bits: int) -> str:
     """The RGB format frames of a ``bits``-deep source travel in: rgb24, or rgb48le (10-bit stays 10-bit in the
     top bits of 16)."""
@@ -272,7 +296,6 @@ def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = 
     """(frame number, RGB frame) from ``first`` to ``last``; the one decoding loop of ``read_video`` and
     ``numbered_frames``."""
     low, high = -1 if first is None else first, float("inf") if last is None else last
-    rgb = rgb_format(info.bits)
     try:
         for number, frame in _numbered(path, info, low):
             if number > high:
@@ -280,7 +303,7 @@ def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = 
             if number >= low:
                 if timestamps is not None:
                     timestamps.append(frame.pts)
-                yield number, frame.reformat(format=rgb, src_colorspace=info.matrix).to_ndarray()
+                yield number, to_rgb_codes(frame, info)
     except av.error.FFmpegError as error:
         raise MediaError(f"{path}: cannot decode video ({reason(error)})") from None
 
@@ -351,9 +374,13 @@ class VideoWriter:
                            for s in original.streams if s.type in ("audio", "subtitle", "data")}
 
     def write(self, image: np.ndarray, pts: int | None) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image),
-                                           format="rgb48le" if image.dtype == np.uint16 else "rgb24")
-        frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.info.matrix)
+        deep = image if image.dtype == np.uint16 else image.astype(np.uint16) * 257   # exact: see EXACT_SCALING
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(deep), format="rgb48le")
+        if self.pix_fmt.startswith("yuv"):
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.info.matrix,
+                                   dst_color_range=self.info.range, interpolation=EXACT_SCALING)
+        else:
+            frame = frame.reformat(format=self.pix_fmt)
         frame.pts, frame.time_base = pts, self.info.time_base
         frame.color_range = self.info.colour.get("color_range", 0)
         for packet in self.stream.encode(frame):

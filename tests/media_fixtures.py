@@ -1,4 +1,5 @@
-"""Test footage made with the real ffmpeg from the shipped photos: two shots with opposite colour casts."""
+"""Test footage made with the real ffmpeg from the shipped photos (two shots with opposite colour casts, a montage),
+and a client that hands frames back untouched."""
 import subprocess
 
 from conftest import SAMPLES
@@ -38,3 +39,13 @@ def make_montage(ffmpeg: str, path) -> None:
                     "-i", str(photos / "dune.png"), "-loop", "1", "-i", str(photos / "ladybird.png"),
                     "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-qp", "0", "-r", "25",
                     "-frames:v", "36", str(path)], check=True, timeout=120)
+
+
+class Untouched:
+    """A client whose stream hands every frame back as it came: what is left is ffmpeg's conversions."""
+
+    def stream(self, clip, frames):
+        from types import SimpleNamespace
+
+        for index, frame in enumerate(frames):
+            yield SimpleNamespace(index=index, frame=frame)

@@ -260,3 +260,42 @@ def test_a_header_claiming_a_huge_picture_is_refused_in_one_line(tmp_path):
         assert result.stderr.strip().splitlines() == [
             f"colorgrade {command[0]}: bomb.png: claims a 60000x60000 picture larger than 89478485 pixels "
             "(a damaged or hostile file?)"]
+
+
+def rgb_by_ffmpeg(path, ffmpeg):
+    """Every frame of a video as ffmpeg itself converts it to RGB (the source's matrix and range, exact rounding:
+    the plan's conversion), in 8-bit code values: an independent decoder to hold ``media.read_video`` against."""
+    from colorgrade.clients.ffmpeg.plan import to_rgb
+
+    info = media.probe_video(path)
+    raw = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-vf", ",".join(to_rgb(info)), "-f", "rawvideo",
+                          "-pix_fmt", "rgb48le", "-"], capture_output=True, check=True, timeout=120).stdout
+    return np.frombuffer(raw, np.uint16).reshape(-1, info.height, info.width, 3) / 257
+
+
+@pytest.fixture(scope="module", params=["8-bit 4:2:0 H.264", "10-bit 4:2:2 ProRes"])
+def untouched_footage(request, tmp_path_factory, ffmpeg):
+    """Real city footage (the shipped sample, untagged 8-bit 4:2:0 H.264) and a 10-bit 4:2:2 ProRes copy of it."""
+    source = SAMPLES / "clip" / "city.mp4"
+    if request.param.startswith("8-bit"):
+        return source
+    deep = tmp_path_factory.mktemp("deep") / "city10.mov"
+    ffmpeg_make(ffmpeg, deep, "-i", str(source), "-frames:v", "12", "-c:v", "prores_ks", "-profile:v", "2",
+                "-pix_fmt", "yuv422p10le", "-color_range", "tv", "-colorspace", "bt709")
+    return deep
+
+
+def test_an_untouched_frame_comes_back_from_grade_as_it_went_in(tmp_path, ffmpeg, untouched_footage):
+    from colorgrade.clients.cli import grade_video
+    from media_fixtures import Untouched
+
+    info = media.probe_video(untouched_footage)
+    target = tmp_path / f"out{untouched_footage.suffix}"
+    assert grade_video(Untouched(), "clip", untouched_footage, info, target, None, None) == info.frames
+    before = rgb_by_ffmpeg(untouched_footage, ffmpeg)
+    # What the daemon is sent is the source as ffmpeg converts it (was 0.98 codes off in green on the 8-bit clip) ...
+    decoded = np.stack(list(media.read_video(untouched_footage, info))) / (257 if info.bits > 8 else 1)
+    assert np.abs((decoded - before).mean(axis=(1, 2))).max() <= 0.5
+    # ... and each frame written back is it again, channel by channel (was -1.4 codes in green, -0.9 in red and blue).
+    after = rgb_by_ffmpeg(target, ffmpeg)
+    assert np.abs((after - before).mean(axis=(1, 2))).max() <= 0.5

@@ -8,7 +8,7 @@ import pytest
 
 from colorgrade.clients import media
 from colorgrade.color import CDL, apply
-from media_fixtures import SHOTS, make_two_shot_clip
+from media_fixtures import SHOTS, Untouched, make_two_shot_clip
 from test_cli_clients import streams
 
 
@@ -165,16 +165,6 @@ def test_pipe_grades_a_nut_stream_keeping_timestamps_depth_and_audio(daemon_addr
         direct = [r.frame for r in client.stream(clip, frames)]
     assert graded[0].dtype == "uint16" and all(np.array_equal(a, b) for a, b in zip(direct, graded))
     assert not np.array_equal(graded[3], frames[3])
-
-
-class Untouched:
-    """A client whose stream hands every frame back as it came: what is left is ffmpeg's conversions."""
-
-    def stream(self, clip, frames):
-        from types import SimpleNamespace
-
-        for index, frame in enumerate(frames):
-            yield SimpleNamespace(index=index, frame=frame)
 
 
 def mean_shift(source, target):
