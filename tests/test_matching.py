@@ -231,6 +231,9 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
     hero = joined["scenes"][0]["hero"]
     matched = next(s for s in joined["shots"][:2] if s["id"] != hero)
     assert matched["hero"] == hero and matched["scene"] == 1 and matched["match_confidence"] > 0.5
+    # No reference was given: the reel's summary counts verdicts and claims no match to one (issue 27, item 14).
+    assert joined["description"].startswith("3 shot(s) in 2 scene(s): 2 hero, 1 matched")
+    assert "matched to the hero of scene 1 with confidence" in matched["description"]
     # The same frame seen through both shots' corrections: continuity brings them together.
     frames = [f for _, f in media.numbered_frames(reel)]
     def spread(report):

@@ -172,7 +172,7 @@ def test_a_ref_input_matches_every_frame_to_the_graded_hero(nuke, tmp_path, daem
     group["ref_frame"].setValue(1001 + MONTAGE[1][0] + 6)
     group["mode"].setValue("constant")
     colorgrade_nuke.analyse(group)
-    assert fake.messages == [] and re.search(r"matched to ref \([01]\.\d\d\)", group["status"].value())
+    assert fake.messages == [] and re.search(r"matched to the reference with confidence [01]\.\d\d", group["status"].value())
     frame = 1001 + 6
     output = fake._convert(fake.render(group, frame), "scene_linear", "sRGB")
     hero = next(f for n, f in numbered_frames(tmp_path, frame + 12, frame + 12)) / 255

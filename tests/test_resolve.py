@@ -221,8 +221,8 @@ def test_continuity_groups_the_timeline_into_scenes_and_matches_each_to_its_hero
     graded = dict(summary.graded)
     assert list(graded) == ["dune warm", "dune cool", "ladybird"]
     dune = [graded["dune warm"], graded["dune cool"]]
-    assert sum("the hero of scene 1" in text for text in dune) == 1
-    assert sum("scene 1, matched to V1_00" in text for text in dune) == 1
+    assert sum(": the hero of scene 1," in text for text in dune) == 1
+    assert sum("matched to the hero of scene 1 with confidence" in text for text in dune) == 1
     assert "the hero of scene 2" in graded["ladybird"]
     marker, = items[2].GetMarkers().values()
     assert "hero of scene 2" in marker["note"]

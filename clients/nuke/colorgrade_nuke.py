@@ -126,13 +126,8 @@ def _analyse(group):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     keyed = set_cdl(cdl_node, entry, group["mode"].value())
-    confidence = entry.get("confidence")
-    match = entry.get("match_confidence")
-    matched = "" if match is None else ", matched to ref (%.2f)" % match if match > 0 else \
-        ", ref shows another scene: blind"
-    report(group, "%s%s%s, frames %d-%d, %s" % (entry["label"], "" if confidence is None else
-                                                ", confidence %.2f" % confidence, matched, first, last,
-                                                "keyed per frame" if keyed else "constant"), error=False)
+    report(group, "%s; frames %d-%d, %s" % (entry["description"], first, last,
+                                          "keyed per frame" if keyed else "constant"), error=False)
 
 
 def render(group, input_name, pattern, encoding, first, last):

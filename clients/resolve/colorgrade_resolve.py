@@ -139,7 +139,7 @@ class TimelineGrader:
         if self.settings["export"]:
             self.summary.notes.append("dry run: wrote %s, the timeline is untouched" % self.settings["export"])
             for item_id, (item, _) in jobs.items():
-                self.summary.graded.append((item.GetName(), describe(corrections[item_id])))
+                self.summary.graded.append((item.GetName(), corrections[item_id]["description"]))
             return self.summary
         luts = {}
         if self.settings["lut"]:
@@ -269,7 +269,7 @@ class TimelineGrader:
             self.summary.skipped.append((name, reason))
             return
         self.mark(item, correction)
-        self.summary.graded.append((name, describe(correction)))
+        self.summary.graded.append((name, correction["description"]))
 
     def set_on_version(self, item, correction, lut):
         """Load colorgrade's version and set the CDL (or LUT) on its node -> None, or why it could not."""
@@ -295,27 +295,14 @@ class TimelineGrader:
         for frame, marker in (item.GetMarkers() or {}).items():
             if marker.get("customData") == MARKER_DATA:
                 item.DeleteMarkerAtFrame(frame)
-        if not item.AddMarker(0, self.settings["marker_color"], "colorgrade", describe(correction), 1, MARKER_DATA):
+        if not item.AddMarker(0, self.settings["marker_color"], "colorgrade", correction["description"], 1,
+                              MARKER_DATA):
             self.summary.notes.append("%s: graded, but Resolve refused the marker (one of yours at its first frame?)"
                                       % item.GetName())
 
 
 def triple(values):
     return " ".join("%.6f" % value for value in values)
-
-
-def describe(correction):
-    confidence, match = correction.get("confidence"), correction.get("match_confidence")
-    text = correction.get("label") or "graded"
-    if correction.get("hero") and correction.get("hero") == correction.get("id"):
-        return "%s, the hero of scene %s (corrected blind, confidence %.2f)" % (text, correction.get("scene"),
-                                                                              confidence or 0)
-    if correction.get("hero"):
-        text = "%s, scene %s" % (text, correction.get("scene"))
-    if match is not None and match > 0:
-        return "%s, matched to %s (match confidence %.2f)" % (text, correction.get("hero") or "the reference", match)
-    text = text if confidence is None else "%s, confidence %.2f" % (text, confidence)
-    return text if match is None else text + "; the reference shows another scene: blind correction"
 
 
 def load_settings(argv=None):

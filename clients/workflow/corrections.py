@@ -3,6 +3,7 @@
 (``Correction.to_json``: what ``analyze --json`` prints and the Resolve script and the Nuke node read)."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
@@ -16,6 +17,14 @@ from colorgrade.clients.workflow.continuity import match_to_shot
 from colorgrade.clients.workflow.shots import correct_shots, timecode
 from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, shrink
 from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
+
+# The served CDL is the network's correction shrunk toward no change by the confidence: below HELD_BACK it keeps
+# under a third of it, so the frame is left nearly alone and the outputs say so.
+HELD_BACK = 0.35
+# A match below this confidence moves the blind correction by under 5 %: the blind correction stands, and the
+# outputs say the reference shows another scene rather than print "matched ... 0.00".
+MATCHED = 0.05
+VERDICTS = ("hero", "matched", "another scene", "blind", "held back")
 
 
 class Job(NamedTuple):
@@ -55,32 +64,54 @@ class Correction:
         """The corrections this one hands out: its shots, or itself."""
         return self.shots or [self]
 
-    def describe(self) -> str:
-        """The diagnosis as a colourist reads it, e.g. "warm_66, confidence 0.83 (correction applied in full)",
-        or with a reference, how the match went."""
-        if self.hero == self.id and self.scene is None:
-            return f"{self.label}: the hero every other shot is matched to, left as it is"
-        if self.match_confidence is not None and self.match_confidence > 0:
-            blend = ("" if self.match_confidence >= 0.99 else
-                     f", blended with the blind correction (confidence {self.confidence:.2f})")
-            return f"{self.label}: matched to the reference, match confidence {self.match_confidence:.2f}{blend}"
-        if self.confidence is None:
-            return self.label
-        how = ("applied in full" if self.confidence >= 0.8 else "left nearly alone: not sure anything is wrong"
-               if self.confidence < 0.2 else f"applied at {self.confidence:.0%}")
-        text = f"{self.label}, confidence {self.confidence:.2f} (correction {how})"
+    @property
+    def verdict(self) -> str:
+        """What happened, in the one vocabulary every output uses: "hero" (the shot the others are matched to),
+        "matched", "another scene" (a reference that shares too little: the blind correction stands), "held back"
+        (a blind correction the network is unsure of, left nearly alone) or "blind"."""
+        if self.hero is not None and self.hero == self.id:
+            return "hero"
         if self.match_confidence is not None:
-            return text + "; the reference shows another scene: blind correction"
-        return text
+            return "matched" if self.match_confidence >= MATCHED else "another scene"
+        return "held back" if self.confidence is not None and self.confidence < HELD_BACK else "blind"
+
+    def describe(self) -> str:
+        """The verdict as a colourist reads it, e.g. "warm_66: corrected blind, confidence 0.83", "warm_100: held
+        back, confidence 0.25 ..." or "cool_33: matched to the reference with confidence 0.93"; for an input with
+        shots, how many shots had each verdict. The CLI prints it, the JSON carries it ("description"), the .ccc,
+        the report and the hosts' markers show it."""
+        if self.shots:
+            counts = Counter(shot.verdict for shot in self.shots)
+            scenes = f" in {len(self.scenes)} scene(s)" if self.scenes else ""
+            return f"{len(self.shots)} shot(s){scenes}: " + ", ".join(
+                f"{counts[verdict]} {verdict}" for verdict in VERDICTS if counts[verdict])
+        verdict = self.verdict
+        if verdict == "hero" and self.scene is None:
+            return f"{self.label}: the hero every other shot is matched to, left as it is"
+        if verdict == "hero":
+            return f"{self.label}: the hero of scene {self.scene}, {self._blind()}"
+        target = ("the reference" if self.hero is None else
+                  "the hero shot" if self.scene is None else f"the hero of scene {self.scene}")
+        if verdict == "matched":
+            blend = ("" if self.match_confidence >= 0.99 or self.confidence is None else
+                     f", blended with the blind correction (confidence {self.confidence:.2f})")
+            return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}{blend}"
+        if verdict == "another scene":
+            return f"{self.label}: {target} shows another scene, so the blind correction stands: {self._blind()}"
+        return f"{self.label}: {self._blind()}"
+
+    def _blind(self) -> str:
+        if self.confidence is None:
+            return "corrected blind"
+        if self.confidence < HELD_BACK:
+            return f"held back, confidence {self.confidence:.2f}: not sure anything is wrong, left nearly alone"
+        return f"corrected blind, confidence {self.confidence:.2f}"
 
     def note(self) -> str:
-        """The description a .ccc keeps beside the correction: the diagnosis, a shot's frames and, with
-        continuity, its scene and hero."""
+        """The description a .ccc keeps beside the correction: the verdict, a shot's frames and the hero it was
+        matched to."""
         text = self.describe() + (f"; frames {self.first}-{self.last}" if self.first is not None else "")
-        if self.hero is not None:
-            scene = f"scene {self.scene}, " if self.scene is not None else ""
-            text += f"; {scene}the hero" if self.hero == self.id else f"; {scene}matched to hero {self.hero}"
-        return text
+        return text + (f"; hero {self.hero}" if self.hero not in (None, self.id) else "")
 
     def to_json(self) -> dict:
         """The fields that are set, the CDL as {slope, offset, power, saturation}."""
@@ -93,8 +124,9 @@ class Correction:
             if isinstance(value, list):
                 return [plain(item) for item in value]
             return value
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) is not None and f.metadata.get("json", True)}
+        return {**{f.name: plain(getattr(self, f.name)) for f in fields(self)
+                   if getattr(self, f.name) is not None and f.metadata.get("json", True)},
+                **({} if self.shots else {"verdict": self.verdict}), "description": self.describe()}
 
 
 @dataclass(frozen=True)

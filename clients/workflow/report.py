@@ -231,6 +231,8 @@ def describe(path: str, part: dict) -> str:
     triple = lambda values: " ".join(f"{v:.4f}" for v in values)  # noqa: E731
     facts = [("input", path), ("diagnosis", part.get("label", "")),
              ("confidence", "" if part.get("confidence") is None else f"{part['confidence']:.2f}")]
+    if part.get("description"):
+        facts.append(("what was done", part["description"]))
     if part.get("match_confidence") is not None:
         facts.append(("match confidence", f"{part['match_confidence']:.2f}"))
     if part.get("hero"):
