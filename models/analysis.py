@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from colorgrade.color import CDL, block_means, thumbnail_block, to_float_rgb
+from colorgrade.color import CDL, analysis_thumbnail, to_float_rgb
 from colorgrade.models.differentiable_colour import thumbnail
 from colorgrade.models.detunes import LABELS, correction_matrix
 from colorgrade.models.networks import AnalysisNet, cdl_from_head, shrink_cdl
@@ -95,10 +95,8 @@ class Analyzer:
     def _thumbnail(self, frame: np.ndarray) -> torch.Tensor:
         # The block step in numpy, on the frame as it lies in memory (H, W, 3): cheaper than torch's
         # pooling over a channels-last view; ``colour.thumbnail`` then only has the rest to do.
-        block = thumbnail_block(frame.shape[0], frame.shape[1], self.thumbnail_size)
-        if block > 1:
-            frame = block_means(frame, block)
-        elif frame.dtype.kind == "u":
+        frame = analysis_thumbnail(frame, self.thumbnail_size)
+        if frame.dtype.kind == "u":
             frame = to_float_rgb(frame)[0]
         tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
         return thumbnail(tensor.to(self.device), self.thumbnail_size)

@@ -39,7 +39,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from colorgrade.color import CDL, LUT3D, apply, from_float_rgb
+from colorgrade.color import CDL, LUT3D, MATCH_SIDE, analysis_thumbnail, apply, from_float_rgb, shrink
 from colorgrade.color import distill
 from colorgrade.proto.codec import CLIP_ID_PATTERN, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, Mode
 from colorgrade.server import protocol as msg
@@ -298,10 +298,11 @@ class FrameGrader:
         return future
 
     def _analyse(self, frame: np.ndarray, hero: msg.HeroFeatures | None) -> Future:
-        blind = self.engines.submit_analysis(frame)
+        # The workers get what they look at, not the frame: a 1080p frame is 6 MB, its thumbnail 0.2 MB.
+        blind = self.engines.submit_analysis(analysis_thumbnail(frame, self.models.analysis_size))
         if hero is None:
             return blind
-        match = self.matchers.submit(self.engines.match, frame, hero)   # beside the blind analysis, not after it
+        match = self.matchers.submit(self.engines.match, shrink(frame, MATCH_SIDE), hero)   # beside, not after
         return joined(blind, match)
 
     def _analysis(self, clip: Clip, index: int):

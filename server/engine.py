@@ -65,12 +65,12 @@ class Engine:
                 models.append(msg.ModelCard(name, f"{weights.with_suffix('.md').name} (weights sha256 {digest})", True))
         return msg.Description(device=str(self.analyzer.device), batch_size=self.batch_size, labels=list(LABELS),
                                generator_radius=self.generator.radius, working_size=list(self.generator.working_size),
+                               analysis_size=self.analyzer.thumbnail_size,
                                models=models)
 
     def analyze(self, request: msg.Analyze) -> msg.Analyses:
-        # Integer frames go in as codes: the analyser block-averages them before any float conversion.
-        thumbnails = self.analyzer.thumbnails([frame[..., :3] if frame.dtype.kind == "u" else to_float_rgb(frame)[0]
-                                               for frame in request.frames])
+        # The front end sends block means already (a second reduction finds no block); frames of any kind work.
+        thumbnails = self.analyzer.thumbnails(request.frames)
         probabilities, cdls, confidence = [], [], []
         for start in range(0, len(thumbnails), self.batch_size):
             part = thumbnails[start:start + self.batch_size]

@@ -38,12 +38,15 @@ class Description:
     labels: list[str]               # the analysis network's catalogue labels, in probability order
     generator_radius: int           # the generator sees frames t-radius .. t+radius
     working_size: list[int]         # the generator's (height, width)
+    analysis_size: int              # the side the analysis network's thumbnails are squashed to: the front end
+                                    # block-averages frames down to at least this before sending them
     models: list[ModelCard]
 
 
 @dataclass
 class Analyze:
-    """Frames (H, W, 3|4) of any sample type -> ``Analyses``, one row per frame."""
+    """Frames (H, W, 3|4) of any sample type -> ``Analyses``, one row per frame. The front end sends block
+    means (``colorgrade.color.analysis_thumbnail``), never whole frames; the engine takes either."""
     frames: list[np.ndarray]
 
 

@@ -11,7 +11,7 @@ from colorgrade.server.protocol import Description
 
 # What an engine serving a temporal generator (radius 2) would describe.
 MODELS = Description(device="cpu", batch_size=1, labels=["clean", "warm_33"], generator_radius=2,
-                     working_size=[144, 256], models=[])
+                     working_size=[144, 256], analysis_size=96, models=[])
 
 
 def test_open_keeps_name_and_sets_reach_per_mode():

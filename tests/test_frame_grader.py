@@ -11,43 +11,56 @@ from colorgrade.models import generator as gen
 from colorgrade.server import protocol as msg
 from colorgrade.proto.codec import MODES
 from colorgrade.server.clips import ClipSettings, ClipStore, FrameGrader, joined
-from colorgrade.server.engine import Engine
 from colorgrade.server.engine_pool import FrameAnalysis
+from colorgrade.server.in_process import InProcessEngines
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
 
 
-class InProcessEngines:
-    """The EnginePool's interface over an Engine in this process; counts the frames sent through the generator."""
-
-    def __init__(self, engine: Engine):
-        self.engine, self.generated = engine, 0
-        self.description = engine.describe(msg.Describe())
-        self.devices = [self.description.device]
-
-    def submit_analysis(self, frame):
-        future = Future()
-        future.set_result(self.analyze([frame])[0])
-        return future
-
-    def analyze(self, frames):
-        reply = self.engine.analyze(msg.Analyze(frames))
-        return [FrameAnalysis(*row) for row in zip(reply.cdls, reply.probabilities, reply.confidence)]
+class CountingEngines(InProcessEngines):
+    """The daemon's engines in process, counting the frames sent through the generator."""
+    generated = 0
 
     def generate_frame(self, frames, center, oversample):
         self.generated += 1
-        return self.engine.generate_frame(msg.GenerateFrame(frames, center, oversample))
+        return super().generate_frame(frames, center, oversample)
+
+
+class RecordingEngines(CountingEngines):
+    """... and keeping what each analysis was sent."""
+
+    def __init__(self):
+        super().__init__("cpu", untrained=True)
+        self.sent = []
+
+    def submit_analysis(self, frame):
+        self.sent.append(frame)
+        return super().submit_analysis(frame)
 
 
 @pytest.fixture(scope="module")
 def engines():
-    engine = Engine("cpu", untrained=True)
+    engines = CountingEngines("cpu", untrained=True)
     # A temporal generator (radius 2) whose random head makes every input frame move the output.
-    engine.generator = gen.untrained(frames=5, device="cpu")
+    engines.engine.generator = gen.untrained(frames=5, device="cpu")
     with torch.no_grad():
         torch.manual_seed(1)
-        engine.generator.network.head.weight.normal_(0, 0.02)
-    return InProcessEngines(engine)
+        engines.engine.generator.network.head.weight.normal_(0, 0.02)
+    return engines
+
+
+def test_only_a_thumbnail_goes_to_the_engine_and_the_analysis_is_the_whole_frames():
+    """The front end block-averages a frame before the engine sees it, and the network's answer is exactly the
+    one it gives for the whole frame."""
+    recording = RecordingEngines()
+    frame = (np.random.default_rng(3).random((1080, 1920, 4)) * 65535).astype(np.uint16)
+    grader = FrameGrader(recording, ClipStore(Limits(), recording.description), Metrics())
+    served, = grader.analyze_stills([frame])
+    grader.close()
+    sent, = recording.sent
+    assert sent.shape == (98, 174, 3) and sent.nbytes < frame.nbytes / 40
+    whole = recording.engine.handle(msg.Analyze([frame]))   # the engine takes a whole frame too, as it once did
+    np.testing.assert_array_equal(served.cdl.to_vector(), whole.cdls[0])
 
 
 def clip_frames(count=9, size=(36, 64), seed=0):

@@ -43,6 +43,17 @@ def thumbnail_block(height: int, width: int, size: int) -> int:
     return max(1, min(height, width) // size)
 
 
+def analysis_thumbnail(frame: np.ndarray, size: int) -> np.ndarray:
+    """What the analysis network is shown of an (H, W, 3|4) frame before it squashes it to ``size`` x ``size``:
+    its RGB block-averaged by ``thumbnail_block`` (float32 in [0, 1]), or its RGB where no block fits (codes
+    as they are, floats as float32).
+    A reduction of this again finds no block, so reducing in one process and analysing in another gives the
+    network exactly what it would see of the whole frame."""
+    rgb = frame[..., :3] if frame.dtype.kind == "u" else to_float_rgb(frame)[0]   # codes are averaged as integers
+    block = thumbnail_block(frame.shape[0], frame.shape[1], size)
+    return block_means(rgb, block) if block > 1 else rgb
+
+
 def block_means(frame: np.ndarray, block: int) -> np.ndarray:
     """(H, W, C) float in [0, 1] or uint8/uint16 codes -> (H//block, W//block, C) float32 means of
     block x block squares, in [0, 1].
