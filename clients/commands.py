@@ -95,20 +95,22 @@ def connect(args):
         with GradeClient(args.server, tls=args.tls_ca, token=token) as client:
             yield client
         return
-    with tempfile.TemporaryDirectory(prefix="colorgrade-") as folder:
+    # The daemon's socket lives in a folder of its own (mode 0700: nobody else may connect), which the daemon
+    # removes if this command is killed; its log goes to an unlinked file (a pipe nobody reads would stall it
+    # once full), so a killed command leaves nothing on disk.
+    with tempfile.TemporaryDirectory(prefix="colorgrade-") as folder, tempfile.TemporaryFile("w+") as log:
         socket = os.path.join(folder, "daemon.sock")
-        command = [sys.executable, "-m", "colorgrade", "serve", "--unix", socket]
+        command = [sys.executable, "-m", "colorgrade", "serve", "--unix", socket, "--parent", str(os.getpid())]
         if args.device:
             command += ["--device", args.device]
-        log_path = os.path.join(folder, "daemon.log")
-        # The daemon's log goes to a file: a pipe nobody reads would stall it once full.
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        # A session of its own: signals sent to this command's process group (a terminal's, `timeout`'s) are
+        # this command's to answer; it stops the daemon, which ends with it even when it cannot (SIGKILL).
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
         try:
             line = process.stdout.readline()
             if not re.search(r"serving on", line):
-                with open(log_path) as log:
-                    last = (log.read().strip().splitlines() or ["no output"])[-1]
+                log.seek(0)
+                last = (log.read().strip().splitlines() or ["no output"])[-1]
                 raise SystemExit(f"colorgrade: private daemon failed to start: {last}")
             with GradeClient(f"unix:{socket}") as client:
                 yield client
@@ -160,6 +162,17 @@ def correction_ids(paths: list[Path]) -> dict[Path, str]:
             candidate += "_"
         ids[path] = candidate
     return ids
+
+
+def add_strength_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strength", type=float, default=1.0, metavar="S",
+                        help="how much of the served correction, 0..2: 0 none, 1 as served (default), 2 twice as far "
+                             "from no change (each CDL parameter's distance from no change scaled by S)")
+
+
+def check_strength(args) -> None:
+    if not 0 <= args.strength <= 2:
+        raise UsageError(f"--strength must be 0..2, got {args.strength:g}")
 
 
 def cdl_text(cdl) -> str:

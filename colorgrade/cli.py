@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from colorgrade import __version__
@@ -48,6 +49,26 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, as Ctrl-C raises KeyboardInterrupt: the command ends the
+    same clean way (partial outputs removed, its private daemon stopped) and exits with 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def stop(signum, _frame):
+    # Once is enough: `timeout` and a closing terminal send the signal twice (to the command, then to its
+    # group), and a second one must not break off the cleanup the first one started.
+    for sig in STOPPING_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -55,11 +76,16 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    for sig in STOPPING_SIGNALS:
+        if signal.getsignal(sig) == signal.SIG_DFL:   # one ignored on purpose (nohup) stays ignored
+            signal.signal(sig, stop)
     try:
         return args.run(args) or 0
-    except KeyboardInterrupt:
-        print("colorgrade: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"colorgrade: {said}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

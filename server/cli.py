@@ -20,6 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
+from colorgrade.server.lifetime import on_parent_exit, remove_socket
 from colorgrade.server.limits import Limits
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-id", metavar="NAME",
                         help="how this daemon names itself in every reply (x-colorgrade-server header, GetServerInfo): "
                              "which box of a fleet answered (default: host name @ listening address)")
+    parser.add_argument("--parent", type=int, metavar="PID",
+                        help="end with process PID, however it ends (SIGKILL included), as on SIGTERM; with --unix "
+                             "the socket's folder is removed too once empty (a command's private daemon)")
     parser.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
                         help="on SIGTERM/SIGINT, how long calls in flight may finish (the daemon is gone within "
                              "this and 5 seconds more, whatever its clients do)")
@@ -82,23 +86,30 @@ def run_serve(args) -> int:
                           untrained_models=args.untrained_models, metrics_port=args.metrics_port,
                           batch_size=args.batch_size, matchers=args.matchers, server_id=args.server_id,
                           private_network=args.private_network, limits=limits)
+    stopped = threading.Event()
+    if args.parent:   # watched while the engines load: the command may end meanwhile
+        on_parent_exit(args.parent, stopped.set)
     try:
         daemon = Daemon(config)
     except ConfigurationError as error:
         print(f"colorgrade serve: {error}", file=sys.stderr)
         return 2
-    metrics = f"; metrics: {daemon.metrics_address}" if daemon.metrics_address else ""
-    print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)}; "
-          f"matchers: {len(daemon.engines.matchers)}{metrics})",
-          flush=True)
-    stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
+    metrics = f"; metrics: {daemon.metrics_address}" if daemon.metrics_address else ""
+    try:
+        print(f"colorgrade daemon serving on {daemon.address} (engines: {', '.join(daemon.engines.devices)}; "
+              f"matchers: {len(daemon.engines.matchers)}{metrics})",
+              flush=True)
+        stopped.wait()
+    except BrokenPipeError:   # a private daemon whose command ended before it served: nobody reads the banner,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # nor what is left of it at exit
     # The last resort behind Daemon.stop's own bounds: whatever hangs, the process ends in time (its
     # engines notice and end too).
     watchdog = threading.Timer(args.grace + 5, os._exit, args=(1,))
     watchdog.daemon = True
     watchdog.start()
     daemon.stop(args.grace)
+    if args.parent and args.unix:
+        remove_socket(args.unix)
     return 0

@@ -212,7 +212,9 @@ class Daemon:
         return f"http://{host}:{port}/metrics"
 
     def stop(self, grace: float = 2.0) -> None:
-        """Stop serving: calls in flight get ``grace`` seconds, then are cancelled; the engines end with it."""
+        """Stop serving: calls in flight get ``grace`` seconds, then are cancelled; the engines end with it
+        (none is restarted meanwhile)."""
+        self.engines.stop_restarts()
         self.health.enter_graceful_shutdown()
         # grpcio's stop() event can wait forever on a handler thread that never returns (a stream
         # blocked on its client); past the grace period and a margin, the daemon goes on closing.

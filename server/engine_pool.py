@@ -105,6 +105,9 @@ class WorkerProcess:
         self.endpoint = f"ipc://{self.socket_path}"
         self.context = zmq.Context.instance()
         self.lock = threading.Lock()
+        # Held while the process is replaced or closed: a worker lost while its pool closes is not replaced.
+        self.lifecycle = threading.Lock()
+        self.restarts = True
         self.process = None
         self.socket = None
         self._start()
@@ -133,10 +136,13 @@ class WorkerProcess:
         raise EngineUnavailable(f"{self.name} did not answer in {self.timeout_ms / 1000:.0f} s")
 
     def restart(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self._start()
+        with self.lifecycle:
+            if not self.restarts:
+                raise EngineUnavailable(f"{self.name} is not restarted: the daemon is stopping")
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self._start()
 
     def call(self, request):
         """One protocol request -> its reply; retried once on a fresh worker if this one dies or hangs."""
@@ -147,6 +153,8 @@ class WorkerProcess:
                     reply = msg.decode(self._request(parts))
                     break
                 except EngineUnavailable as error:
+                    if not self.restarts:
+                        raise
                     log.warning("%s; restarting it (attempt %d of 2)", error, attempt)
                     self.restart()
                     if attempt == 2:
@@ -156,9 +164,11 @@ class WorkerProcess:
         return reply
 
     def close(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        with self.lifecycle:
+            self.restarts = False
+            if self.process and self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
         if self.socket is not None:
             self.socket.close(linger=0)
         if os.path.exists(self.socket_path):
@@ -241,6 +251,12 @@ class EnginePool:
     def generate_frame(self, frames: list[np.ndarray], center: int, oversample: int) -> msg.GeneratedFrame:
         """The generator's working-size input and output for frame ``center`` of ``frames`` (its neighbours)."""
         return self.pick().call(msg.GenerateFrame(frames, center, oversample))
+
+    def stop_restarts(self) -> None:
+        """From now on a worker that dies stays dead: the daemon is stopping, and its workers may be ending
+        already (a signal sent to the daemon's whole process group reaches them too)."""
+        for worker in self.engines + self.matchers:
+            worker.restarts = False
 
     def close(self) -> None:
         self.batcher.close()

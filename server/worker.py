@@ -10,36 +10,22 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import threading
-import time
 
 import zmq
 
 from colorgrade.server import protocol as msg
-
-PARENT_POLL_S = 0.5
+from colorgrade.server.lifetime import on_parent_exit, remove_socket
 
 
 def die_with(parent: int, socket_path: str) -> None:
-    """End this worker, removing its socket file, when the front end that started it ends, however it
-    ends (SIGKILL included: the worker is then re-parented, which a watcher thread sees within a
-    second), or when it is sent SIGTERM."""
+    """End this worker, removing its socket file (and the pool's folder, once its last worker is gone), when
+    the front end that started it ends, however it ends, or when it is sent SIGTERM."""
     def leave(*_):
-        if os.path.exists(socket_path):
-            os.unlink(socket_path)
-        try:
-            os.rmdir(os.path.dirname(socket_path))   # the pool's folder, once its last worker is gone
-        except OSError:
-            pass
+        remove_socket(socket_path)
         os._exit(0)
 
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        leave()
-
     signal.signal(signal.SIGTERM, leave)
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    on_parent_exit(parent, leave)
 
 
 def serve_forever(endpoint: str, handle) -> None:
