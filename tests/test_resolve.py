@@ -1,5 +1,7 @@
 """The Resolve script against a faithful fake of Resolve's object model, a real daemon and real media."""
 import json
+import os
+import runpy
 import sys
 
 import numpy as np
@@ -192,7 +194,10 @@ def test_every_clip_is_matched_to_the_graded_still_at_the_playhead(daemon_addres
                                             "Saturation": "1"}
     project.timeline = fake.Timeline("scene 4", [[warm, cool, other]])
     project.timeline.current = cool
-    summary = script.TimelineGrader(fake.Resolve(project), settings(daemon_address, reference="playhead")).grade()
+    resolve = fake.Resolve(project)   # on the Edit page, where Resolve opens a project
+    summary = script.TimelineGrader(resolve, settings(daemon_address, reference="playhead")).grade()
+    assert resolve.pages_opened == ["color", "edit"]          # the still grabbed on the Color page, the page given back
+    # The hero is known by its unique id: the bridge handed out another wrapper for it with every call.
     assert [name for name, _ in summary.graded] == ["dune warm", "ladybird"]
     assert dict(summary.skipped)["dune cool"].startswith("the hero") and list(cool.versions) == ["Version 1"]
     assert project.gallery.GetCurrentStillAlbum().GetStills() == []          # the grabbed still is gone again
@@ -206,6 +211,69 @@ def test_every_clip_is_matched_to_the_graded_still_at_the_playhead(daemon_addres
     assert after < before / 2                        # the warm shot now looks like the graded hero
     assert "matched to the reference" in dict(summary.graded)["dune warm"]
     assert "another scene" in dict(summary.graded)["ladybird"]
+
+
+def test_no_hero_still_is_told_apart_from_no_clip_and_the_users_page_is_given_back(two_shot_clip, tmp_path,
+                                                                                   monkeypatch):
+    resolve, project, warm, _ = timeline(two_shot_clip, tmp_path)
+    solid, _, lost, _ = project.timeline.tracks[1]
+    resolve.OpenPage("fusion")
+
+    def notes():
+        summary = script.TimelineGrader(resolve, settings("127.0.0.1:1", reference="playhead")).grade()
+        assert summary.graded == [] and resolve.page == "fusion"
+        return summary.notes
+
+    assert notes() == ["no clip under the playhead to take the hero still from"]
+    project.timeline.current = solid
+    assert notes() == ["Solid Color, under the playhead, cannot be the hero: a generator, title or effect: no media "
+                       "to analyse"]
+    project.timeline.current = lost
+    assert notes()[0].startswith("lost.mov, under the playhead, cannot be the hero: media offline: ")
+    project.timeline.current = warm
+    monkeypatch.setattr(fake.Timeline, "GrabStill", lambda self: None)   # Resolve grabbed nothing, on the Color page
+    assert notes() == ["Resolve could not grab a still of warm pan, the clip under the playhead"]
+    assert resolve.pages_opened[-2:] == ["color", "fusion"]
+
+
+def test_a_resolve_without_unique_ids_names_luts_by_the_timeline_and_the_items_place(daemon_address, two_shot_clip,
+                                                                                     tmp_path, monkeypatch):
+    monkeypatch.delattr(fake.Timeline, "GetUniqueId")
+    monkeypatch.delattr(fake.TimelineItem, "GetUniqueId")
+    resolve, _, warm, cool = timeline(two_shot_clip, tmp_path)
+    summary = script.TimelineGrader(resolve, settings(daemon_address, lut=True, lut_folder=str(tmp_path),
+                                                      tracks=[1])).grade()
+    assert len(summary.graded) == 2
+    luts = [item.versions["colorgrade"][0]["lut"] for item in (warm, cool)]
+    assert [os.path.basename(os.path.dirname(lut)) for lut in luts] == ["edit_v3", "edit_v3"]
+    assert [os.path.basename(lut)[:-16] for lut in luts] == ["warm_pan_V1_001_w", "cool_tilt_V1_002_c"]
+
+
+def test_a_menu_run_leaves_the_hosts_own_arguments_alone(tmp_path, monkeypatch, capsys):
+    """Resolve's Scripts menu runs the file with ``resolve`` defined and Resolve's own sys.argv."""
+    monkeypatch.setattr(sys, "argv", ["/opt/resolve/bin/resolve", "-nosplash", "--restore"])
+    monkeypatch.setenv("HOME", str(tmp_path))                 # no settings file of the user's
+    resolve = fake.Resolve(fake.Project(None, str(tmp_path)))
+    runpy.run_path(script.__file__, init_globals={"resolve": resolve}, run_name="__main__")
+    assert "note: no timeline is open" in capsys.readouterr().out
+
+
+def test_the_summary_says_why_nothing_was_graded(two_shot_clip, tmp_path):
+    resolve, project, warm, cool = timeline(two_shot_clip, tmp_path)
+    chosen = settings("127.0.0.1:1")
+    project.timeline = fake.Timeline("empty", [[], []])
+    assert script.TimelineGrader(resolve, chosen).grade().notes == ["the timeline has no video items"]
+    project.timeline = fake.Timeline("edit v3", [[warm, cool], []])
+    summary = script.TimelineGrader(resolve, {**chosen, "tracks": [2]}).grade()
+    assert summary.notes == ["no items on video track(s) 2"]
+    summary = script.TimelineGrader(resolve, {**chosen, "current_only": True}).grade()
+    assert summary.notes == ["no clip under the playhead"]
+    # The only clip current_only grades is the hero itself: nothing is matched to it, and the summary says so.
+    project.timeline.current = cool
+    summary = script.TimelineGrader(resolve, {**chosen, "current_only": True, "reference": "playhead"}).grade()
+    assert summary.graded == [] and list(cool.versions) == ["Version 1"]
+    assert summary.skipped == [("cool tilt", "the hero itself: with current_only there is no other clip to match "
+                                             "to it")]
 
 
 def test_continuity_groups_the_timeline_into_scenes_and_matches_each_to_its_hero(daemon_address, tmp_path, ffmpeg):
@@ -226,3 +294,9 @@ def test_continuity_groups_the_timeline_into_scenes_and_matches_each_to_its_hero
     assert "the hero of scene 2" in graded["ladybird"]
     marker, = items[2].GetMarkers().values()
     assert "hero of scene 2" in marker["note"]
+    # The matched clip names its hero as the colourist knows it, by its clip name.
+    hero, = [item for item, text in zip(items, dune) if ": the hero of scene 1," in text]
+    matched, = [item for item in items[:2] if item is not hero]
+    assert graded[matched.name].endswith("; hero: " + hero.name) and "V1_00" not in graded[matched.name]
+    marker, = matched.GetMarkers().values()
+    assert marker["note"] == graded[matched.name]

@@ -6,10 +6,10 @@ timeline); then a colour version "colorgrade" is added to the item, so the colou
 in its version, the CDL is set on a node of it, and a marker carries the diagnosis and confidence.
 Items it cannot grade (generators, compound clips, offline media, retimed clips, a node past the
 graph) are listed with the reason and left exactly as they were; nothing raises into Resolve. With
-``reference: "playhead"`` every clip is matched to the graded still under the playhead (grabbed,
-exported, then deleted from the gallery), and the hero clip itself is left as it is; with
-``continuity: true`` the timeline's clips are grouped into scenes, each scene's hero corrected blind
-and the other clips matched to it.
+``reference: "playhead"`` every clip is matched to the graded still under the playhead (grabbed on the
+Color page, exported, then deleted from the gallery; the user's page is given back), and the hero clip
+itself is left as it is; with ``continuity: true`` the timeline's clips are grouped into scenes, each
+scene's hero corrected blind and the other clips matched to it.
 
 Standard library only, Python >= 3.6: Resolve runs scripts in the user's own Python, where grpcio may
 not exist; the ``colorgrade`` command runs in its own environment. Settings come from
@@ -53,6 +53,19 @@ def user_lut_folder():
 
 def safe_name(text):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def unique_id(thing):
+    """Resolve's unique id of a timeline or a timeline item, or None from a Resolve without GetUniqueId."""
+    get = getattr(thing, "GetUniqueId", None)
+    found = get() if callable(get) else None
+    return str(found) if found else None
+
+
+def identity(item):
+    """What tells one timeline item from another. The scripting bridge may hand out a new wrapper object on every
+    call, so ``is`` and ``==`` say nothing: its unique id, or without one, its name and source frames."""
+    return unique_id(item) or (item.GetName(), item.GetSourceStartFrame(), item.GetSourceEndFrame())
 
 
 class Summary:
@@ -111,24 +124,51 @@ class TimelineGrader:
             self.summary.notes.append("the reference %s does not exist" % self.reference)
             return False
         hero = timeline.GetCurrentVideoItem()
-        still = timeline.GrabStill() if hero else None
-        if not still:
+        if not hero:
             self.summary.notes.append("no clip under the playhead to take the hero still from")
             return False
-        album = project.GetGallery().GetCurrentStillAlbum()
-        exported = album.ExportStills([still], self.scratch, "colorgrade_hero", "png")
-        album.DeleteStills([still])   # the gallery is left as the colourist had it
+        reason, _ = self.media_of(hero)
+        if reason:
+            self.summary.notes.append("%s, under the playhead, cannot be the hero: %s" % (hero.GetName(), reason))
+            return False
+        heroes = [item_id for item_id, (item, _) in jobs.items() if identity(item) == identity(hero)]
+        if len(heroes) == len(jobs):
+            self.summary.skipped.append((hero.GetName(), "the hero itself: with current_only there is no other clip "
+                                         "to match to it" if self.settings["current_only"] else
+                                         "the hero itself: there is no other clip to match to it"))
+            return False
+        self.reference = self.grab_still(project, timeline, hero.GetName())
+        if not self.reference:
+            return False
+        for item_id in heroes:
+            self.summary.skipped.append((jobs.pop(item_id)[0].GetName(), "the hero: every other clip is matched to it"))
+        return True
+
+    def grab_still(self, project, timeline, name):
+        """The graded still of ``name``, the clip under the playhead, exported to the scratch folder -> its path, or
+        None once the summary says why. Resolve grabs stills on the Color page only (on the Edit page, where it
+        opens a project, GrabStill returns None): the script opens it, then goes back to the user's page."""
+        page = self.resolve.GetCurrentPage()
+        if page != "color" and not self.resolve.OpenPage("color"):
+            self.summary.notes.append("Resolve would not open the Color page to grab the hero still of %s" % name)
+            return None
+        try:
+            still = timeline.GrabStill()
+            if not still:
+                self.summary.notes.append("Resolve could not grab a still of %s, the clip under the playhead" % name)
+                return None
+            album = project.GetGallery().GetCurrentStillAlbum()
+            exported = album.ExportStills([still], self.scratch, "colorgrade_hero", "png")
+            album.DeleteStills([still])   # the gallery is left as the colourist had it
+        finally:
+            if page and page != "color":
+                self.resolve.OpenPage(page)
         found = [name for name in os.listdir(self.scratch) if name.startswith("colorgrade_hero")
                  and name.lower().endswith(".png")]
         if not exported or not found:
-            self.summary.notes.append("Resolve could not export the still at the playhead")
-            return False
-        self.reference = os.path.join(self.scratch, found[0])
-        for item_id, (item, _) in list(jobs.items()):
-            if item is hero:
-                del jobs[item_id]
-                self.summary.skipped.append((item.GetName(), "the hero: every other clip is matched to it"))
-        return True
+            self.summary.notes.append("Resolve could not export the still of %s, the clip under the playhead" % name)
+            return None
+        return os.path.join(self.scratch, found[0])
 
     def grade_jobs(self, project, timeline, jobs):
         if not jobs:
@@ -136,6 +176,12 @@ class TimelineGrader:
         corrections = self.analyse(jobs)
         if corrections is None:
             return self.summary
+        names = {item_id: item.GetName() for item_id, (item, _) in jobs.items()}
+        for correction in corrections.values():
+            # The corrections know a continuity hero by the id the script gave its item, which means nothing in
+            # Resolve: the summary and the markers name its clip.
+            if correction.get("hero") in names and correction["hero"] != correction.get("id"):
+                correction["description"] += "; hero: " + names[correction["hero"]]
         if self.settings["export"]:
             self.summary.notes.append("dry run: wrote %s, the timeline is untouched" % self.settings["export"])
             for item_id, (item, _) in jobs.items():
@@ -154,15 +200,16 @@ class TimelineGrader:
         """Copy each item's .cube into the LUT folder -> {item id: staged path}. A file is named by its timeline,
         its item and its content, so grading another timeline (or re-grading this one) never rewrites a LUT
         a node already uses."""
-        folder = os.path.join(self.lut_folder, "%s_%s" % (safe_name(timeline.GetName())[:40],
-                                                         safe_name(timeline.GetUniqueId())[:8]))
+        tag = unique_id(timeline)   # none from an older Resolve: the timeline's name alone names its folder
+        folder = os.path.join(self.lut_folder, safe_name(timeline.GetName())[:40] + ("_" + safe_name(tag)[:8]
+                                                                                     if tag else ""))
         staged = {}
         for item_id, (item, _) in jobs.items():
             cube = os.path.join(self.scratch, item_id + ".cube")
             with open(cube, "rb") as handle:
                 digest = hashlib.sha1(handle.read()).hexdigest()[:10]
             path = os.path.join(folder, "%s_%s_%s.cube" % (safe_name(item.GetName())[:40],
-                                                            safe_name(item.GetUniqueId())[:8], digest))
+                                                            safe_name(unique_id(item) or item_id)[:8], digest))
             try:
                 if not os.path.exists(path):   # same name, same content: the file there already is this LUT
                     os.makedirs(folder, exist_ok=True)
@@ -180,10 +227,15 @@ class TimelineGrader:
         if self.settings["current_only"]:
             current = timeline.GetCurrentVideoItem()
             candidates = [(1, 1, current)] if current else []
+            if not candidates:
+                self.summary.notes.append("no clip under the playhead")
         else:
-            tracks = self.settings["tracks"] or list(range(1, int(timeline.GetTrackCount("video")) + 1))
+            tracks = self.settings["tracks"] or list(range(1, int(timeline.GetTrackCount("video") or 0) + 1))
             candidates = [(track, position, item) for track in tracks
                           for position, item in enumerate(timeline.GetItemListInTrack("video", track) or [], 1)]
+            if not candidates:
+                self.summary.notes.append("no items on video track(s) %s" % ", ".join(map(str, tracks))
+                                          if self.settings["tracks"] else "the timeline has no video items")
         jobs = {}
         for track, position, item in candidates:
             name = item.GetName()
@@ -196,19 +248,29 @@ class TimelineGrader:
             jobs[item_id] = (item, job)
         return jobs
 
-    def job_of(self, item):
-        """-> (reason to skip, None) or (None, {"path", "first", "last"})."""
+    @staticmethod
+    def media_of(item):
+        """-> (why the item shows no media of its own, None) or (None, its media pool item): generators, titles
+        and effects have none, and offline media shows Resolve's placeholder."""
         pool_item = item.GetMediaPoolItem()
         if not pool_item:
             return "a generator, title or effect: no media to analyse", None
+        path = pool_item.GetClipProperty("File Path")
+        if path and not os.path.exists(path):
+            return "media offline: %s" % path, None
+        return None, pool_item
+
+    def job_of(self, item):
+        """-> (reason to skip, None) or (None, {"path", "first", "last"})."""
+        reason, pool_item = self.media_of(item)
+        if reason:
+            return reason, None
         kind = str(pool_item.GetClipProperty("Type") or "")
         if kind.lower() in ("compound", "timeline", "fusion composition", "multicam"):
             return "a %s clip: grade the clips inside it" % kind.lower(), None
         path = pool_item.GetClipProperty("File Path")
         if not path:
             return "no file path (%s)" % (kind or "unknown type"), None
-        if not os.path.exists(path):
-            return "media offline: %s" % path, None
         # Source frames count from the media's start timecode ("Start"), not from the file's first frame.
         origin = str(pool_item.GetClipProperty("Start") or "0")
         origin = int(origin) if origin.isdigit() else 0
@@ -305,8 +367,8 @@ def triple(values):
     return " ".join("%.6f" % value for value in values)
 
 
-def load_settings(argv=None):
-    """Defaults, then the settings file, then arguments."""
+def load_settings(argv=()):
+    """Defaults, then the settings file, then the arguments ``argv`` (never sys.argv: in a menu run it is Resolve's)."""
     settings = dict(DEFAULTS)
     if os.path.exists(SETTINGS_FILE):
         with open(SETTINGS_FILE) as handle:
@@ -333,19 +395,22 @@ def load_settings(argv=None):
     return settings
 
 
-def main(resolve, argv=None):
+def main(resolve, argv=()):
     summary = TimelineGrader(resolve, load_settings(argv)).grade()
     print(summary.text())
     return summary
 
 
 if __name__ == "__main__":
-    # Inside Resolve's Scripts menu `resolve` is already defined; from a shell (Studio) it is fetched.
-    if "resolve" not in globals():
+    # Inside Resolve's Scripts menu `resolve` is already defined and sys.argv is Resolve's own: parsed, any of its
+    # arguments would raise SystemExit into Resolve. From a shell (Studio) `resolve` is fetched and the
+    # arguments are ours.
+    if "resolve" in globals():
+        main(resolve)
+    else:
         try:
             import DaVinciResolveScript
         except ImportError:
             sys.exit("colorgrade: run this from Resolve's Workspace > Scripts menu, or set up external "
                      "scripting (Resolve Studio) so DaVinciResolveScript imports")
-        resolve = DaVinciResolveScript.scriptapp("Resolve")
-    main(resolve, sys.argv[1:])
+        main(DaVinciResolveScript.scriptapp("Resolve"), sys.argv[1:])

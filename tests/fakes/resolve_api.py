@@ -7,18 +7,48 @@ the clip under the playhead to the current album, ``ExportStills`` writes it as 
 only ("r g b") and a NodeIndex within the current version's graph; SetLUT succeeds only for LUTs
 Resolve has listed (files under the master LUT folder at the last RefreshLUTList); a new colour
 version starts with a single blank node and the version on screen cannot be deleted; markers are keyed
-by their frame offset (a float), one per frame.
+by their frame offset (a float), one per frame. Resolve opens a project on the Edit page, and ``GrabStill``
+grabs nothing (None) off the Color page. The scripting bridge hands out a new wrapper object on every call
+that returns a timeline or an item, so two handles on one item are never ``is`` (nor ``==``) the same:
+only ``GetUniqueId`` tells them apart.
 """
 import os
 import uuid
 
 
+PAGES = ("media", "cut", "edit", "fusion", "color", "fairlight", "deliver")
+
+
+class _Bridged:
+    """A handle on an object inside Resolve: each call that returns one makes a new handle."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
 class Resolve:
     def __init__(self, project):
         self.project_manager = ProjectManager(project)
+        self.page = "edit"
+        self.pages_opened = []
+        if project is not None:
+            project.resolve = self
 
     def GetProjectManager(self):
         return self.project_manager
+
+    def GetCurrentPage(self):
+        return self.page
+
+    def OpenPage(self, pageName):
+        if pageName not in PAGES:
+            return False
+        self.page = pageName
+        self.pages_opened.append(pageName)
+        return True
 
 
 class ProjectManager:
@@ -36,9 +66,10 @@ class Project:
         self.listed_luts = set()
         self.refreshes = 0
         self.gallery = Gallery()
+        self.resolve = None   # the Resolve showing it: GrabStill depends on its page
 
     def GetCurrentTimeline(self):
-        return self.timeline
+        return _Bridged(self.timeline) if self.timeline else None
 
     def GetGallery(self):
         return self.gallery
@@ -71,14 +102,15 @@ class Timeline:
     def GetItemListInTrack(self, trackType, index):
         if trackType != "video" or not 1 <= index <= len(self.tracks):
             return None
-        return list(self.tracks[index - 1])
+        return [_Bridged(item) for item in self.tracks[index - 1]]
 
     def GetCurrentVideoItem(self):
-        return self.current
+        return _Bridged(self.current) if self.current else None
 
     def GrabStill(self):
-        """A still of the clip under the playhead (its middle frame here), as graded now; None without a clip."""
-        if self.current is None:
+        """A still of the clip under the playhead (its middle frame here), as graded now; None without a clip
+        or off the Color page."""
+        if self.current is None or self.current.project.resolve.page != "color":
             return None
         still = GalleryStill(self.current)
         album = self.current.project.gallery.GetCurrentStillAlbum()
