@@ -128,13 +128,20 @@ def write_image(path, image: np.ndarray, metadata: StillMetadata | None = None, 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial = partial_path(path)
     try:
         _write_image(partial, image, metadata or StillMetadata(), quality)
         os.replace(partial, path)
     finally:
         if partial.exists():
             partial.unlink()
+
+
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: hidden, beside it (a rename never crosses
+    file systems), named for this process (two commands writing one output each write their own, and the
+    last to finish wins, whole), its extension last (what picks the format)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
 def _write_image(path: Path, image: np.ndarray, metadata: StillMetadata, quality: int | None) -> None:
@@ -354,7 +361,7 @@ class VideoWriter:
     def __init__(self, path, source, info: VideoInfo, codec: str | None = None, crf: int | None = None):
         self.path, self.source, self.info = Path(path), Path(source), info
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.partial = partial_path(self.path)
         self.container = av.open(str(self.partial), "w")
         self.closed = False
         encoder, self.pix_fmt, options = choose_encoding(info, codec, crf)

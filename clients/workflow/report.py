@@ -114,7 +114,9 @@ def analyse(args, reference) -> dict:
 
 
 def write_page(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
+    from colorgrade.clients.media import partial_path
+
+    partial = partial_path(path)
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
 
