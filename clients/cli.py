@@ -44,9 +44,10 @@ GRADE_EPILOG = """examples:
 
 By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
 at full resolution and bit depth (mode cdl_frames); the CDL is already shrunk toward no change where
-the network is unsure. Video keeps its other streams, timestamps, colour tags, bit depth and chroma.
-Outputs are written whole, then renamed; -o equal to the input needs --overwrite. The generator
-modes use the cGAN; generator_lut keeps full-resolution detail.
+the network is unsure. The window never reaches across a cut (found as analyze --shots finds them):
+each shot is graded alone, unless --across-cuts. Video keeps its other streams, timestamps, colour
+tags, bit depth and chroma. Outputs are written whole, then renamed; -o equal to the input needs
+--overwrite. The generator modes use the cGAN; generator_lut keeps full-resolution detail.
   colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
 
 
@@ -91,6 +92,9 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, help="video: constant rate factor for x264/x265 (default 16, visually lossless)")
     parser.add_argument("--overwrite", action="store_true",
                         help="allow -o to be the input itself (the result is written whole, then renamed over it)")
+    parser.add_argument("--across-cuts", action="store_true",
+                        help="video and sequences: let the window average across cuts too (by default the cuts are "
+                             "found as analyze --shots finds them and every shot is graded alone)")
     add_reference_argument(parser)
     add_connection_arguments(parser)
 
@@ -278,19 +282,17 @@ def run_grade(args) -> int:
             still, metadata = media.read_image(source), media.read_metadata(source)
         elif kind == "video":
             info = media.probe_video(source)
+        settings = dict(mode=args.mode, window_radius=0 if kind == "still" else args.window,
+                        oversample=args.oversample, blend_radius=args.blend, name=source.name, reference=reference)
         with connect(args) as client:
-            clip = client.open_clip(mode=args.mode, window_radius=0 if kind == "still" else args.window,
-                                    oversample=args.oversample, blend_radius=args.blend, name=source.name,
-                                    reference=reference)
             if kind == "still":
-                result, = client.stream(clip, [still])   # the whole stream: one left unread is cancelled
+                result, = graded(client, settings, [still], across_cuts=True)
                 media.write_image(target, result.frame, metadata, args.quality)
                 count = 1
             elif kind == "sequence":
-                count = grade_sequence(client, clip, source, target, args.quality, failures)
+                count = grade_sequence(client, settings, source, target, args.quality, failures, args.across_cuts)
             else:
-                count = grade_video(client, clip, source, info, target, args.codec, args.crf)
-            client.close_clip(clip)
+                count = grade_video(client, settings, source, info, target, args.codec, args.crf, args.across_cuts)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade grade: {error}", file=sys.stderr)
         return 1
@@ -303,8 +305,21 @@ def run_grade(args) -> int:
     return 0
 
 
-def grade_sequence(client, clip: str, source: Path, target: Path, quality: int | None, failures: list[str]) -> int:
-    """Grade every readable still of a folder as one clip, same names; unreadable ones are named in ``failures``."""
+def graded(client, settings: dict, frames, across_cuts: bool):
+    """The results of ``frames``, in order, indexed from 0: each shot through a clip of its own (opened with
+    ``settings``), so no window reaches across a cut; with ``across_cuts``, all of them through one clip."""
+    from colorgrade.clients.workflow.shots import split_at_cuts
+
+    for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames):
+        clip = client.open_clip(**settings)
+        yield from client.stream(clip, shot, first_index=first)   # read whole: a stream left unread is cancelled
+        client.close_clip(clip)
+
+
+def grade_sequence(client, settings: dict, source: Path, target: Path, quality: int | None, failures: list[str],
+                   across_cuts: bool = False) -> int:
+    """Grade every readable still of a sequence, shot by shot, same names; unreadable ones are named in
+    ``failures``."""
     from collections import deque
 
     from colorgrade.clients import media
@@ -323,22 +338,24 @@ def grade_sequence(client, clip: str, source: Path, target: Path, quality: int |
             yield frame
 
     count = 0
-    for result in tqdm(client.stream(clip, frames()), total=len(files), desc=f"grade {source.name}", unit="frame"):
+    for result in tqdm(graded(client, settings, frames(), across_cuts), total=len(files), desc=f"grade {source.name}",
+                       unit="frame"):
         name, metadata = pending.popleft()
         media.write_image(target / name, result.frame, metadata, quality)
         count += 1
     return count
 
 
-def grade_video(client, clip: str, source: Path, info, target: Path, codec: str | None, crf: int | None) -> int:
+def grade_video(client, settings: dict, source: Path, info, target: Path, codec: str | None, crf: int | None,
+                across_cuts: bool = False) -> int:
     from colorgrade.clients import media
 
     timestamps: list[int] = []
     writer = media.VideoWriter(target, source, info, codec, crf)
     count = 0
     try:
-        for result in tqdm(client.stream(clip, media.read_video(source, info, timestamps)), total=info.frames,
-                           desc=f"grade {source.name}", unit="frame"):
+        for result in tqdm(graded(client, settings, media.read_video(source, info, timestamps), across_cuts),
+                           total=info.frames, desc=f"grade {source.name}", unit="frame"):
             writer.write(result.frame, timestamps[result.index])
             count += 1
         writer.close()

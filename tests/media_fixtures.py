@@ -9,10 +9,12 @@ SHOTS = ((0, 19), (20, 37))
 
 
 def make_two_shot_clip(ffmpeg: str, path, pix_fmt: str = "yuv444p10le", codec: str = "prores_ks",
-                       audio: bool = True) -> None:
+                       audio: bool = True, moving: bool = True) -> None:
+    """``moving`` False: each shot holds its first framing (a locked-off camera), so its correction holds too."""
     photos = SAMPLES / "photos"
-    graph = ("[0]crop=320:180:x='n*6':y=40,colorchannelmixer=rr=1.15:bb=0.8,trim=end_frame=20,setpts=N/25/TB[a];"
-             "[1]crop=320:180:x=100:y='40+n*3',colorchannelmixer=rr=0.8:bb=1.2,trim=end_frame=18,setpts=N/25/TB[b];"
+    pan, tilt = ("n*6", "40+n*3") if moving else ("0", "40")
+    graph = (f"[0]crop=320:180:x='{pan}':y=40,colorchannelmixer=rr=1.15:bb=0.8,trim=end_frame=20,setpts=N/25/TB[a];"
+             f"[1]crop=320:180:x=100:y='{tilt}',colorchannelmixer=rr=0.8:bb=1.2,trim=end_frame=18,setpts=N/25/TB[b];"
              f"[a][b]concat=n=2:v=1:a=0,format={pix_fmt}[v]")
     command = [ffmpeg, "-v", "error", "-y", "-loop", "1", "-i", str(photos / "garden.png"), "-loop", "1",
                "-i", str(photos / "ladybird.png")]
@@ -42,10 +44,16 @@ def make_montage(ffmpeg: str, path) -> None:
 
 
 class Untouched:
-    """A client whose stream hands every frame back as it came: what is left is ffmpeg's conversions."""
+    """A client whose clips hand every frame back as it came: what is left is the media's own conversions."""
 
-    def stream(self, clip, frames):
+    def open_clip(self, **settings):
+        return "clip"
+
+    def close_clip(self, clip):
+        return 0
+
+    def stream(self, clip, frames, first_index=0):
         from types import SimpleNamespace
 
-        for index, frame in enumerate(frames):
+        for index, frame in enumerate(frames, first_index):
             yield SimpleNamespace(index=index, frame=frame)

@@ -291,7 +291,7 @@ def test_an_untouched_frame_comes_back_from_grade_as_it_went_in(tmp_path, ffmpeg
 
     info = media.probe_video(untouched_footage)
     target = tmp_path / f"out{untouched_footage.suffix}"
-    assert grade_video(Untouched(), "clip", untouched_footage, info, target, None, None) == info.frames
+    assert grade_video(Untouched(), {}, untouched_footage, info, target, None, None) == info.frames
     before = rgb_by_ffmpeg(untouched_footage, ffmpeg)
     # What the daemon is sent is the source as ffmpeg converts it (was 0.98 codes off in green on the 8-bit clip) ...
     decoded = np.stack(list(media.read_video(untouched_footage, info))) / (257 if info.bits > 8 else 1)
@@ -299,3 +299,31 @@ def test_an_untouched_frame_comes_back_from_grade_as_it_went_in(tmp_path, ffmpeg
     # ... and each frame written back is it again, channel by channel (was -1.4 codes in green, -0.9 in red and blue).
     after = rgb_by_ffmpeg(target, ffmpeg)
     assert np.abs((after - before).mean(axis=(1, 2))).max() <= 0.5
+
+
+def changes(source, target):
+    """Each frame's mean change per RGB channel from ``source`` to ``target``, in 8-bit code values."""
+    before, after = (np.stack(list(media.read_video(path, media.probe_video(path)))).astype(float)
+                     for path in (source, target))
+    return (after - before).mean(axis=(1, 2)) / (257 if before.dtype == np.uint16 or before.max() > 255 else 1)
+
+
+def test_grade_never_averages_corrections_across_a_cut(server, tmp_path, ffmpeg):
+    from media_fixtures import SHOTS, make_two_shot_clip
+
+    source = tmp_path / "two.mp4"
+    # Warm, a cut at frame 20, cool; each shot locked off, so its own correction holds steady across it.
+    make_two_shot_clip(ffmpeg, source, pix_fmt="yuv420p", codec="libx264", audio=False, moving=False)
+    middles = [(first + last) // 2 for first, last in SHOTS]
+    last_before, first_after = SHOTS[0][1], SHOTS[1][0]
+    result = colorgrade("grade", str(source), "-o", str(tmp_path / "graded.mp4"), "--window", "4", "--server", server)
+    assert result.returncode == 0, result.stderr
+    change = changes(source, tmp_path / "graded.mp4")
+    # The frames next to the cut change as the middle of their own shot does (were 6.1 and 6.6 codes off, blended).
+    assert np.abs(change[last_before] - change[middles[0]]).max() <= 1.5
+    assert np.abs(change[first_after] - change[middles[1]]).max() <= 1.5
+    result = colorgrade("grade", str(source), "-o", str(tmp_path / "blended.mp4"), "--window", "4", "--across-cuts",
+                        "--server", server)
+    assert result.returncode == 0, result.stderr
+    change = changes(source, tmp_path / "blended.mp4")
+    assert np.abs(change[last_before] - change[middles[0]]).max() > 3     # asked for: the window spans the cut

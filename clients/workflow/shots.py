@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from colorgrade.color import CDL
+from colorgrade.color import ANALYSIS_SIDE, CDL, shrink
 
 SCENE_THRESHOLD = 10.0     # scdet's own default: a score (0-100) at or above it starts a shot
 ANALYSIS_BATCH = 16        # thumbnails per AnalyzeStills call
@@ -97,6 +97,34 @@ class CutDetector:
         source.link_to(detector)
         detector.link_to(sink)
         self.graph.configure()
+
+
+def split_at_cuts(frames: Iterable[np.ndarray]) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
+    """Frames in order -> (position of its first frame, its frames) per shot, cut where ``CutDetector`` finds a
+    cut on the frames' analysis thumbnails (what ``analyze --shots`` looks at). Lazy, so a clip is decoded once:
+    read each shot's frames to their end before asking for the next shot."""
+    detector, source = CutDetector(), iter(frames)
+    held = next(source, None)      # the first frame of the shot to come
+    if held is not None:
+        detector.push(shrink(held, ANALYSIS_SIDE))
+    start = 0
+    while held is not None:
+        first, held, taken = held, None, 0
+
+        def shot(frame):
+            nonlocal held, taken
+            while True:
+                yield frame
+                taken += 1
+                frame = next(source, None)
+                if frame is None:
+                    return
+                if detector.push(shrink(frame, ANALYSIS_SIDE)):
+                    held = frame
+                    return
+
+        yield start, shot(first)
+        start += taken
 
 
 class EvenSample:
