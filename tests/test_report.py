@@ -53,9 +53,14 @@ def test_the_page_renders_in_chromium_with_its_panels_where_it_says(tmp_path, wa
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "report.html").read_text()
     assert 'src="http' not in page and "<script" not in page and "<link" not in page   # opens from disk
-    assert page.count("data:image/") == 8   # strip before/after, the frame before/after, four scopes
+    assert page.count("data:image/") == 12   # strip before/after, the frame before/after, eight scopes
+    # Every picture says what it is (the strip's pairs said "before (left), after (right)" and were stacked).
+    assert page.count("<figcaption>") == page.count("<img") + 1 and "(left)" not in page   # + the strip's shot name
+    for label in ("before", "after", "frame 0 before", "frame 0 after", "luma waveform before", "RGB parade after",
+                  "RGB histogram before", "vectorscope after"):
+        assert f"<figcaption>{label}</figcaption>" in page
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--force-device-scale-factor=1", "--window-size=1200,1600",
+                    "--force-device-scale-factor=1", "--window-size=1200,2800",
                     f"--screenshot={tmp_path / 'screen.png'}", (tmp_path / "report.html").as_uri()],
                    check=True, capture_output=True, timeout=120)
     screen = cv2.cvtColor(cv2.imread(str(tmp_path / "screen.png")), cv2.COLOR_BGR2RGB)
@@ -72,7 +77,10 @@ def test_the_page_renders_in_chromium_with_its_panels_where_it_says(tmp_path, wa
     (bx, by), before = found("parade_before")
     (ax, ay), after = found("parade_after")
     (vx, vy), _ = found("vectorscope_before")
+    (wx, wy), _ = found("waveform_after")
+    (hx, hy), _ = found("histogram_before")
     assert ay == by and ax > bx and vy > by                  # after beside before; the vectorscopes below
+    assert wy < by < hy < vy and wx == ax                    # waveform, parade, histogram, vectorscope, in order
     # The red third of the parade: the CDL took red down, so its trace sits lower after than before.
     def red_level(panel):
         red = panel[:, :scopes.PARADE_COLUMNS, 0] - panel[:, :scopes.PARADE_COLUMNS, 1]
@@ -109,3 +117,64 @@ def test_bad_reports_are_refused_in_one_line(tmp_path, args, code, message):
     media.write_image(tmp_path / "x.png", np.zeros((8, 8, 3), np.uint8))
     result = report(*args, cwd=tmp_path)
     assert result.returncode == code and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_waveform_and_histogram_read_a_known_frame():
+    ramp = np.repeat(np.linspace(0, 1, 512, dtype=np.float32)[None, :, None], 64, axis=0).repeat(3, axis=2)
+    peaks = scopes.waveform(ramp).argmax(axis=0)         # grey: luma is the ramp itself, a diagonal
+    expected = scopes.PARADE_LEVELS - 1 - np.linspace(0, scopes.PARADE_LEVELS - 1, scopes.PARADE_COLUMNS)
+    assert np.abs(peaks - expected).max() <= 3
+    flat = np.zeros((10, 10, 3), np.uint8) + np.array([255, 128, 0], np.uint8)
+    counts = scopes.histogram(flat)
+    assert [int(c.argmax()) for c in counts] == [255, 128, 0] and (counts.sum(axis=1) == 100).all()
+
+
+def test_a_low_saturation_frame_gets_a_zoomed_vectorscope_with_the_zoom_printed(tmp_path, chromium):
+    bars = np.full((32, 32, 3), 0.75, np.float32) * np.array((1, 0, 0), np.float32)
+    assert scopes.vectorscope_zoom(bars) == 1
+    dull = apply(CDL(saturation=0.1), media.read_image(SAMPLES / "photos" / "dune.png"))
+    zoom = scopes.vectorscope_zoom(dull)
+    assert zoom >= 4
+    # The blob covers zoom^2 times as many cells: its shape can be read.
+    assert (scopes.vectorscope(dull, zoom) > 0).sum() > 4 * (scopes.vectorscope(dull) > 0).sum()
+    media.write_image(tmp_path / "dull.png", dull)
+    analysis = {str(tmp_path / "dull.png"): {"id": "dull", "label": "desaturated_100", "confidence": 0.9,
+                                              "cdl": {"slope": [1, 1, 1], "offset": [0, 0, 0], "power": [1, 1, 1],
+                                                      "saturation": 1.2}}}
+    (tmp_path / "dull.json").write_text(json.dumps(analysis))
+    result = report("--from", "dull.json", "-o", "dull.html", "--png", "panels", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"<figcaption>vectorscope (zoom x{zoom}: low saturation) before</figcaption>" in (
+        tmp_path / "dull.html").read_text()
+    # The zoom is printed on the scope itself (a PNG sent on alone says it too): text pixels in its corner.
+    corner = np.asarray(media.read_image(tmp_path / "panels" / "dull_vectorscope_after.png"))[2:16, 4:70]
+    assert ((corner[..., 0] > 200) & (corner[..., 2] < 120)).sum() > 20
+
+
+def test_a_matched_shot_shows_its_hero_and_the_png_frames_are_captioned(tmp_path, ffmpeg):
+    from media_fixtures import make_montage
+
+    make_montage(ffmpeg, tmp_path / "reel.mp4")
+    cdl = {"slope": [1.1, 1, 0.9], "offset": [0, 0, 0], "power": [1, 1, 1], "saturation": 1}
+    shots = [{"id": "reel_shot001", "first": 0, "last": 11, "label": "clean", "confidence": 0.9, "cdl": cdl,
+              "hero": "reel_shot001", "scene": 1},
+             {"id": "reel_shot002", "first": 12, "last": 23, "label": "warm_33", "confidence": 0.9, "cdl": cdl,
+              "hero": "reel_shot001", "scene": 1, "match_confidence": 0.9}]
+    (tmp_path / "reel.json").write_text(json.dumps({str(tmp_path / "reel.mp4"): {"id": "reel", "label": "clean",
+                                                                                "cdl": cdl, "shots": shots}}))
+    result = report("--from", "reel.json", "-o", "reel.html", "--png", "panels", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "reel.html").read_text()
+    assert page.count("<figcaption>the hero, reel_shot001, frame 6 as graded</figcaption>") == 1   # shot 2 only
+    frames = np.asarray(media.read_image(tmp_path / "panels" / "reel_shot002_frames.png"))
+    band = frames[:22, :200].astype(int)                 # the first row's caption band: text on plain background
+    assert (band == 27).mean() > 0.8 and (band > 200).any()
+
+
+def test_the_reference_hero_is_shown_at_the_top(tmp_path, warm_still, daemon_address):
+    media.write_image(tmp_path / "hero.png", media.read_image(SAMPLES / "photos" / "dune.png"))
+    result = report(str(warm_still), "--reference", "hero.png", "-o", "matched.html", "--server", daemon_address,
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "matched.html").read_text()
+    assert "Every input is matched to this hero" in page and "<figcaption>the hero</figcaption>" in page

@@ -78,7 +78,7 @@ def run_report(args) -> int:
         if entries is None:
             entries = analyse(args, reference)
         page = Page(args.max_mb, Path(args.png) if args.png else None)
-        write_page(Path(args.output), page.render(entries))
+        write_page(Path(args.output), page.render(entries, reference))
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade report: {error}", file=sys.stderr)
         return 1
@@ -130,11 +130,13 @@ class Page:
         if png_folder is not None:
             png_folder.mkdir(parents=True, exist_ok=True)
 
-    def render(self, entries: dict) -> str:
+    def render(self, entries: dict, hero: np.ndarray | None = None) -> str:
+        """``hero``: the ``--reference`` frame every input was matched to, shown at the top."""
         from colorgrade.color import CDL, apply
 
         sections, strip = [], []
         units = [(path, entry, part) for path, entry in entries.items() for part in (entry.get("shots") or [entry])]
+        by_id = {part.get("id"): (path, part) for path, _, part in units}
         for path, entry, part in tqdm(units, desc="report", unit="shot", file=sys.stderr):
             cdl = CDL(**part["cdl"])
             frames = [(number, frame, apply(cdl, frame)) for number, frame in shown_frames(Path(path), part)]
@@ -142,16 +144,22 @@ class Page:
                 continue
             self.shots += 1
             _, before, after = frames[len(frames) // 2]
-            strip.append(f'<figure>{self.image(before, STRIP_SIDE)}{self.image(after, STRIP_SIDE)}'
+            strip.append(f'<figure class=shot><div class=pair>{self.image(before, STRIP_SIDE, "before")}'
+                         f'{self.image(after, STRIP_SIDE, "after")}</div>'
                          f'<figcaption>{html.escape(part.get("id") or Path(path).name)}</figcaption></figure>')
-            sections.append(self.section(path, part, frames))
-        return PAGE.format(strip="".join(strip), sections="".join(sections),
+            shot_hero = by_id.get(part.get("hero")) if part.get("hero") not in (None, part.get("id")) else None
+            sections.append(self.section(path, part, frames, shot_hero))
+        top = ("" if hero is None else
+               f'<p>Every input is matched to this hero (--reference):</p>{self.image(hero, FRAME_SIDE, "the hero")}')
+        return PAGE.format(hero=top, strip="".join(strip), sections="".join(sections),
                            note=(f"<p class=note>{self.trimmed} shot(s) shown without panels to keep this page under "
                                  f"{self.budget / 1e6:g} MB.</p>" if self.trimmed else ""))
 
-    def section(self, path: str, part: dict, frames: list) -> str:
-        """``frames``: (number, before, after) across the shot."""
+    def section(self, path: str, part: dict, frames: list, hero: tuple | None = None) -> str:
+        """``frames``: (number, before, after) across the shot; ``hero``: (path, part) of the shot it was matched
+        to, whose middle frame is shown as graded."""
         from colorgrade.clients.workflow import scopes
+        from colorgrade.color import CDL, apply
 
         name = part.get("id") or Path(path).name
         facts = describe(path, part)
@@ -159,32 +167,44 @@ class Page:
             self.trimmed += 1
             return f'<section><h2>{html.escape(name)}</h2>{facts}</section>'
         _, before, after = frames[len(frames) // 2]
-        panels = {"parade_before": scopes.draw_parade(scopes.parade(before)),
-                  "parade_after": scopes.draw_parade(scopes.parade(after)),
-                  "vectorscope_before": scopes.draw_vectorscope(scopes.vectorscope(before)),
-                  "vectorscope_after": scopes.draw_vectorscope(scopes.vectorscope(after))}
-        rows = "".join(f'<tr><td>frame {number}</td><td>{self.image(frame, FRAME_SIDE)}</td>'
-                       f'<td>{self.image(graded, FRAME_SIDE)}</td></tr>' for number, frame, graded in frames)
+        zoom = scopes.vectorscope_zoom(before, after)   # one zoom for both, so before and after compare
+        vectorscope = f"vectorscope (zoom x{zoom}: low saturation)" if zoom > 1 else "vectorscope"
+        scope_rows = [("luma waveform", "waveform", lambda f: scopes.draw_waveform(scopes.waveform(f))),
+                      ("RGB parade", "parade", lambda f: scopes.draw_parade(scopes.parade(f))),
+                      ("RGB histogram", "histogram", lambda f: scopes.draw_histogram(scopes.histogram(f))),
+                      (vectorscope, "vectorscope", lambda f: scopes.draw_vectorscope(scopes.vectorscope(f, zoom), zoom))]
+        panels = {f"{key}_{when}": draw(frame) for _, key, draw in scope_rows
+                  for when, frame in (("before", before), ("after", after))}
+        rows = "".join(f'<tr><td>frame {number}</td><td>{self.image(frame, FRAME_SIDE, f"frame {number} before")}</td>'
+                       f'<td>{self.image(graded, FRAME_SIDE, f"frame {number} after")}</td></tr>'
+                       for number, frame, graded in frames)
+        if hero is not None:
+            hero_path, hero_part = hero
+            shown = list(shown_frames(Path(hero_path), hero_part))
+            if shown:
+                number, frame = shown[len(shown) // 2]
+                caption = f"the hero, {hero_part.get('id')}, frame {number} as graded"
+                rows += (f'<tr><td>matched to</td><td colspan=2>'
+                         f'{self.image(apply(CDL(**hero_part["cdl"]), frame), FRAME_SIDE, caption)}</td></tr>')
         if self.png_folder is not None:
             for panel, image in panels.items():
                 image.save(self.png_folder / f"{name}_{panel}.png")
             side_by_side(frames).save(self.png_folder / f"{name}_frames.png")
-        scopes_html = ("<tr><td>RGB parade</td>" + "".join(f"<td>{self.png(panels[f'parade_{w}'], f'parade {w}')}</td>"
-                                                          for w in ("before", "after")) + "</tr>"
-                       "<tr><td>vectorscope</td>" + "".join(
-                           f"<td>{self.png(panels[f'vectorscope_{w}'], f'vectorscope {w}')}</td>" for w in ("before", "after"))
-                       + "</tr>")
+        scopes_html = "".join(
+            f"<tr><td>{html.escape(title)}</td>" + "".join(
+                f"<td>{self.png(panels[f'{key}_{when}'], f'{title} {when}')}</td>" for when in ("before", "after"))
+            + "</tr>" for title, key, _ in scope_rows)
         return (f'<section><h2>{html.escape(name)}</h2>{facts}<table class=panels><tr><th></th><th>before</th>'
                 f'<th>after</th></tr>{rows}{scopes_html}</table></section>')
 
-    def image(self, frame: np.ndarray, side: int) -> str:
+    def image(self, frame: np.ndarray, side: int, label: str) -> str:
         from PIL import Image
 
         from colorgrade.color import eight_bit_rgb, shrink
 
         buffer = io.BytesIO()
         Image.fromarray(eight_bit_rgb(shrink(frame, side))).save(buffer, format="JPEG", quality=85)
-        return self.embed(buffer.getvalue(), "image/jpeg", "frame")
+        return self.embed(buffer.getvalue(), "image/jpeg", label)
 
     def png(self, image, label: str) -> str:
         buffer = io.BytesIO()
@@ -192,19 +212,41 @@ class Page:
         return self.embed(buffer.getvalue(), "image/png", label)
 
     def embed(self, data: bytes, kind: str, label: str) -> str:
+        """An image with its label printed under it (every picture on the page says what it is)."""
         self.size += len(data) * 4 // 3
-        return f'<img alt="{html.escape(label)}" src="data:{kind};base64,{base64.b64encode(data).decode()}">'
+        return (f'<figure><img alt="{html.escape(label)}" src="data:{kind};base64,{base64.b64encode(data).decode()}">'
+                f'<figcaption>{html.escape(label)}</figcaption></figure>')
+
+
+def captioned(panels: list, background: int = 27) -> np.ndarray:
+    """(caption, picture) pairs -> one 8-bit RGB picture: the pictures side by side (cut to the shortest), each
+    with its caption printed in a band above it. The report's PNG frames and the demo's pictures use it."""
+    from PIL import Image, ImageDraw
+
+    from colorgrade.color import eight_bit_rgb
+
+    pictures = [eight_bit_rgb(picture) for _, picture in panels]
+    height, gap, band = min(p.shape[0] for p in pictures), 8, 22
+    width = sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
+    canvas = Image.new("RGB", (width, height + band), (background,) * 3)
+    draw, left = ImageDraw.Draw(canvas), 0
+    for (caption, _), picture in zip(panels, pictures):
+        canvas.paste(Image.fromarray(np.ascontiguousarray(picture[:height])), (left, band))
+        draw.text((left + 4, 5), caption, fill=(230, 230, 230))
+        left += picture.shape[1] + gap
+    return np.asarray(canvas)
 
 
 def side_by_side(frames: list):
-    """(number, before, after) frames as one picture: a row per frame, before left, after right."""
+    """(number, before, after) frames as one picture: a row per frame, before left, after right, each captioned."""
     from PIL import Image
 
-    from colorgrade.color import eight_bit_rgb, shrink
+    from colorgrade.color import shrink
 
-    rows = [np.concatenate([shrink(before, FRAME_SIDE), shrink(after, FRAME_SIDE)], axis=1) for _, before, after in frames]
+    rows = [captioned([(f"frame {number} before", shrink(before, FRAME_SIDE)),
+                       (f"frame {number} after", shrink(after, FRAME_SIDE))]) for number, before, after in frames]
     width = min(row.shape[1] for row in rows)
-    return Image.fromarray(eight_bit_rgb(np.concatenate([row[:, :width] for row in rows], axis=0)))
+    return Image.fromarray(np.concatenate([row[:, :width] for row in rows], axis=0))
 
 
 def shown_frames(path: Path, part: dict):
@@ -255,15 +297,16 @@ PAGE = """<!doctype html>
 <style>
 body {{ background: #1b1b1b; color: #ddd; font: 14px/1.4 sans-serif; margin: 16px; }}
 h1 {{ font-size: 20px; margin: 0 0 12px; }} h2 {{ font-size: 16px; margin: 24px 0 8px; }}
-.strip {{ display: flex; flex-wrap: wrap; gap: 8px; }} .strip figure {{ margin: 0; }}
-.strip img {{ display: block; }} figcaption {{ font-size: 12px; color: #aaa; }}
+.strip {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.strip img {{ display: block; }} .pair {{ display: flex; gap: 4px; }} figure {{ margin: 0; }}
+figcaption {{ font-size: 12px; color: #aaa; }} .shot > figcaption {{ color: #ddd; }}
 dl {{ display: grid; grid-template-columns: max-content auto; gap: 2px 12px; margin: 0 0 8px; }}
 dt {{ color: #999; }} dd {{ margin: 0; font-family: monospace; }}
 table.panels td, table.panels th {{ padding: 4px; vertical-align: top; text-align: left; }}
 img {{ image-rendering: auto; }} .note {{ color: #e8b04a; }}
 </style></head>
 <body><h1>colorgrade report</h1>
-<p>Every shot before (left) and after (right):</p><div class=strip>{strip}</div>{note}
+{hero}<p>Every shot before and after:</p><div class=strip>{strip}</div>{note}
 {sections}
 </body></html>
 """
