@@ -132,6 +132,20 @@ def test_an_unconnected_node_says_so_instead_of_grading_black(nuke, daemon_addre
     assert not colorgrade_nuke.inner(group, "CDL")["slope"].isAnimated()
 
 
+def test_nodes_are_named_with_uncollide_spelled_out(nuke, plates, tmp_path, monkeypatch):
+    """uncollide=True is Nuke's default; a script relying on either default would break under the other."""
+    fake, colorgrade_nuke = nuke
+    first = comp(nuke, plates, 1001, 1001)
+    monkeypatch.setattr(fake.Node.setName, "__defaults__", (False, False))   # as if the default were False
+    second = comp(nuke, plates, 1001, 1001)
+    assert (first.name(), second.name()) == ("colorgrade", "colorgrade1")
+    second.begin()
+    fake.nodes.Write(name="colorgradeRender")   # left in the group by an interrupted render, saved with the script
+    second.end()
+    assert colorgrade_nuke.render(second, "Input1", str(tmp_path / "frame.####.tif"), "sRGB", 1001, 1001)
+    assert (tmp_path / "frame.1001.tif").exists()
+
+
 def test_bake_passes_tiny_negative_values_as_numbers(nuke, tmp_path):
     fake, colorgrade_nuke = nuke
     group = colorgrade_nuke.create()

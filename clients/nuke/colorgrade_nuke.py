@@ -38,20 +38,28 @@ def command():
     return COLORGRADE
 
 
+def make(node_class, name, **knobs):
+    """A ``node_class`` node in the current group, named ``name`` or, where that is taken, a numbered variant.
+    uncollide=True is Nuke's default, spelled out: a script that relies on either default breaks under the other."""
+    node = getattr(nuke.nodes, node_class)(**knobs)
+    node.setName(name, uncollide=True)
+    return node
+
+
 def create():
     """Build the colorgrade group after the selected node (the Nodes > Color > colorgrade menu entry)."""
     group = nuke.createNode("Group", inpanel=False)
-    group.setName("colorgrade")
+    group.setName("colorgrade", uncollide=True)   # a second colorgrade node is colorgrade1
     group.begin()
-    source = nuke.nodes.Input(name="Input1")
-    nuke.nodes.Input(name="ref")   # input 1: a graded hero frame to match to (optional)
-    to_encoding = nuke.nodes.OCIOColorSpace(name="ToEncoding", in_colorspace="scene_linear", out_colorspace="sRGB")
+    source = make("Input", "Input1")
+    make("Input", "ref")   # input 1: a graded hero frame to match to (optional)
+    to_encoding = make("OCIOColorSpace", "ToEncoding", in_colorspace="scene_linear", out_colorspace="sRGB")
     to_encoding.setInput(0, source)
-    cdl = nuke.nodes.OCIOCDLTransform(name="CDL")
+    cdl = make("OCIOCDLTransform", "CDL")
     cdl.setInput(0, to_encoding)
-    back = nuke.nodes.OCIOColorSpace(name="FromEncoding", in_colorspace="sRGB", out_colorspace="scene_linear")
+    back = make("OCIOColorSpace", "FromEncoding", in_colorspace="sRGB", out_colorspace="scene_linear")
     back.setInput(0, cdl)
-    nuke.nodes.Output(name="Output1").setInput(0, back)
+    make("Output", "Output1").setInput(0, back)
     group.end()
     root = nuke.root()
     knobs = [nuke.Tab_Knob("colorgrade", "colorgrade"),
@@ -134,8 +142,7 @@ def render(group, input_name, pattern, encoding, first, last):
     """Render the group's input ``input_name`` for frames first..last to 16-bit TIFFs in ``encoding`` through a
     Write made for it and deleted after -> whether it worked (a failure is on the status line)."""
     group.begin()
-    write = nuke.nodes.Write(name="colorgradeRender", file=pattern, file_type="tiff", datatype="16 bit",
-                             colorspace=encoding)
+    write = make("Write", "colorgradeRender", file=pattern, file_type="tiff", datatype="16 bit", colorspace=encoding)
     write.setInput(0, inner(group, input_name))
     group.end()
     try:

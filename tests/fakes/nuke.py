@@ -152,6 +152,7 @@ class Color_Knob(Array_Knob):
 class Node:
     def __init__(self, node_class, name):
         self._class, self._name, self._inputs, self._knobs = node_class, name, {}, {}
+        self._parent = None   # the group the node was made in
 
     def Class(self):
         return self._class
@@ -160,6 +161,17 @@ class Node:
         return self._name
 
     def setName(self, name, uncollide=True, updateExpressions=False):
+        """Names are unique within a group. Nuke documents that ``uncollide`` (default True) resolves a collision;
+        here that numbers the name on (Blur1 -> Blur2, colorgrade -> colorgrade1), and without it a name in use
+        is refused, so a script leaning on the default shows."""
+        taken = {n.name() for n in (self._parent.children if self._parent else []) if n is not self}
+        if name in taken and not uncollide:
+            raise ValueError(f"the name {name!r} is in use")
+        stem = name.rstrip("0123456789")
+        number = int(name[len(stem):] or 0)
+        while name in taken:
+            number += 1
+            name = f"{stem}{number}"
         self._name = name
 
     def knob(self, p, follow_link=True):
@@ -225,6 +237,8 @@ _DEFAULT_KNOBS = {
 
 def _make(node_class, knobs=None):
     node = Group(node_class, node_class + "1") if node_class == "Group" else Node(node_class, node_class + "1")
+    node._parent = _context[-1]
+    node.setName(node.name(), uncollide=True)   # Nuke names a new node Blur1, Blur2, ... in its group
     for knob in _DEFAULT_KNOBS.get(node_class, lambda: [])():
         node.addKnob(knob)
     if node_class == "Input":   # Nuke numbers a group's inputs in the order their Input nodes were made
