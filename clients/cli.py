@@ -14,9 +14,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
-                                         add_reference_argument, cdl_text,
+                                         add_reference_argument, add_strength_argument, cdl_text,
                                          check_cube_size, check_readable, check_reference_arguments,
-                                         check_reference_mode, check_writable, connect, correction_ids, read_reference)
+                                         check_reference_mode, check_strength, check_writable, connect, correction_ids,
+                                         read_reference)
 from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 ANALYZE_EPILOG = """examples:
@@ -41,6 +42,11 @@ GRADE_EPILOG = """examples:
   colorgrade grade take.mov -o graded.mov           # ProRes stays ProRes (profile, 10-bit 4:2:2); audio kept
   colorgrade grade plates/ -o graded_plates/        # a folder of stills, same names
   colorgrade grade shot2.mov -o matched.mov --reference shot1_graded.png   # match to a graded hero
+  colorgrade grade a.mov b.mov c.png -o graded/ --json   # several inputs into a folder; the summary as JSON
+  colorgrade grade clip.mp4 -o gentle.mp4 --strength 0.5   # half the served correction (0 none .. 2 twice)
+  colorgrade grade clip.mp4 -o look.mp4 --cdl edited.cc    # apply an (edited) CDL yourself: no daemon
+  colorgrade grade reel.mov -o reel_graded.mov --ccc reel.ccc --id reel_shot002
+  colorgrade grade clip.mp4 -o look.mp4 --cube look.cube   # ... or a .cube LUT (tetrahedral)
 
 By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
 at full resolution and bit depth (mode cdl_frames); the CDL is already shrunk toward no change where
@@ -48,7 +54,11 @@ the network is unsure. The window never reaches across a cut (found as analyze -
 each shot is graded alone, unless --across-cuts. Video keeps its other streams, timestamps, colour
 tags, bit depth and chroma. Outputs are written whole, then renamed; -o equal to the input needs
 --overwrite. The generator modes use the cGAN; generator_lut keeps full-resolution detail.
-  colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut"""
+  colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut
+
+It ends with a summary per input (and per shot where it cut): the diagnosis, the confidence, the
+match, the CDL, as analyze prints them; --json for the same as JSON. --strength scales each CDL's
+distance from no change; --cdl/--ccc/--cube apply a correction you give at the same fidelity."""
 
 
 def configure_analyze(parser: argparse.ArgumentParser) -> None:
@@ -76,15 +86,27 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
                              "of one edit, in order")
     parser.add_argument("--per-frame", action="store_true",
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
+    add_strength_argument(parser)
     add_reference_argument(parser, shots=True)
     add_connection_arguments(parser)
 
 
 def configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.epilog = GRADE_EPILOG
-    parser.add_argument("input", help="a still, a video or a folder of stills")
-    parser.add_argument("-o", "--output", required=True, help="where the graded result goes (same kind as input)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="stills, videos or folders of stills")
+    parser.add_argument("-o", "--output", required=True,
+                        help="where the graded result goes (same kind as the input); with several inputs a folder, "
+                             "each result under its input's name")
     add_mode_arguments(parser)
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--cdl", "--ccc", dest="cdl", metavar="FILE",
+                       help="apply this CDL (.cc, .ccc or .cdl; --id picks one of several) to every frame, instead of "
+                            "the daemon's; no daemon is started")
+    given.add_argument("--cube", metavar="FILE", help="apply this .cube LUT (tetrahedral) to every frame, instead of "
+                                                      "the daemon's correction; no daemon is started")
+    parser.add_argument("--id", help="with --cdl/--ccc: which ColorCorrection of the file (default: the only one)")
+    add_strength_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print the summary (per input and shot) as JSON")
     parser.add_argument("--quality", type=int, metavar="Q",
                         help="JPEG/WebP stills: quality 1-100 (default: JPEG at the source's own quality, WebP lossless)")
     parser.add_argument("--codec", help="video: encoder to use instead of the default (ProRes stays ProRes, "
@@ -110,6 +132,7 @@ def check_analyze_arguments(args) -> list:
     if args.samples < 1:
         raise UsageError(f"--samples must be 1 or more, got {args.samples}")
     check_cube_size("--cube-size", args.cube_size)
+    check_strength(args)
     if bool(args.items) == bool(args.inputs):
         raise UsageError("give INPUTs or --items, not both" if args.items else "nothing to analyse: give INPUTs")
     if args.items:
@@ -203,6 +226,9 @@ def run_analyze(args) -> int:
         for failure in unreadable:
             print(f"colorgrade analyze: {failure}", file=sys.stderr)
         return 1
+    if args.strength != 1:
+        for entry in report.values():
+            entry.scale(args.strength)
     corrections = [part for entry in report.values() for part in entry.parts()]
     try:
         if args.cdl:
@@ -227,96 +253,210 @@ def run_analyze(args) -> int:
         print(json.dumps({key: entry.to_json() for key, entry in report.items()}, indent=2))
         return 1 if unreadable else 0
     for key, entry in report.items():
-        print(f"{key}: {entry.describe()}")
-        print(f"  {cdl_text(entry.cdl)}")
-        for scene in entry.scenes or []:
-            print(f"  scene {scene['scene']}: hero {scene['hero']}; shots {', '.join(scene['shots'])}")
-        for shot in entry.shots or []:
-            print(f"  {shot.id}  frames {shot.first}-{shot.last}"
-                  + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")
-                  + f"  {shot.describe()}\n    {cdl_text(shot.cdl)}")
+        print("\n".join(summary_lines(key, entry)))
     return 1 if unreadable else 0
 
 
-def check_grade_arguments(args) -> tuple[Path, Path, str]:
-    """Inputs, output and options checked before a daemon starts -> (source, target, kind)."""
+def summary_lines(heading: str, entry) -> list[str]:
+    """What ``analyze`` and ``grade`` print of an input's correction: its verdict and CDL, its scenes, its shots."""
+    lines = [f"{heading}: {entry.describe()}", f"  {cdl_text(entry.cdl)}"]
+    for scene in entry.scenes or []:
+        lines.append(f"  scene {scene['scene']}: hero {scene['hero']}; shots {', '.join(scene['shots'])}")
+    for shot in entry.shots or []:
+        lines.append(f"  {shot.id}  frames {shot.first}-{shot.last}"
+                     + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")
+                     + f"  {shot.describe()}\n    {cdl_text(shot.cdl)}")
+    return lines
+
+
+def check_grade_arguments(args) -> tuple[list[tuple[Path, Path, str]], object]:
+    """Inputs, outputs and options checked before a daemon starts -> ([(source, target, kind)], the CDL or LUT of
+    --cdl/--cube or None)."""
     from colorgrade.clients import media
+    from colorgrade.color import read_cube
 
     if args.window < 0 or args.blend < 0:
         raise UsageError(f"--window and --blend must be 0 or more frames, got {args.window} and {args.blend}")
     if args.quality is not None and not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
     check_reference_mode(args)
-    source, target = Path(args.input), Path(args.output)
+    check_strength(args)
+    if args.id is not None and not args.cdl:
+        raise UsageError("--id picks a correction of --cdl FILE")
+    given = None
+    if args.cdl or args.cube:
+        option = "--cdl" if args.cdl else "--cube"
+        if args.reference or args.mode != "cdl_frames":
+            raise UsageError(f"{option} applies a given correction: give no --reference or --mode")
+        if args.cube and args.strength != 1:
+            raise UsageError("--strength scales a CDL; a .cube is applied as it is")
+        given = pick_cdl(args.cdl, args.id) if args.cdl else read_cube(args.cube)
+    elif args.strength != 1 and args.mode != "cdl_frames":
+        raise UsageError(f"--strength scales the analysis network's CDL (--mode cdl_frames), not {args.mode}")
+    sources = [Path(p) for p in args.inputs]
+    folder = Path(args.output) if len(sources) > 1 else None
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"-o {folder}: several inputs are graded into a folder, and this is a file")
+        names = [source.name for source in sources]
+        if len(set(names)) != len(names):
+            raise UsageError(f"-o {folder}: two inputs are named {max(names, key=names.count)}; grade them into "
+                             f"folders of their own")
+        check_writable("-o", folder)
+    return [check_target(source, folder / source.name if folder else Path(args.output), args.overwrite,
+                         writable=folder is None or folder.is_dir()) for source in sources], given
+
+
+def check_target(source: Path, target: Path, overwrite: bool, writable: bool = True) -> tuple[Path, Path, str]:
+    """One input and where its result goes -> (source, target, kind). ``writable``: check the target's folder
+    (not yet, where it is a folder -o that does not exist yet)."""
+    from colorgrade.clients import media
+
     if not source.exists():
         raise media.MediaError(f"{source}: no such file or folder")
     kind = media.kind_of(source)
     if kind == "sequence":
         if target.exists() and not target.is_dir():
             raise UsageError(f"-o {target}: the input is a folder of stills, so the output must be a folder")
-        same = target.exists() and target.resolve() == source.resolve()
     else:
         suffixes = media.STILL_SUFFIXES if kind == "still" else media.VIDEO_SUFFIXES
         if target.suffix.lower() not in suffixes:
             raise UsageError(f"-o {target}: give the output a {kind} extension ({', '.join(sorted(suffixes))})")
-        same = target.exists() and target.resolve() == source.resolve()
-        check_writable("-o", target)
-    if same and not args.overwrite:   # a refused call, not bad usage: exit code 1
+        if writable:
+            check_writable("-o", target)
+    if target.exists() and target.resolve() == source.resolve() and not overwrite:   # refused, not bad usage: 1
         raise media.MediaError(f"-o {target} is the input; pass --overwrite to replace it (written whole, then renamed)")
     return source, target, kind
 
 
+def pick_cdl(path: str, id: str | None):
+    """The CDL of a .cc/.ccc/.cdl file, or its ColorCorrection ``id`` where it holds several (raises UsageError
+    naming the choices; ValueError for a file that cannot be read)."""
+    from colorgrade.color import read_cdl
+
+    corrections = read_cdl(path)
+    if id is None and len(corrections) != 1:
+        raise UsageError(f"{path} holds {len(corrections)} corrections; pick one with --id ({', '.join(corrections)})")
+    if id is not None and id not in corrections:
+        raise UsageError(f"{path}: no ColorCorrection {id!r} ({', '.join(corrections)})")
+    return corrections[id] if id is not None else next(iter(corrections.values()))
+
+
 def run_grade(args) -> int:
+    from contextlib import nullcontext
+
     from colorgrade.clients import media
     from colorgrade.clients.client import GradeError
 
     try:
-        source, target, kind = check_grade_arguments(args)
-    except (UsageError, media.MediaError) as error:
+        jobs, given = check_grade_arguments(args)
+    except (UsageError, media.MediaError, ValueError) as error:   # ValueError: a --cdl/--cube file unread
         print(f"colorgrade grade: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
-    failures: list[str] = []
+    failures: list[str] = []   # inputs, or stills of a folder, that could not be read: named, the rest graded
+    summary = {}
+    ids = correction_ids([source for source, _, _ in jobs])
     try:
         reference = read_reference(args)
-        if kind == "still":   # read before any daemon starts: a file that cannot be read costs nothing
-            still, metadata = media.read_image(source), media.read_metadata(source)
-        elif kind == "video":
-            info = media.probe_video(source)
-        settings = dict(mode=args.mode, window_radius=0 if kind == "still" else args.window,
-                        oversample=args.oversample, blend_radius=args.blend, name=source.name, reference=reference)
-        with connect(args) as client:
-            if kind == "still":
-                result, = graded(client, settings, [still], across_cuts=True)
-                media.write_image(target, result.frame, metadata, args.quality)
-                count = 1
-            elif kind == "sequence":
-                count = grade_sequence(client, settings, source, target, args.quality, failures, args.across_cuts)
-            else:
-                count = grade_video(client, settings, source, info, target, args.codec, args.crf, args.across_cuts)
+        videos = check_readable([source for source, _, _ in jobs])   # before any daemon starts
+        if len(jobs) > 1:
+            Path(args.output).mkdir(exist_ok=True)
+        with nullcontext() if given is not None else connect(args) as client:
+            for source, target, kind in jobs:
+                try:
+                    summary[str(source)] = grade_input(client, args, given, reference, source, target, kind,
+                                                       videos.get(source), ids[source], failures)
+                except media.MediaError as error:
+                    failures.append(str(error))
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade grade: {error}", file=sys.stderr)
         return 1
-    if failures:
-        print(f"graded {count} frame(s) -> {target}; {len(failures)} could not be read:", file=sys.stderr)
-        for failure in failures:
-            print(f"  {failure}", file=sys.stderr)
-        return 1
-    print(f"graded {count} frame(s) -> {target}")
-    return 0
+    for failure in failures:
+        print(f"colorgrade grade: {failure}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({source: {"output": str(target), **entry} for source, (target, entry, _) in summary.items()},
+                         indent=2))
+    else:
+        for source, (target, entry, correction) in summary.items():
+            if correction is None:
+                print(f"{source} -> {target}: {entry['frames']} frame(s)"
+                      + (f"; applied {entry['applied']}" if "applied" in entry else ""))
+            else:
+                print("\n".join(summary_lines(f"{source} -> {target}", correction)))
+    return 1 if failures or not summary else 0
 
 
-def graded(client, settings: dict, frames, across_cuts: bool):
-    """The results of ``frames``, in order, indexed from 0: each shot through a clip of its own (opened with
-    ``settings``), so no window reaches across a cut; with ``across_cuts``, all of them through one clip."""
+def grade_input(client, args, given, reference, source: Path, target: Path, kind: str, info, id: str,
+                failures: list[str]) -> tuple:
+    """Grade one input into ``target`` -> (target, its summary as JSON, its Correction or None where no daemon
+    correction was made: a given one, or the generator's)."""
+    from colorgrade.clients import media
+    from colorgrade.clients.workflow.corrections import Correction, of_frames
+
+    settings = dict(mode=args.mode, window_radius=0 if kind == "still" else args.window,
+                    oversample=args.oversample, blend_radius=args.blend, name=source.name, reference=reference)
+    shots: list[list] = []   # the daemon's per-frame results, per shot
+    grading = dict(client=client, settings=settings, strength=args.strength, given=given, shots=shots)
+    if kind == "still":
+        still, metadata = media.read_image(source), media.read_metadata(source)
+        (_, frame), = graded(frames=[still], across_cuts=True, **grading)
+        media.write_image(target, frame, metadata, args.quality)
+        count = 1
+    elif kind == "sequence":
+        count = grade_sequence(grading, source, target, args.quality, failures, args.across_cuts)
+    else:
+        count = grade_video(grading, source, info, target, args.codec, args.crf, failures, args.across_cuts)
+    if given is not None or not shots or shots[0][0].cdl is None:
+        applied = args.cube or (args.cdl if args.id is None else f"{args.cdl} ({args.id})")
+        return target, {"frames": count, **({"applied": applied} if given is not None else {})}, None
+    correction = of_frames(id, [result for shot in shots for result in shot])
+    if len(shots) > 1:
+        correction.shots = [of_frames(f"{id}_shot{number:03d}", results) for number, results in enumerate(shots, 1)]
+        for part, results in zip(correction.shots, shots):
+            part.first, part.last = results[0].index, results[-1].index
+    if args.strength != 1:
+        correction.scale(args.strength)
+    return target, correction.to_json(), correction
+
+
+def graded(client, settings: dict, frames, across_cuts: bool, strength: float = 1.0, given=None,
+           shots: list | None = None):
+    """(position, graded frame) of ``frames``, in order, from 0. A ``given`` CDL or LUT is applied here (no
+    daemon). Otherwise each shot goes through a clip of its own (opened with ``settings``), so no window reaches
+    across a cut, or with ``across_cuts`` all through one; at a ``strength`` other than 1 the daemon sends each
+    frame's CDL only, and it is scaled and applied here. ``shots``: where each shot's daemon results (without
+    their pixels) are appended, for the summary."""
+    from collections import deque
+    from dataclasses import replace
+
+    from colorgrade.clients.workflow.corrections import at_strength
     from colorgrade.clients.workflow.shots import split_at_cuts
+    from colorgrade.color import apply
 
+    if given is not None:
+        yield from ((position, apply(given, frame)) for position, frame in enumerate(frames))
+        return
+    scaled = strength != 1
     for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames):
-        clip = client.open_clip(**settings)
-        yield from client.stream(clip, shot, first_index=first)   # read whole: a stream left unread is cancelled
+        sent: deque = deque()   # with a strength: the frames the daemon has not answered yet
+
+        def send(shot=shot, sent=sent):
+            for frame in shot:
+                if scaled:
+                    sent.append(frame)
+                yield frame
+
+        results: list = []
+        if shots is not None:
+            shots.append(results)
+        clip = client.open_clip(**{**settings, "mode": "parameters"} if scaled else settings)
+        for result in client.stream(clip, send(), first_index=first):   # read whole: one left unread is cancelled
+            results.append(replace(result, frame=None))
+            yield result.index, (apply(at_strength(result.cdl, strength), sent.popleft()) if scaled else result.frame)
         client.close_clip(clip)
 
 
-def grade_sequence(client, settings: dict, source: Path, target: Path, quality: int | None, failures: list[str],
+def grade_sequence(grading: dict, source: Path, target: Path, quality: int | None, failures: list[str],
                    across_cuts: bool = False) -> int:
     """Grade every readable still of a sequence, shot by shot, same names; unreadable ones are named in
     ``failures``."""
@@ -338,29 +478,36 @@ def grade_sequence(client, settings: dict, source: Path, target: Path, quality: 
             yield frame
 
     count = 0
-    for result in tqdm(graded(client, settings, frames(), across_cuts), total=len(files), desc=f"grade {source.name}",
-                       unit="frame"):
+    for _, frame in tqdm(graded(frames=frames(), across_cuts=across_cuts, **grading), total=len(files),
+                         desc=f"grade {source.name}", unit="frame"):
         name, metadata = pending.popleft()
-        media.write_image(target / name, result.frame, metadata, quality)
+        media.write_image(target / name, frame, metadata, quality)
         count += 1
     return count
 
 
-def grade_video(client, settings: dict, source: Path, info, target: Path, codec: str | None, crf: int | None,
-                across_cuts: bool = False) -> int:
+def grade_video(grading: dict, source: Path, info, target: Path, codec: str | None, crf: int | None,
+                failures: list[str], across_cuts: bool = False) -> int:
+    """Grade a video into ``target``; one cut short or damaged is graded as far as it can be read, and named in
+    ``failures`` with what was written."""
     from colorgrade.clients import media
 
     timestamps: list[int] = []
+    short: list[str] = []
     writer = media.VideoWriter(target, source, info, codec, crf)
     count = 0
     try:
-        for result in tqdm(graded(client, settings, media.read_video(source, info, timestamps), across_cuts),
-                           total=info.frames, desc=f"grade {source.name}", unit="frame"):
-            writer.write(result.frame, timestamps[result.index])
+        for position, frame in tqdm(graded(frames=media.read_video(source, info, timestamps, short),
+                                           across_cuts=across_cuts, **grading),
+                                    total=info.frames, desc=f"grade {source.name}", unit="frame"):
+            writer.write(frame, timestamps[position])
             count += 1
+        if short and not count:
+            raise media.MediaError(short[0])
         writer.close()
     finally:
         writer.discard()
+    failures += [f"{line}; the {count} read are graded into {target}" for line in short]
     return count
 
 
@@ -384,7 +531,7 @@ def configure_cube(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cube(args) -> int:
-    from colorgrade.color import CDL, read_cdl, write_cube
+    from colorgrade.color import CDL, write_cube
 
     try:
         check_cube_size("--size", args.size)
@@ -392,13 +539,7 @@ def run_cube(args) -> int:
             raise UsageError(f"{args.output}: give the output a .cube name")
         check_writable("output", Path(args.output))
         if args.source:
-            corrections = read_cdl(args.source)
-            if args.id is None and len(corrections) != 1:
-                raise UsageError(f"{args.source} holds {len(corrections)} corrections; pick one with --id "
-                                 f"({', '.join(corrections)})")
-            if args.id is not None and args.id not in corrections:
-                raise UsageError(f"{args.source}: no ColorCorrection {args.id!r} ({', '.join(corrections)})")
-            cdl = corrections[args.id] if args.id is not None else next(iter(corrections.values()))
+            cdl = pick_cdl(args.source, args.id)
         else:
             cdl = CDL(tuple(args.slope), tuple(args.offset), tuple(args.power), args.saturation)
         write_cube(args.output, cdl.to_lut(args.size))

@@ -290,18 +290,28 @@ def rgb_format(bits: int) -> str:
     return "rgb48le" if bits > 8 else "rgb24"
 
 
-def read_video(path, info: VideoInfo, timestamps: list | None = None):
+def read_video(path, info: VideoInfo, timestamps: list | None = None, unreadable: list[str] | None = None):
     """Yields (H, W, 3) RGB frames of the video ``info`` describes (``probe_video``; probing may decode the
     whole file, so it is done once): uint8 from 8-bit sources, uint16 from deeper ones (10-bit stays
-    10-bit in the top bits). Each frame's presentation time is appended to ``timestamps`` when given."""
-    for _, frame in _decode(path, info, timestamps=timestamps):
+    10-bit in the top bits). Each frame's presentation time is appended to ``timestamps`` when given.
+    A file that cannot be decoded to its end raises; given an ``unreadable`` list, its frames are read as far
+    as they go, and a file that gives fewer than its container announces (cut short, or damaged) is named
+    there with the frames read."""
+    damage: list[str] = []
+    read = 0
+    for _, frame in _decode(path, info, timestamps=timestamps, damage=None if unreadable is None else damage):
+        read += 1
         yield frame
+    if unreadable is not None and (damage or read < info.frames):
+        unreadable.append(f"{path}: {read} of its {info.frames} frames could be read "
+                          f"({damage[0] if damage else 'the file ends early'}: cut short or damaged?)")
 
 
 def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = None,
-            timestamps: list | None = None):
+            timestamps: list | None = None, damage: list[str] | None = None):
     """(frame number, RGB frame) from ``first`` to ``last``; the one decoding loop of ``read_video`` and
-    ``numbered_frames``."""
+    ``numbered_frames``. A frame that cannot be decoded raises, or, given a ``damage`` list, ends the frames
+    with the reason there."""
     low, high = -1 if first is None else first, float("inf") if last is None else last
     try:
         for number, frame in _numbered(path, info, low):
@@ -312,7 +322,9 @@ def _decode(path, info: VideoInfo, first: int | None = None, last: int | None = 
                     timestamps.append(frame.pts)
                 yield number, to_rgb_codes(frame, info)
     except av.error.FFmpegError as error:
-        raise MediaError(f"{path}: cannot decode video ({reason(error)})") from None
+        if damage is None:
+            raise MediaError(f"{path}: cannot decode video ({reason(error)})") from None
+        damage.append(reason(error))
 
 
 def _numbered(path, info: VideoInfo, low: int):

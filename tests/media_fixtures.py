@@ -53,7 +53,7 @@ class Untouched:
         return 0
 
     def stream(self, clip, frames, first_index=0):
-        from types import SimpleNamespace
+        from colorgrade.clients.client import Result
 
         for index, frame in enumerate(frames, first_index):
-            yield SimpleNamespace(index=index, frame=frame)
+            yield Result(index=index, cdl=None, confidence=None, label=None, scores={}, lut=None, frame=frame)

@@ -291,7 +291,8 @@ def test_an_untouched_frame_comes_back_from_grade_as_it_went_in(tmp_path, ffmpeg
 
     info = media.probe_video(untouched_footage)
     target = tmp_path / f"out{untouched_footage.suffix}"
-    assert grade_video(Untouched(), {}, untouched_footage, info, target, None, None) == info.frames
+    assert grade_video(dict(client=Untouched(), settings={}), untouched_footage, info, target, None, None, []) \
+        == info.frames
     before = rgb_by_ffmpeg(untouched_footage, ffmpeg)
     # What the daemon is sent is the source as ffmpeg converts it (was 0.98 codes off in green on the 8-bit clip) ...
     decoded = np.stack(list(media.read_video(untouched_footage, info))) / (257 if info.bits > 8 else 1)
@@ -327,3 +328,21 @@ def test_grade_never_averages_corrections_across_a_cut(server, tmp_path, ffmpeg)
     assert result.returncode == 0, result.stderr
     change = changes(source, tmp_path / "blended.mp4")
     assert np.abs(change[last_before] - change[middles[0]]).max() > 3     # asked for: the window spans the cut
+
+
+# Cut short where decoding fails (video alone), and where it just stops (interleaved with audio).
+@pytest.mark.parametrize("audio, kept", [(False, 2 / 3), (True, 1 / 2)])
+def test_a_truncated_video_is_graded_as_far_as_it_goes_and_said_so(server, tmp_path, ffmpeg, audio, kept):
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    # The index first (as cameras and editors write it), so a half-copied file still announces every frame.
+    ffmpeg_make(ffmpeg, whole, "-i", str(SAMPLES / "clip" / "city.mp4"),
+                *(["-f", "lavfi", "-i", "sine", "-shortest", "-c:a", "aac"] if audio else []),
+                "-c:v", "copy", "-movflags", "+faststart")
+    cut.write_bytes(whole.read_bytes()[:round(whole.stat().st_size * kept)])
+    announced = media.probe_video(cut).frames
+    result = colorgrade("grade", str(cut), "-o", str(tmp_path / "graded.mp4"), "--server", server)
+    assert result.returncode == 1                                  # was 0 without a word, or 1 with nothing written
+    read = media.probe_video(tmp_path / "graded.mp4").frames       # what could be read is still graded ...
+    assert 0 < read < announced == 24
+    assert f"{cut}: {read} of its {announced} frames could be read" in result.stderr   # ... and said so
+    assert f"the {read} read are graded into {tmp_path / 'graded.mp4'}" in result.stderr
