@@ -12,7 +12,9 @@ Remote daemons: ``GradeClient("gpu-box:50051", tls="ca.pem", token="...")``. A f
 (deploy/envoy): the same, at the proxy's address. Every call about a clip carries the clip's id in the
 ``x-colorgrade-clip`` header (the proxy routes a clip's calls to one daemon by it), and a clip whose daemon
 died is re-opened elsewhere with the same id, settings and reference, its window's frames replayed
-(``stream``) or the call retried (``grade_frame``): a dead box costs a retry, not a failed render.
+(``stream``) or the call retried (``grade_frame``): a dead box costs a retry, not a failed render. Where the
+proxy's hash keeps sending that id to the dead daemon, the clip is re-opened under a new id, which hashes
+elsewhere; the caller's id goes on naming it.
 """
 from __future__ import annotations
 
@@ -62,11 +64,15 @@ FAILOVER_CODES = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
 # stream, which gRPC reports as INTERNAL with this in its details (a daemon's own INTERNAL never says it).
 STREAM_RESET = "RST_STREAM"
 FAILOVER_DELAYS_S = (0.1, 0.3, 0.6, 1.2, 2.4)   # before each re-open: time for a proxy's health checks to act
+# Re-opens under the clip's own id that may meet its dead daemon before the clip moves to a new id: a proxy whose
+# health checks have not run yet (or one without them) hashes the id to that daemon every time.
+REOPENS_UNDER_OWN_ID = 2
 
 
 @dataclass
 class _OpenedClip:
-    """What re-opens a clip on another daemon: the same request (id, settings, reference), and its reach."""
+    """What re-opens a clip on another daemon: the same request (settings, reference, and the id the clip goes by
+    on its daemon: the caller's, or a new one failover chose), and its reach."""
     request: pb.OpenClipRequest
     reach: int
 
@@ -169,15 +175,22 @@ class GradeClient:
         timeout), then the channel."""
         for clip_id in sorted(self.opened):
             try:
-                self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id), timeout=10)
+                self.stub.CloseClip(pb.ClipHandle(clip_id=self._wire(clip_id)), metadata=self._about(clip_id),
+                                    timeout=10)
             except grpc.RpcError:   # gone already: a broken-off stream closes its clip on the daemon
                 pass
         self.opened.clear()
         self.channel.close()
 
+    def _wire(self, clip_id: str) -> str:
+        """The id the clip goes by on its daemon: the caller's, unless failover re-opened it under a new one."""
+        opened = self.opened.get(clip_id)
+        return opened.request.clip_id if opened else clip_id
+
     def _about(self, clip_id: str) -> tuple:
-        """The call's metadata: the token, and the clip's id for the proxy to route by (an id no daemon accepts
-        goes without: the daemon names the problem, and an oversized header would fail the call before)."""
+        """The call's metadata: the token, and the id the clip goes by for the proxy to route by (an id no daemon
+        accepts goes without: the daemon names the problem, and an oversized header would fail the call before)."""
+        clip_id = self._wire(clip_id)
         return (*self.metadata, (CLIP_HEADER, clip_id)) if len(clip_id) <= MAX_CLIP_ID_CHARS else self.metadata
 
     @_calls
@@ -216,8 +229,10 @@ class GradeClient:
     def _failover(self, clip_id: str, error: grpc.RpcError, attempt: int) -> int:
         """After a call about ``clip_id`` failed with ``error``: re-open the clip wherever the proxy now sends it
         (after a pause that gives the proxy's health checks time to take a dead daemon out), retrying while
-        the re-open itself meets a dead daemon -> the attempts used. Raises GradeError when the failure is not
-        a lost daemon, the clip is not this client's, or the attempts run out."""
+        the re-open itself meets a dead daemon, under a new id once the clip's own has met it
+        REOPENS_UNDER_OWN_ID times -> the attempts used. Raises GradeError when the failure is not a lost
+        daemon, the clip is not this client's, or the attempts run out."""
+        reopens = 0
         while True:
             lost = error.code() in FAILOVER_CODES or (error.code() == grpc.StatusCode.INTERNAL
                                                       and STREAM_RESET in (error.details() or ""))
@@ -225,6 +240,9 @@ class GradeClient:
                 raise GradeError(error.code(), error.details())
             time.sleep(FAILOVER_DELAYS_S[attempt])
             attempt += 1
+            if reopens >= REOPENS_UNDER_OWN_ID:
+                self.opened[clip_id].request.clip_id = uuid.uuid4().hex   # hashed anew, to another daemon
+            reopens += 1
             try:
                 self._reopen(clip_id)
                 return attempt
@@ -233,23 +251,26 @@ class GradeClient:
 
     def _reopen(self, clip_id: str) -> None:
         opened = self.opened[clip_id]
+        handle = pb.ClipHandle(clip_id=opened.request.clip_id)
         try:
-            self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
+            reply = self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
             # Its daemon is alive and still holds it (a network blip): start it afresh there.
-            self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id), timeout=self.timeout)
-            self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
+            self.stub.CloseClip(handle, metadata=self._about(clip_id), timeout=self.timeout)
+            reply = self.stub.OpenClip(opened.request, metadata=self._about(clip_id), timeout=self.timeout)
+        opened.request.clip_id = reply.clip_id   # a daemon older than client-chosen ids chose its own
 
     @_calls
     def close_clip(self, clip_id: str) -> int:
         """Close a clip -> the frames its daemon answered. A clip this client opened whose daemon is gone is
         closed already: 0."""
+        metadata = self._about(clip_id)
+        handle = pb.ClipHandle(clip_id=self._wire(clip_id))
         opened = self.opened.pop(clip_id, None)
         try:
-            return self.stub.CloseClip(pb.ClipHandle(clip_id=clip_id), metadata=self._about(clip_id),
-                                       timeout=self.timeout).frames_processed
+            return self.stub.CloseClip(handle, metadata=metadata, timeout=self.timeout).frames_processed
         except grpc.RpcError as error:
             if opened is not None and error.code() in FAILOVER_CODES:
                 return 0
@@ -268,7 +289,7 @@ class GradeClient:
         expected, replay, attempt = first_index, [], 0
         while True:
             try:
-                call = self.stub.StreamClip(feed.requests(clip_id, replay), metadata=self._about(clip_id))
+                call = self.stub.StreamClip(feed.requests(self._wire(clip_id), replay), metadata=self._about(clip_id))
                 server = _server_of(call)
                 for message in call:
                     result = _result(message, server=server)
@@ -296,6 +317,7 @@ class GradeClient:
             request.last_index = last_index
         attempt = 0
         while True:
+            request.clip_id = self._wire(clip_id)   # after a failover, maybe a new one
             try:
                 reply, call = self.stub.GradeFrame.with_call(request, metadata=self._about(clip_id),
                                                              timeout=self.timeout)

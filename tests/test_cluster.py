@@ -5,12 +5,16 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import numpy as np
 import pytest
 import yaml
 
 from colorgrade.clients import GradeClient
+from colorgrade.clients import client as client_module
 from colorgrade.clients.client import GradeError
+from colorgrade.proto import grader_pb2 as pb
+from colorgrade.proto.codec import CLIP_HEADER, SERVER_HEADER
 from colorgrade.server.cluster import ClusterConfig, config_text, envoy_command
 from conftest import REPO
 from daemon_fixtures import Cluster, RunningDaemon, free_port
@@ -141,6 +145,109 @@ def test_a_dead_fleet_is_a_clear_error_not_a_hang(cluster):
         with pytest.raises(GradeError) as raised:
             client.open_clip(mode="parameters")
     assert raised.value.code.name == "UNAVAILABLE"
+
+
+class _Lost(grpc.RpcError):
+    """What a gRPC call raises: an RpcError with a status code."""
+
+    def __init__(self, code):
+        self._code = code
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return "fake proxy"
+
+
+class _Call:
+    """A call's reply side: its reply headers and, for a stream, its results."""
+
+    def __init__(self, results=(), server="live"):
+        self.results, self.server = results, server
+
+    def initial_metadata(self):
+        return ((SERVER_HEADER, self.server),) if self.server else ()
+
+    def __iter__(self):
+        return iter(self.results)
+
+
+class RingWithADeadDaemon:
+    """A proxy's stub (OpenClip, StreamClip, GradeFrame, CloseClip) over two daemons, routing each call by its clip
+    header: once ``kill`` has taken a daemon away, the ids it held still hash to it (a proxy whose health checks
+    have not run yet, or one without them) and every call about them meets UNAVAILABLE; any other id hashes to
+    the live daemon, which knows the clips opened on it and answers NOT_FOUND for the rest."""
+
+    def __init__(self):
+        self.dead, self.live, self.calls = set(), set(), []
+        self.GradeFrame = type("Unary", (), {"with_call": staticmethod(self._grade_frame)})
+
+    def kill(self, *clip_ids):
+        self.dead |= set(clip_ids)
+        self.live -= set(clip_ids)
+
+    def _route(self, name, metadata, clip_id):
+        routed = dict(metadata)[CLIP_HEADER]
+        assert routed == clip_id, f"{name}: the header routes {routed}, the message is about {clip_id}"
+        self.calls.append((name, clip_id))
+        if clip_id in self.dead:
+            raise _Lost(grpc.StatusCode.UNAVAILABLE)
+        if name != "OpenClip" and clip_id not in self.live:
+            raise _Lost(grpc.StatusCode.NOT_FOUND)
+
+    def OpenClip(self, request, metadata=(), timeout=None):
+        self._route("OpenClip", metadata, request.clip_id)
+        if request.clip_id in self.live:
+            raise _Lost(grpc.StatusCode.ALREADY_EXISTS)
+        self.live.add(request.clip_id)
+        return pb.ClipHandle(clip_id=request.clip_id, reach=1)
+
+    def CloseClip(self, request, metadata=(), timeout=None):
+        self._route("CloseClip", metadata, request.clip_id)
+        self.live.discard(request.clip_id)
+        return pb.CloseClipReply(frames_processed=1)
+
+    def _grade_frame(self, request, metadata=(), timeout=None):
+        self._route("GradeFrame", metadata, request.clip_id)
+        return pb.FrameResult(index=request.index), _Call()
+
+    def StreamClip(self, requests, metadata=()):
+        first = next(requests)
+        try:
+            self._route("StreamClip", metadata, first.clip_id)
+        except _Lost as lost:   # a stream's failure shows when its results are read
+            return _Call(self._raise(lost), server=None)
+        messages = [first, *requests]
+        assert {m.clip_id for m in messages} == {first.clip_id}
+        return _Call([pb.FrameResult(index=m.frame.index) for m in messages if m.HasField("frame")])
+
+    @staticmethod
+    def _raise(error):
+        raise error
+        yield
+
+
+def test_a_clip_whose_id_keeps_meeting_its_dead_daemon_moves_to_a_new_id(monkeypatch):
+    """Re-opened under its own id twice, the clip still meets its dead daemon: the client re-opens it under a new
+    id, which the proxy hashes to a live daemon; the caller's id goes on naming the clip."""
+    monkeypatch.setattr(client_module, "FAILOVER_DELAYS_S", (0,) * 5)
+    frames = clip_frames(0, 4)
+    proxy = RingWithADeadDaemon()
+    with GradeClient("gradebox:50050") as client:   # its channel is never used: the proxy above answers
+        client.stub = proxy
+        still, moving = client.open_clip(clip_id="shot-7"), client.open_clip(clip_id="shot-8")
+        proxy.kill("shot-7", "shot-8")
+        assert client.grade_frame(still, 2, dict(enumerate(frames))).server == "live"
+        assert [r.index for r in client.stream(moving, frames)] == [0, 1, 2, 3]
+        assert client.close_clip(still) == 1 and client.close_clip(moving) == 1
+    opens = [clip_id for name, clip_id in proxy.calls if name == "OpenClip"]
+    moved = [clip_id for clip_id in opens if clip_id not in ("shot-7", "shot-8")]
+    assert opens == ["shot-7", "shot-8", "shot-7", "shot-7", moved[0], "shot-8", "shot-8", moved[1]]
+    assert [call for call in proxy.calls if call[0] != "OpenClip"] == [
+        ("GradeFrame", "shot-7"), ("GradeFrame", moved[0]), ("StreamClip", "shot-8"), ("StreamClip", moved[1]),
+        ("CloseClip", moved[0]), ("CloseClip", moved[1])]
+    assert proxy.live == set()
 
 
 def test_shipped_envoy_files_are_what_the_command_writes():
