@@ -15,7 +15,7 @@ from colorgrade.clients import media
 from colorgrade.clients.workflow.continuity import continuity as continuity_of
 from colorgrade.clients.workflow.continuity import match_to_shot
 from colorgrade.clients.workflow.shots import correct_shots, timecode
-from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, shrink
+from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, blend_toward, shrink
 from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 # The served CDL is the network's correction shrunk toward no change by the confidence: below HELD_BACK it keeps
@@ -55,6 +55,7 @@ class Correction:
     scene: int | None = None        # ``--continuity``: the shot's scene (1-based)
     hero: str | None = None         # ``--continuity``, ``--reference-shot``: the id of the shot it was matched to
     scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, shots} per scene
+    strength: float | None = None   # ``--strength``: the served CDL's distance from no change scaled by it
     # A shot's or an item's keyframes (thumbnails): what continuity groups and matches on; never in the JSON.
     keyframes: list[np.ndarray] | None = field(default=None, repr=False, compare=False, metadata={"json": False})
     shots: list[Correction] | None = None              # ``--shots``: one per shot, in order
@@ -78,8 +79,12 @@ class Correction:
     def describe(self) -> str:
         """The verdict as a colourist reads it, e.g. "warm_66: corrected blind, confidence 0.83", "warm_100: held
         back, confidence 0.25 ..." or "cool_33: matched to the reference with confidence 0.93"; for an input with
-        shots, how many shots had each verdict. The CLI prints it, the JSON carries it ("description"), the .ccc,
-        the report and the hosts' markers show it."""
+        shots, how many shots had each verdict; "; at strength 0.5" where ``--strength`` scaled it. The CLI prints
+        it, the JSON carries it ("description"), the .ccc, the report and the hosts' markers show it."""
+        text = self._verdict_text()
+        return text if self.strength is None else f"{text}; at strength {self.strength:g}"
+
+    def _verdict_text(self) -> str:
         if self.shots:
             counts = Counter(shot.verdict for shot in self.shots)
             scenes = f" in {len(self.scenes)} scene(s)" if self.scenes else ""
@@ -106,6 +111,12 @@ class Correction:
         if self.confidence < HELD_BACK:
             return f"held back, confidence {self.confidence:.2f}: not sure anything is wrong, left nearly alone"
         return f"corrected blind, confidence {self.confidence:.2f}"
+
+    def scale(self, strength: float) -> None:
+        """``--strength``: this correction, its shots' and its frames' CDLs taken ``strength`` times as far from no
+        change as served (0 none, 1 as served, 2 twice as far)."""
+        for correction in [self, *(self.shots or []), *(self.per_frame or [])]:
+            correction.cdl, correction.strength = at_strength(correction.cdl, strength), strength
 
     def note(self) -> str:
         """The description a .ccc keeps beside the correction: the verdict, a shot's frames and the hero it was
@@ -226,14 +237,27 @@ def analyse_clip(client, job: Job, asked: Asked, thumbnails) -> Correction:
     client.close_clip(clip)
     if not results:
         raise media.MediaError(f"{job.path}: no frames to analyse")
-    labels = [r.label for r in results]
-    return Correction(job.id, CDL.mean([r.cdl for r in results]), _mean_or_none([r.confidence for r in results]),
-                      max(set(labels), key=labels.count), _mean_or_none([r.match_confidence for r in results]),
-                      frames=len(results),
-                      per_frame=[Correction(None, r.cdl, r.confidence, r.label, r.match_confidence,
-                                            frame=numbers[r.index]) for r in results] if asked.per_frame else None)
+    clip = of_frames(job.id, results)
+    if asked.per_frame:
+        clip.per_frame = [Correction(None, r.cdl, r.confidence, r.label, r.match_confidence, frame=numbers[r.index])
+                          for r in results]
+    return clip
 
 
 def _mean_or_none(values, weights=None):
     known = [(v, w) for v, w in zip(values, weights or [1] * len(values)) if v is not None]
     return float(np.average([v for v, _ in known], weights=[w for _, w in known])) if known else None
+
+
+def at_strength(cdl: CDL, strength: float) -> CDL:
+    """A CDL ``strength`` times as far from no change as it is, parameter by parameter (``--strength``)."""
+    return blend_toward(CDL(), cdl, strength)
+
+
+def of_frames(id: str | None, results: list) -> Correction:
+    """One correction summing up a clip's per-frame results (``GradeClient.stream``): the mean CDL and confidences,
+    the commonest diagnosis."""
+    labels = [r.label for r in results]
+    return Correction(id, CDL.mean([r.cdl for r in results]), _mean_or_none([r.confidence for r in results]),
+                      max(set(labels), key=labels.count), _mean_or_none([r.match_confidence for r in results]),
+                      frames=len(results))

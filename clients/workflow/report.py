@@ -23,7 +23,8 @@ import numpy as np
 from tqdm import tqdm
 
 from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_reference_argument,
-                                         check_reference_arguments, check_writable, connect, read_reference)
+                                         add_strength_argument, check_reference_arguments, check_strength,
+                                         check_writable, connect, read_reference)
 
 FRAME_SIDE = 480             # long side of the frames shown
 STRIP_SIDE = 160             # ... of the strip's thumbnails
@@ -50,6 +51,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", metavar="DIR", help="also write every panel as a PNG file into DIR")
     parser.add_argument("--max-mb", type=float, default=20.0, metavar="MB",
                         help="size the page stays under (default 20): later shots lose their panels first")
+    add_strength_argument(parser)
     add_reference_argument(parser, shots=True)
     add_connection_arguments(parser)
 
@@ -62,6 +64,10 @@ def run_report(args) -> int:
         if bool(args.source) == bool(args.inputs):
             raise UsageError("give INPUTs or --from JSON, not both" if args.source else "nothing to report: give INPUTs")
         check_reference_arguments(args, shots=args.shots)
+        check_strength(args)
+        if args.source and args.strength != 1:
+            raise UsageError("--strength scales an analysis made here; --from shows one as it was made "
+                             "(analyze --strength)")
         if Path(args.output).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"-o {args.output}: give the page an .html name")
         check_writable("-o", Path(args.output))
@@ -109,8 +115,13 @@ def analyse(args, reference) -> dict:
     with connect(args) as client:
         asked = Asked(shots=args.shots, samples=args.samples, reference=reference, continuity=args.continuity,
                       reference_shot=args.reference_shot)
-        return {str(path): analyse_job(client, Job(str(path), ids[path], path), asked, videos.get(path)).to_json()
-                for path in paths}
+        entries = {}
+        for path in paths:
+            entry = analyse_job(client, Job(str(path), ids[path], path), asked, videos.get(path))
+            if args.strength != 1:
+                entry.scale(args.strength)
+            entries[str(path)] = entry.to_json()
+        return entries
 
 
 def write_page(path: Path, text: str) -> None:
@@ -277,6 +288,8 @@ def describe(path: str, part: dict) -> str:
              ("confidence", "" if part.get("confidence") is None else f"{part['confidence']:.2f}")]
     if part.get("description"):
         facts.append(("what was done", part["description"]))
+    if part.get("strength") is not None:
+        facts.append(("strength", f"{part['strength']:g} (the served CDL's distance from no change, scaled)"))
     if part.get("match_confidence") is not None:
         facts.append(("match confidence", f"{part['match_confidence']:.2f}"))
     if part.get("hero"):

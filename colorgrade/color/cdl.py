@@ -127,7 +127,8 @@ class CDL:
 
 def blend_toward(fallback: CDL, target: CDL, weight: float) -> CDL:
     """``fallback`` moved toward ``target`` as far as ``weight`` in [0, 1] says, value by value: how a match to a
-    hero is blended with the blind correction by the match's confidence (at 0 the fallback stands exactly)."""
+    hero is blended with the blind correction by the match's confidence (at 0 the fallback stands exactly), and
+    how ``--strength`` scales a correction from no change (past 1 it goes on beyond ``target``)."""
     start = fallback.to_vector()
     return CDL.from_vector(start + float(weight) * (target.to_vector() - start))
 
