@@ -31,8 +31,11 @@ import numpy as np
 from colorgrade.color import CDL, LUT3D
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
+from colorgrade.clients.shared_frames import SharedFrames
 from colorgrade.proto.codec import (CLIP_HEADER, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, MAX_MESSAGE_BYTES, MODES,
-                                    SERVER_HEADER, cdl_from_message, decode_frame, encode_frame, lut_from_message)
+                                    SERVER_HEADER, FrameError, cdl_from_message, decode_frame, encode_frame,
+                                    lut_from_message)
+from colorgrade.proto.shared_memory import RegionError
 
 
 class GradeError(RuntimeError):
@@ -87,13 +90,15 @@ class _Feed:
     needs them (frame t's result needs t-reach .. t+reach). A superseded call's request thread stops taking
     frames (under the lock), so none is taken from the iterator and lost."""
 
-    def __init__(self, frames, first_index: int, reach: int):
+    def __init__(self, frames, first_index: int, reach: int, shared_memory: bool = False):
         self.source = enumerate(frames, first_index)
-        self.reach = reach
+        self.first_index, self.reach = first_index, reach
         self.kept: deque[tuple[int, np.ndarray]] = deque()
         self.lock = threading.Lock()
         self.raised: list[Exception] = []   # what the caller's iterator itself raised
         self.call = 0                       # the call allowed to take fresh frames
+        self.shared_memory = shared_memory  # frames may go through shared memory (a daemon on this machine)
+        self.shared: SharedFrames | None = None
 
     def requests(self, clip_id: str, replay: list[tuple[int, np.ndarray]]):
         call = self.call
@@ -111,25 +116,63 @@ class _Feed:
                     self.raised.append(error)
                     raise
                 self.kept.append((index, frame))
-            yield pb.StreamRequest(clip_id=clip_id, frame=encode_frame(frame, index))
+            request = self.request(clip_id, index, frame, lambda: call == self.call)
+            if request is None:
+                return
+            yield request
         yield pb.StreamRequest(clip_id=clip_id, end_of_clip=True)
 
+    def request(self, clip_id: str, index: int, frame: np.ndarray, still_wanted) -> pb.StreamRequest | None:
+        """Frame ``index``'s request: its samples in shared memory where the stream has it and the frame fits,
+        else in the message."""
+        frame = np.asarray(frame)
+        request = pb.StreamRequest(clip_id=clip_id)
+        if self.shared_memory and self.shared is None and index == self.first_index:
+            try:
+                self.shared = SharedFrames(frame, self.reach, index)
+                request.regions.extend(self.shared.regions())
+            except (RegionError, FrameError):   # no shared memory here, or a frame the wire refuses: bytes
+                self.shared_memory = False
+        if self.shared is not None and self.shared.fits(frame):
+            placed = self.shared.put(index, frame, still_wanted)
+            if placed is None:
+                return None
+            request.frame.CopyFrom(placed[0])
+            request.output.CopyFrom(placed[1])
+        else:
+            request.frame.CopyFrom(encode_frame(frame, index))
+        return request
+
     def answered(self, index: int) -> None:
-        """Frame ``index``'s result arrived: frames before index + 1 - reach are needed no more."""
+        """Frame ``index``'s result was read: frames before index + 1 - reach are needed no more."""
         with self.lock:
             while self.kept and self.kept[0][0] < index + 1 - self.reach:
                 self.kept.popleft()
+        if self.shared is not None:
+            self.shared.read(index)
 
     def replay(self) -> list[tuple[int, np.ndarray]]:
-        """Stop the current call's request thread; -> the frames a new call must send first."""
+        """Stop the current call's request thread; -> the frames a new call must send first. The new call sends
+        bytes: the clip may now be on another machine."""
         with self.lock:
             self.call += 1
-            return list(self.kept)
+            self.shared_memory = False
+            kept = list(self.kept)
+        self.close()
+        self.shared = None
+        return kept
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
 
 
-def _result(message: pb.FrameResult | pb.Correction, index: int = 0, server: str | None = None) -> Result:
+def _result(message: pb.FrameResult | pb.Correction, index: int = 0, server: str | None = None,
+            shared: SharedFrames | None = None) -> Result:
     correction = message.correction if isinstance(message, pb.FrameResult) else message
-    frame = decode_frame(message.frame) if isinstance(message, pb.FrameResult) and message.HasField("frame") else None
+    frame = None
+    if isinstance(message, pb.FrameResult) and message.HasField("frame"):
+        frame = decode_frame(message.frame, shared=shared.result if shared is not None else None)
     return Result(index=getattr(message, "index", index),
                   cdl=cdl_from_message(correction.cdl) if correction.HasField("cdl") else None,
                   confidence=correction.confidence if correction.HasField("confidence") else None,
@@ -149,9 +192,20 @@ def _calls(method):
     return wrapper
 
 
+def on_this_machine(target: str) -> bool:
+    """A unix socket or a loopback address: a daemon that can map this client's shared memory."""
+    if target.startswith("unix:"):
+        return True
+    host = target.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class GradeClient:
-    def __init__(self, target: str, tls: str | bool | None = None, token: str | None = None, timeout: float = 600.0):
-        """``target``: "host:port" or "unix:/path"; ``tls``: True (system roots) or a CA file; ``token``: bearer token."""
+    def __init__(self, target: str, tls: str | bool | None = None, token: str | None = None, timeout: float = 600.0,
+                 shared_memory: bool | None = None):
+        """``target``: "host:port" or "unix:/path"; ``tls``: True (system roots) or a CA file; ``token``: bearer token;
+        ``shared_memory``: stream frames through shared memory (default: where the daemon is on this machine,
+        a unix socket or loopback; bytes on the wire where it cannot be used)."""
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         if tls:
@@ -162,6 +216,7 @@ class GradeClient:
         self.stub = pb_grpc.GraderStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.shared_memory = on_this_machine(target) if shared_memory is None else shared_memory
         self.opened: dict[str, _OpenedClip] = {}   # clips this client opened and has not closed
 
     def __enter__(self):
@@ -285,25 +340,31 @@ class GradeClient:
         clip's daemon dies, the clip is re-opened elsewhere and the frames its window still needs are
         replayed: the results go on from where they stopped, the same as they would have been."""
         opened = self.opened.get(clip_id)
-        feed = _Feed(frames, first_index, opened.reach if opened else 0)
+        feed = _Feed(frames, first_index, opened.reach if opened else 0, self.shared_memory)
         expected, replay, attempt = first_index, [], 0
-        while True:
-            try:
-                call = self.stub.StreamClip(feed.requests(self._wire(clip_id), replay), metadata=self._about(clip_id))
-                server = _server_of(call)
-                for message in call:
-                    result = _result(message, server=server)
-                    feed.answered(result.index)
-                    if result.index < expected:   # a replayed frame's result, given before the failover
-                        continue
-                    expected = result.index + 1
-                    yield result
-                return
-            except grpc.RpcError as error:
-                if feed.raised:
-                    raise feed.raised[0] from None
-                replay = feed.replay()
-                attempt = self._failover(clip_id, error, attempt)
+        try:
+            while True:
+                try:
+                    call = self.stub.StreamClip(feed.requests(self._wire(clip_id), replay), metadata=self._about(clip_id))
+                    server = _server_of(call)
+                    for message in call:
+                        result = _result(message, server=server, shared=feed.shared)
+                        feed.answered(result.index)
+                        if result.index < expected:   # a replayed frame's result, given before the failover
+                            continue
+                        expected = result.index + 1
+                        yield result
+                    return
+                except grpc.RpcError as error:
+                    if feed.raised:
+                        raise feed.raised[0] from None
+                    shared_refused = feed.shared is not None and expected == first_index and \
+                        error.code() == grpc.StatusCode.INVALID_ARGUMENT and "shared-memory" in (error.details() or "")
+                    replay = feed.replay()
+                    if not shared_refused:   # a daemon that cannot map this machine's memory gets bytes instead
+                        attempt = self._failover(clip_id, error, attempt)
+        finally:
+            feed.close()
 
     @_calls
     def grade_frame(self, clip_id: str, index: int, frames: dict[int, np.ndarray], first_index: int | None = None,

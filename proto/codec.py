@@ -31,6 +31,7 @@ CLIP_HEADER = "x-colorgrade-clip"
 SERVER_HEADER = "x-colorgrade-server"
 MAX_CLIP_ID_CHARS = 64
 CLIP_ID_PATTERN = rf"[A-Za-z0-9_.-]{{1,{MAX_CLIP_ID_CHARS}}}"   # a client-chosen clip id (OpenClipRequest.clip_id)
+REGION_NAME_PATTERN = r"[A-Za-z0-9_.-]{1,64}"   # a shared-memory region's name (SharedRegion.name): no slash
 DEFAULT_WINDOW_RADIUS = 2   # analysis modes: frames whose CDLs are averaged on each side of a frame
 
 
@@ -70,25 +71,38 @@ class FrameError(ValueError):
     """A frame message or array that does not describe a valid picture."""
 
 
-def encode_frame(image: np.ndarray, index: int = 0) -> pb.Frame:
-    """(H, W, 3|4) array of uint8, uint16, float16 or float32 -> Frame message."""
+def frame_header(image: np.ndarray, index: int = 0) -> pb.Frame:
+    """(H, W, 3|4) array of uint8, uint16, float16 or float32 -> a Frame message without its samples (for
+    samples that travel in shared memory)."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise FrameError(f"a frame is (height, width, 3 or 4), got shape {image.shape}")
+    dtype = wire_dtype(image)
+    height, width, channels = image.shape
+    return pb.Frame(width=width, height=height, channels=channels, index=index, pixel_type=PIXEL_TYPE_OF_DTYPE[dtype])
+
+
+def wire_dtype(image: np.ndarray) -> np.dtype:
+    """The sample type a frame travels as (little-endian); FrameError for a type the wire does not carry."""
     dtype = image.dtype.newbyteorder("<") if image.dtype.itemsize > 1 else image.dtype
     if dtype not in PIXEL_TYPE_OF_DTYPE:
         raise FrameError(f"unsupported sample type {image.dtype} (use uint8, uint16, float16 or float32)")
-    height, width, channels = image.shape
-    return pb.Frame(width=width, height=height, channels=channels, index=index,
-                    pixel_type=PIXEL_TYPE_OF_DTYPE[dtype],
-                    data=np.ascontiguousarray(image, dtype=dtype).tobytes())
+    return dtype
 
 
-def decode_frame(frame: pb.Frame, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Frame message -> read-only (H, W, C) array viewing the message's bytes.
+def encode_frame(image: np.ndarray, index: int = 0) -> pb.Frame:
+    """(H, W, 3|4) array of uint8, uint16, float16 or float32 -> Frame message."""
+    message = frame_header(image, index)
+    message.data = np.ascontiguousarray(image, dtype=wire_dtype(np.asarray(image))).tobytes()
+    return message
+
+
+def decode_frame(frame: pb.Frame, max_pixels: int = DEFAULT_MAX_PIXELS, shared=None) -> np.ndarray:
+    """Frame message -> read-only (H, W, C) array viewing the message's bytes, or a copy of its samples in
+    shared memory (``shared(slot, byte_count)`` -> the slot's buffer; None where no region can be read).
 
     Raises FrameError naming the problem: unknown type, zero or over-cap size, channel count,
-    byte count not matching the declared size, NaN or Inf in float frames.
+    byte count not matching the declared size, a shared slot that is not there, NaN or Inf in float frames.
     """
     dtype = DTYPE_OF_PIXEL_TYPE.get(frame.pixel_type)
     if dtype is None:
@@ -100,12 +114,19 @@ def decode_frame(frame: pb.Frame, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
         raise FrameError(f"frame {frame.index}: {width}x{height} exceeds the server's cap of {max_pixels} pixels")
     if channels not in (3, 4):
         raise FrameError(f"frame {frame.index}: {channels} channels (use 3 for RGB or 4 for RGBA)")
-    data = frame.data
     expected = width * height * channels * dtype.itemsize
-    if len(data) != expected:
-        raise FrameError(f"frame {frame.index}: {width}x{height}x{channels} {dtype.name} needs "
-                         f"{expected} bytes, got {len(data)}")
-    image = np.frombuffer(data, dtype=dtype).reshape(height, width, channels)
+    if frame.HasField("shared"):
+        if shared is None:
+            raise FrameError(f"frame {frame.index}: its samples are in shared memory, which only a clip's stream "
+                             "reads (send them as data)")
+        # A copy: the client writes its next frames into the same slots.
+        image = np.frombuffer(shared(frame.shared, expected), dtype=dtype).reshape(height, width, channels).copy()
+    else:
+        data = frame.data
+        if len(data) != expected:
+            raise FrameError(f"frame {frame.index}: {width}x{height}x{channels} {dtype.name} needs "
+                             f"{expected} bytes, got {len(data)}")
+        image = np.frombuffer(data, dtype=dtype).reshape(height, width, channels)
     if dtype.kind == "f" and not np.isfinite(image).all():
         raise FrameError(f"frame {frame.index}: holds NaN or Inf samples")
     return image

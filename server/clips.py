@@ -42,12 +42,14 @@ import numpy as np
 from colorgrade.color import CDL, LUT3D, MATCH_SIDE, analysis_thumbnail, apply, from_float_rgb, shrink
 from colorgrade.color import distill
 from colorgrade.proto.codec import CLIP_ID_PATTERN, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, Mode
+from colorgrade.proto.shared_memory import Region, RegionError
 from colorgrade.server import protocol as msg
 from colorgrade.server.limits import Limits
 from colorgrade.server.metrics import Metrics
 
 log = logging.getLogger("colorgrade.server.clips")
 PIPELINE_DEPTH = 2   # frames of one stream being graded at once (results still leave in order)
+MAX_REGIONS_PER_CLIP = 8   # shared-memory regions a clip may map (a stream uses two: frames in, frames out)
 
 
 class InvalidInput(ValueError):
@@ -127,6 +129,7 @@ class Clip:
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    regions: dict = field(default_factory=dict)    # name -> proto.shared_memory.Region, mapped while the clip lives
 
     def around(self, t: int, radius: int) -> range:
         """Frames t-radius .. t+radius, cut at the clip's ends where they are known."""
@@ -222,9 +225,35 @@ class ClipStore:
             for clip in taken:
                 self.held_bytes -= clip.held_bytes
         for clip in taken:
+            for region in clip.regions.values():
+                region.close()
             log.info("closed clip %s (%s) after %d frames: %s", clip.clip_id, clip.name or "unnamed",
                      clip.frames_processed, why)
         return taken
+
+    def map_region(self, clip: Clip, name: str, byte_size: int) -> None:
+        """Map a client's shared-memory region for ``clip``'s life (its frames and results pass through it)."""
+        if name not in clip.regions and len(clip.regions) >= MAX_REGIONS_PER_CLIP:
+            raise LimitExceeded(f"clip {clip.clip_id} has {len(clip.regions)} shared-memory regions, the cap")
+        try:
+            region = Region.attach(name, byte_size)
+        except RegionError as error:
+            raise InvalidInput(str(error)) from None
+        region.unlink()   # mapped: from now on nobody else can map it, and it goes when both sides let go
+        old = clip.regions.pop(name, None)
+        if old is not None:
+            old.close()
+        clip.regions[name] = region
+
+    @staticmethod
+    def shared_slot(clip: Clip, region: str, offset: int, byte_count: int) -> memoryview:
+        """The bytes of a frame in one of ``clip``'s regions; InvalidInput for a slot that is not there."""
+        if region not in clip.regions:
+            raise InvalidInput(f"shared-memory region {region[:80]!r} was not sent for clip {clip.clip_id}")
+        try:
+            return clip.regions[region].slot(offset, byte_count)
+        except RegionError as error:
+            raise InvalidInput(str(error)) from None
 
     def keep(self, clip: Clip, index: int, frame: np.ndarray, extra_frames: int = 0) -> None:
         """Buffer frame ``index`` of ``clip`` within the memory cap; the clip's oldest frames go first.

@@ -9,14 +9,16 @@ import threading
 import time
 
 import grpc
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from colorgrade import __version__
 from colorgrade.proto import grader_pb2 as pb
 from colorgrade.proto import grader_pb2_grpc as pb_grpc
-from colorgrade.proto.codec import MODE_OF_WIRE, SERVER_HEADER, cdl_to_message, decode_frame, encode_frame, lut_to_message
+from colorgrade.proto.codec import (MODE_OF_WIRE, SERVER_HEADER, cdl_to_message, decode_frame,
+                                    encode_frame, frame_header, lut_to_message)
 from colorgrade.server import protocol as msg
-from colorgrade.server.clips import (ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult,
+from colorgrade.server.clips import (Clip, ClipExists, ClipNotFound, ClipSettings, ClipStore, FrameGrader, FrameResult,
                                      InvalidInput, LimitExceeded, NotReady)
 from colorgrade.server.engine_pool import EngineFailed, EngineUnavailable
 
@@ -79,9 +81,15 @@ def correction_message(result: FrameResult) -> pb.Correction:
     return correction
 
 
-def result_message(result: FrameResult) -> pb.FrameResult:
+def result_message(result: FrameResult, output=None) -> pb.FrameResult:
+    """``output``: (slot, its bytes) where the client asked for the graded samples in shared memory."""
     message = pb.FrameResult(index=result.index, correction=correction_message(result))
-    if result.frame is not None:
+    if result.frame is not None and output is not None:
+        slot, view = output(result.frame.nbytes)
+        np.copyto(np.frombuffer(view, result.frame.dtype).reshape(result.frame.shape), result.frame)
+        message.frame.CopyFrom(frame_header(result.frame, index=result.index))
+        message.frame.shared.CopyFrom(slot)
+    elif result.frame is not None:
         message.frame.CopyFrom(encode_frame(result.frame, index=result.index))
     return message
 
@@ -155,9 +163,12 @@ class GraderService(pb_grpc.GraderServicer):
         self.models = [pb.ModelInfo(name=m.name, card=m.card, trained=m.trained) for m in models]
         self.streams = threading.BoundedSemaphore(store.limits.max_streams)
 
-    def decode(self, message: pb.Frame):
+    def decode(self, message: pb.Frame, clip: Clip | None = None):
+        """A frame message -> its array; a frame in shared memory is read from ``clip``'s regions."""
+        shared = None if clip is None else (
+            lambda slot, count: self.store.shared_slot(clip, slot.region, slot.offset, count))
         try:
-            return decode_frame(message, self.store.limits.max_frame_pixels)
+            return decode_frame(message, self.store.limits.max_frame_pixels, shared)
         except ValueError as error:
             raise InvalidInput(str(error)) from None
 
@@ -203,16 +214,26 @@ class GraderService(pb_grpc.GraderServicer):
                 raise InvalidInput("the first StreamRequest must carry clip_id")
             clip = self.store.get(first.clip_id)
             clip_id = clip.clip_id
+            outputs = {}   # frame index -> the shared slot its graded samples go to
 
             def frames():
                 for message in itertools.chain([first], request_iterator):
+                    for region in message.regions:
+                        self.store.map_region(clip, region.name, region.byte_size)
                     if message.HasField("frame"):
-                        yield message.frame.index, self.decode(message.frame)
+                        if message.HasField("output"):
+                            outputs[message.frame.index] = message.output
+                        yield message.frame.index, self.decode(message.frame, clip)
                     if message.end_of_clip:
                         return
 
+            def output(index):
+                slot = outputs.pop(index, None)
+                return None if slot is None else (
+                    lambda count: (slot, self.store.shared_slot(clip, slot.region, slot.offset, count)))
+
             for result in self.grader.stream(clip, frames()):
-                yield result_message(result)
+                yield result_message(result, output(result.index))
             answered.set()
         except tuple(STATUS_OF) as error:
             answered.set()
