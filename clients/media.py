@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -128,13 +129,8 @@ def write_image(path, image: np.ndarray, metadata: StillMetadata | None = None, 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(path)
-    try:
+    with written_whole(path) as partial:
         _write_image(partial, image, metadata or StillMetadata(), quality)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
 
 
 def partial_path(path: Path) -> Path:
@@ -142,6 +138,19 @@ def partial_path(path: Path) -> Path:
     file systems), named for this process (two commands writing one output each write their own, and the
     last to finish wins, whole), its extension last (what picks the format)."""
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+@contextmanager
+def written_whole(path: Path):
+    """-> the temporary path to write ``path``'s content to: renamed over ``path`` when the block ends
+    normally, removed when it raises (SIGTERM and SIGHUP too: the CLI raises them as exceptions)."""
+    partial = partial_path(path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
 
 
 def _write_image(path: Path, image: np.ndarray, metadata: StillMetadata, quality: int | None) -> None:

@@ -42,7 +42,9 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265 (default 16)")
     parser.add_argument("--pipe", action="store_true",
                         help="print the ffmpeg | colorgrade pipe | ffmpeg chain for INPUT instead of a plan")
-    parser.add_argument("--run", dest="execute", action="store_true", help="run pass 2 with the ffmpeg found on PATH")
+    parser.add_argument("--run", dest="execute", action="store_true",
+                        help="run pass 2 with the ffmpeg found on PATH (into a temporary beside OUTPUT, renamed when "
+                             "ffmpeg succeeded: a failed or interrupted run leaves no OUTPUT)")
     parser.add_argument("--overwrite", action="store_true", help="with --run: replace OUTPUT if it exists")
     add_reference_argument(parser, shots=True)
     add_connection_arguments(parser)
@@ -101,11 +103,19 @@ def run_ffmpeg(args) -> int:
     if not args.execute:
         return 0
     try:
-        return subprocess.run([command[0], "-hide_banner", "-loglevel", "error", "-stats",
-                               "-y" if args.overwrite else "-n", *command[1:]]).returncode
+        with media.written_whole(target) as partial:   # an output exists whole, or not at all
+            run = ffmpeg_command(source, partial, script, info, args.codec, args.crf)
+            code = subprocess.run([run[0], "-hide_banner", "-loglevel", "error", "-stats", "-y", *run[1:]]).returncode
+            if code:
+                raise media.MediaError(f"ffmpeg failed (exit status {code}); {target} not written, the plan is "
+                                       f"in {folder}/")
     except OSError as error:
         print(f"colorgrade ffmpeg: cannot run ffmpeg ({error}); the plan is in {folder}/", file=sys.stderr)
         return 1
+    except media.MediaError as error:
+        print(f"colorgrade ffmpeg: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def write_plan(folder: Path, clip_id: str, entry, info, args) -> Path:
@@ -132,11 +142,11 @@ PIPE_EPILOG = """examples (the frames stream through the daemon; audio comes fro
   colorgrade ffmpeg take.mov -o graded.mov --pipe    # prints the chain below, written for take.mov
   ffmpeg -i take.mov -map 0:v:0 \\
       -vf scale=in_color_matrix=bt709:in_range=tv:flags=accurate_rnd+full_chroma_int,format=rgb48le \\
-      -f nut -c:v rawvideo -fps_mode passthrough - \\
+      -f nut -c:v rawvideo -fps_mode passthrough -enc_time_base:v -1 - \\
     | colorgrade pipe --mode generator_lut \\
     | ffmpeg -f nut -i - -i take.mov -map 0:v -map '1:a?' -c:a copy \\
       -vf scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p10le \\
-      -c:v libx264 -pix_fmt yuv420p10le -fps_mode passthrough graded.mov
+      -c:v libx264 -pix_fmt yuv420p10le -fps_mode passthrough -enc_time_base:v -1 graded.mov
 
 Reads NUT on standard input, writes NUT on standard output: every frame keeps its timestamp (variable
 frame rate included), 8-bit sources travel as rgb24, deeper ones as rgb48le. Use it for the pixel

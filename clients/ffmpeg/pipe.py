@@ -26,7 +26,9 @@ def pipe(client, clip: str, source: BinaryIO, sink: BinaryIO, progress=None) -> 
     rgb = rgb_format(sample_bits(stream.codec_context.pix_fmt))
     writer = av.open(sink, format="nut", mode="w")
     out = writer.add_stream("rawvideo", rate=stream.average_rate)
-    out.width, out.height, out.pix_fmt, out.time_base = stream.width, stream.height, rgb, stream.time_base
+    out.width, out.height, out.pix_fmt = stream.width, stream.height, rgb
+    # The source's time base in the encoder too: at its default, 1/rate, variable-rate frames move onto a grid.
+    out.time_base = out.codec_context.time_base = stream.time_base
     timestamps: list[int] = []
 
     def frames():

@@ -91,6 +91,11 @@ def filter_graph(shots: list[tuple[int, int, Path | CDL]], info: VideoInfo, pix_
     return ",\n".join(steps + from_rgb(info, pix_fmt)) + "\n"
 
 
+# Every frame's timestamp as the source has it: no frame dropped or duplicated (passthrough), and the source's
+# time base in the encoder (its default, 1/frame rate, moves a variable-rate clip's frames onto a grid).
+KEEP_TIMESTAMPS = ["-fps_mode", "passthrough", "-enc_time_base:v", "-1"]
+
+
 def ffmpeg_command(source: Path, target: Path, script: Path, info: VideoInfo, codec: str | None = None,
                    crf: int | None = None, ffmpeg: str = "ffmpeg") -> list[str]:
     """The command that applies ``script`` to ``source``: every frame's timestamp kept (passthrough), audio,
@@ -101,7 +106,7 @@ def ffmpeg_command(source: Path, target: Path, script: Path, info: VideoInfo, co
                "-c:a", "copy", "-c:s", "copy", "-c:v", encoder, "-pix_fmt", pix_fmt]
     for name, value in options.items():
         command += [f"-{name}:v", value]
-    return command + ["-fps_mode", "passthrough", str(target)]
+    return command + KEEP_TIMESTAMPS + [str(target)]
 
 
 def pipe_commands(source: Path, target: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None,
@@ -111,13 +116,13 @@ def pipe_commands(source: Path, target: Path, info: VideoInfo, codec: str | None
     audio, subtitles and metadata copied from the source, every timestamp kept."""
     encoder, pix_fmt, options = choose_encoding(info, codec, crf)
     decode = [ffmpeg, "-i", str(source), "-map", "0:v:0", "-vf", ",".join(to_rgb(info)), "-f", "nut",
-              "-c:v", "rawvideo", "-fps_mode", "passthrough", "-"]
+              "-c:v", "rawvideo", *KEEP_TIMESTAMPS, "-"]
     encode = [ffmpeg, "-f", "nut", "-i", "-", "-i", str(source), "-map", "0:v", "-map", "1:a?", "-map", "1:s?",
               "-map_metadata", "1", "-c:a", "copy", "-c:s", "copy", "-vf", ",".join(from_rgb(info, pix_fmt)),
               "-c:v", encoder, "-pix_fmt", pix_fmt]
     for name, value in options.items():
         encode += [f"-{name}:v", value]
-    return [decode, grade or ["colorgrade", "pipe"], encode + ["-fps_mode", "passthrough", str(target)]]
+    return [decode, grade or ["colorgrade", "pipe"], encode + KEEP_TIMESTAMPS + [str(target)]]
 
 
 def printable(command: list[str]) -> str:

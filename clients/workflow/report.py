@@ -125,11 +125,10 @@ def analyse(args, reference) -> dict:
 
 
 def write_page(path: Path, text: str) -> None:
-    from colorgrade.clients.media import partial_path
+    from colorgrade.clients.media import written_whole
 
-    partial = partial_path(path)
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    with written_whole(path) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 class Page:
