@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/bench_daemon.py [--frames 40] [--untrained-models] [--sections 1 5]
 
-1. CDL-frames mode, 1080p uint8 and uint16, streamed through the daemon, against
-   (a) a raw gRPC echo of the same frames (the transport ceiling on this machine) and
-   (b) the real ``ffmpeg -vf lut3d`` applying the same correction (baked to 33^3) to the same frames.
+1. The pixel path: CDL-frames mode streamed through the daemon (shared memory, as a client on this machine
+   uses it, and bytes on the wire, as a remote one does; one stream, and four at once), 1080p and UHD,
+   uint8, uint16 and float16, against (a) the real ``ffmpeg -vf lut3d`` applying the same correction
+   (baked to 33^3) to the same frames (float16 handed to ffmpeg as planar float32: ffmpeg 5 has no half
+   floats), (b) a raw gRPC echo of the same frames and (c) a copy of each frame in memory.
 2. Parameters mode with 256-px thumbnails: frames/s and bytes on the wire per frame.
 3. Cold start of a one-off CLI run (private daemon) against a warm daemon, per still.
 4. Generator modes on 960x540 uint8 frames: frames/s of generator_frames and generator_lut (each frame
@@ -81,6 +83,25 @@ def daemon_fps(client, frames, mode="cdl_frames", **settings) -> tuple[float, ob
     return len(results) / elapsed, results[len(results) // 2].cdl
 
 
+def streams_fps(address: str, frames, streams: int, shared_memory: bool) -> float:
+    """Frames per second over ``streams`` clips streamed at once, each by a client of its own."""
+    def one(_):
+        with GradeClient(address, shared_memory=shared_memory) as client:
+            return daemon_fps(client, frames)[0]
+
+    started = time.perf_counter()
+    with futures.ThreadPoolExecutor(streams) as pool:
+        list(pool.map(one, range(streams)))
+    return streams * len(frames) / (time.perf_counter() - started)
+
+
+def copy_fps(frames) -> float:
+    started = time.perf_counter()
+    for frame in frames:
+        frame.copy()
+    return len(frames) / (time.perf_counter() - started)
+
+
 def ffmpeg_fps(frames, cdl, folder: Path) -> float:
     """ffmpeg's own lut3d on the same frames and correction; NaN where no ffmpeg is installed."""
     if shutil.which("ffmpeg") is None:
@@ -88,23 +109,31 @@ def ffmpeg_fps(frames, cdl, folder: Path) -> float:
     cube = folder / "bench.cube"
     write_cube(cube, cdl.to_lut(33))
     height, width = frames[0].shape[:2]
-    pix_fmt = "rgb24" if frames[0].dtype == np.uint8 else "rgb48le"
+    if frames[0].dtype == np.float16:   # planar float32, prepared before the clock starts
+        pix_fmt, data = "gbrpf32le", [np.ascontiguousarray(f.astype(np.float32)[..., [1, 2, 0]].transpose(2, 0, 1))
+                                      .tobytes() for f in frames]
+    else:
+        pix_fmt, data = ("rgb24" if frames[0].dtype == np.uint8 else "rgb48le"), [f.tobytes() for f in frames]
     command = ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}",
                "-i", "-", "-vf", f"lut3d=file={cube}", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-y", "/dev/null"]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.PIPE)
-    for frame in frames:
-        process.stdin.write(frame.tobytes())
+    for chunk in data:
+        process.stdin.write(chunk)
     process.stdin.close()
     process.wait()
     return len(frames) / (time.perf_counter() - started)
 
 
-def make_frames(count: int, dtype) -> list[np.ndarray]:
+SIZES = {"1080p": (1080, 1920), "UHD": (2160, 3840)}
+
+
+def make_frames(count: int, dtype, size: tuple[int, int] = SIZES["1080p"]) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:1080, 0:1920].astype(np.float32)
-    base = np.stack([x / 1920, y / 1080, (x + y) / 3000], axis=-1)
-    top = np.iinfo(dtype).max
+    height, width = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([x / width, y / height, (x / width + y / height) / 2], axis=-1)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1
     return [np.clip((base * (0.9 + 0.01 * i) + rng.normal(0, 0.02, (1, 1, 3))) * top, 0, top).astype(dtype)
             for i in range(count)]
 
@@ -128,7 +157,7 @@ def main() -> None:
         with GradeClient(daemon.address) as client, tempfile.TemporaryDirectory() as folder:
             print(f"engines: {client.info().devices}; matcher processes: {len(daemon.matcher_pids())}\n")
             if 1 in args.sections:
-                cdl_frames_against_echo_and_ffmpeg(client, args.frames, Path(folder))
+                pixel_path(client, daemon.address, args.frames, Path(folder))
             if 2 in args.sections:
                 parameters_mode(client, args.frames)
             if 3 in args.sections:
@@ -141,16 +170,20 @@ def main() -> None:
         daemon.stop()
 
 
-def cdl_frames_against_echo_and_ffmpeg(client, count: int, folder: Path) -> None:
-    print("1. CDL-frames mode, 1080p, window radius 2      frames/s   vs echo   vs ffmpeg lut3d")
-    for dtype in (np.uint8, np.uint16):
-        frames = make_frames(count, dtype)
-        daemon_rate, cdl = daemon_fps(client, frames)
-        echo_rate = echo_fps(frames)
-        ffmpeg_rate = ffmpeg_fps(frames, cdl, folder)
-        print(f"   {np.dtype(dtype).name:<7} daemon {daemon_rate:7.1f}   echo {echo_rate:7.1f}   "
-              f"ffmpeg {ffmpeg_rate:7.1f}   -> {daemon_rate / echo_rate:5.2f} x echo, "
-              f"{daemon_rate / ffmpeg_rate:5.2f} x ffmpeg")
+def pixel_path(client, address: str, count: int, folder: Path) -> None:
+    print("1. The pixel path (cdl_frames, window 2), frames/s; ratios to ffmpeg's lut3d on the same frames")
+    print(f"   {'':<14}{'shared':>8}{'bytes':>8}{'4 shared':>9}{'lut3d':>8}{'echo':>8}{'copy':>9}"
+          "   shared/lut3d  bytes/lut3d  4 shared/lut3d")
+    for size_name, size in SIZES.items():
+        for dtype in (np.uint8, np.uint16, np.float16):
+            frames = make_frames(count if size_name == "1080p" else max(4, count // 4), dtype, size)
+            daemon_fps(client, frames[:3])   # warm: the first stream of a kind pays for thread pools and tables
+            shared, cdl = daemon_fps(client, frames)
+            wire = streams_fps(address, frames, 1, shared_memory=False)
+            four = streams_fps(address, frames, 4, shared_memory=True)
+            lut3d, echo, copied = ffmpeg_fps(frames, cdl, folder), echo_fps(frames), copy_fps(frames)
+            print(f"   {size_name:<6}{np.dtype(dtype).name:<8}{shared:8.1f}{wire:8.1f}{four:9.1f}{lut3d:8.1f}"
+                  f"{echo:8.1f}{copied:9.0f}   {shared / lut3d:12.2f}{wire / lut3d:13.2f}{four / lut3d:16.2f}")
 
 
 def parameters_mode(client, count: int) -> None:

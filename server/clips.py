@@ -308,8 +308,9 @@ class FrameGrader:
         self.engines, self.store, self.metrics = engines, store, metrics
         self.models: msg.Description = store.models
         self.workers = ThreadPoolExecutor(workers, thread_name_prefix="grade")
-        # Half the cores grade bands of a frame at once (a CPU engine has the other half).
-        self.band_count = max(1, (os.cpu_count() or 2) // 2)
+        # Every core grades bands of a frame at once: the engine sees thumbnails only, so applying the correction
+        # at full resolution is most of a pixel mode's work (docs/results.md, benchmarks).
+        self.band_count = os.cpu_count() or 1
         self.bands = ThreadPoolExecutor(self.band_count, thread_name_prefix="band")
         self.matchers = ThreadPoolExecutor(2 * workers, thread_name_prefix="match")
 

@@ -152,6 +152,16 @@ def test_apply_codes_equals_float_path(rng, dtype):
         np.testing.assert_array_equal(cdl.apply_codes(image), float_path)
 
 
+def test_apply_codes_of_half_floats_equals_float_path(rng):
+    """A half float's 16 bits are a code: the table path gives exactly what float32 maths gives, scene values
+    outside [0, 1] included."""
+    image = (rng.random((64, 48, 3)) * 1.4 - 0.2).astype(np.float16)
+    for _ in range(5):
+        cdl = random_cdl(rng, spread=1.5)
+        float_path = cdl.apply(image.astype(np.float32)).astype(np.float16)
+        np.testing.assert_array_equal(cdl.apply_codes(image), float_path)
+
+
 def test_mean_of_cdls_is_value_by_value_and_weighted():
     a, b = CDL((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 1.0), CDL((2.0, 1.0, 0.5), (0.1, 0.0, -0.1), (1.2, 1.0, 0.8), 0.4)
     assert CDL.mean([a, b]) == CDL.from_vector((a.to_vector() + b.to_vector()) / 2)

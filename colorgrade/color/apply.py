@@ -39,7 +39,7 @@ def apply(transform: CDL | LUT3D, image: np.ndarray, pool: Executor | None = Non
 
 
 def _apply_whole(transform: CDL | LUT3D, image: np.ndarray) -> np.ndarray:
-    if isinstance(transform, CDL) and image.dtype.kind == "u":
+    if isinstance(transform, CDL) and image.dtype in (np.uint8, np.uint16, np.float16):
         graded = transform.apply_codes(image[..., :3])
         return np.concatenate([graded, image[..., 3:]], axis=-1) if image.shape[-1] == 4 else graded
     rgb, alpha = to_float_rgb(image)

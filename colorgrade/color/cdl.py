@@ -88,22 +88,27 @@ class CDL:
         return np.clip(out, 0.0, 1.0, out=out)
 
     def apply_codes(self, image: np.ndarray) -> np.ndarray:
-        """Apply to integer RGB codes (uint8 or uint16, shape (..., 3)); returns the same type, rounded.
+        """Apply to 16-bit-or-narrower RGB (uint8, uint16 or float16, shape (..., 3)); returns the same type.
 
-        Equal to converting to float in [0, 1], ``apply`` and rounding back, but the per-channel
-        slope/offset/power part becomes a table lookup over every code value (256 or 65536 of them):
-        the work that costs most in ``apply`` (``pow``) is done once per code, not once per pixel.
-        The rest runs a band of pixels at a time, so its float intermediates stay in the CPU's cache
-        (docs/results.md, benchmarks, has what that bought).
+        Equal to converting to float32, ``apply`` and converting back (integer codes rounded), but the
+        per-channel slope/offset/power part becomes a table lookup over every value the type can hold (256 or
+        65536 of them; a half float's 16 bits are a code too): the work that costs most in ``apply`` (``pow``)
+        is done once per value, not once per pixel. The rest runs a band of pixels at a time, so its float
+        intermediates stay in the CPU's cache (docs/results.md, benchmarks, has what that bought).
         """
-        if image.dtype not in (np.uint8, np.uint16) or image.shape[-1] != 3:
-            raise ValueError(f"CDL.apply_codes expects (..., 3) uint8 or uint16, got {image.dtype} {image.shape}")
-        top = np.iinfo(image.dtype).max
-        codes = np.arange(top + 1, dtype=np.float32) * np.float32(1.0 / top)
-        tables = CDL(self.slope, self.offset, self.power).apply(np.repeat(codes[:, None], 3, axis=1))
+        if image.dtype not in (np.uint8, np.uint16, np.float16) or image.shape[-1] != 3:
+            raise ValueError(f"CDL.apply_codes expects (..., 3) uint8, uint16 or float16, got {image.dtype} "
+                             f"{image.shape}")
+        if image.dtype == np.float16:
+            top, pixels = None, image.reshape(-1, 3).view(np.uint16)
+            values = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+        else:
+            top, pixels = np.iinfo(image.dtype).max, image.reshape(-1, 3)
+            values = np.arange(top + 1, dtype=np.float32) * np.float32(1.0 / top)
+        with np.errstate(invalid="ignore"):   # the half floats that are NaN or infinite, never looked up
+            tables = CDL(self.slope, self.offset, self.power).apply(np.repeat(values[:, None], 3, axis=1))
         tables = np.ascontiguousarray(tables.T)
-        pixels = image.reshape(-1, 3)
-        out = np.empty_like(pixels)
+        out = np.empty(pixels.shape, image.dtype)
         band = 32768  # pixels per pass: ~400 KB of float32 intermediates
         for start in range(0, len(pixels), band):
             codes_in = pixels[start:start + band]
@@ -116,8 +121,11 @@ class CDL:
                 sop *= np.float32(self.saturation)
                 sop += luma
                 np.clip(sop, 0.0, 1.0, out=sop)
-            sop *= np.float32(top)
-            out[start:start + band] = np.rint(sop, out=sop)
+            if top is None:
+                out[start:start + band] = sop
+            else:
+                sop *= np.float32(top)
+                out[start:start + band] = np.rint(sop, out=sop)
         return out.reshape(image.shape)
 
     def to_lut(self, size: int = 33):
