@@ -30,17 +30,19 @@ ANALYZE_EPILOG = """examples:
   colorgrade analyze b_cam.mov --reference a_cam.mov@120     # ... or to a frame of another clip
   colorgrade analyze reel.mov --shots --continuity --cdl reel.ccc --edl reel.edl   # one click: scenes, heroes
 
-A still gets its own CDL; a video or a folder of stills gets one temporally smoothed CDL for the
-whole clip (the mean of the per-frame CDLs over its window), or with --shots one per shot (cuts
-found by ffmpeg's scene detector; frames sampled across each shot, never across a cut). Frames are shrunk to 256 px before
-they are sent: the analysis network looks at a thumbnail, and the CDL applies at any resolution."""
+A still gets its own CDL; a video or an image sequence (a folder of numbered frames of one size:
+name.1001.tif, name_0001.png) gets one temporally smoothed CDL for the whole clip (the mean of the
+per-frame CDLs over its window), or with --shots one per shot (cuts found by ffmpeg's scene detector;
+frames sampled across each shot, never across a cut). Any other folder of stills gives a CDL per still.
+Frames are shrunk to 256 px before they are sent: the analysis network looks at a thumbnail, and the
+CDL applies at any resolution."""
 
 GRADE_EPILOG = """examples:
   colorgrade grade shot.png -o graded.png           # 16-bit in, 16-bit out, alpha kept
   colorgrade grade phone.jpg -o graded.jpg          # same JPEG quality, EXIF orientation and ICC kept
   colorgrade grade clip.mp4 -o graded.mp4 --window 4
   colorgrade grade take.mov -o graded.mov           # ProRes stays ProRes (profile, 10-bit 4:2:2); audio kept
-  colorgrade grade plates/ -o graded_plates/        # a folder of stills, same names
+  colorgrade grade plates/ -o graded_plates/        # a sequence (or a folder of stills, each alone), same names
   colorgrade grade shot2.mov -o matched.mov --reference shot1_graded.png   # match to a graded hero
   colorgrade grade a.mov b.mov c.png -o graded/ --json   # several inputs into a folder; the summary as JSON
   colorgrade grade clip.mp4 -o gentle.mp4 --strength 0.5   # half the served correction (0 none .. 2 twice)
@@ -138,7 +140,7 @@ def check_analyze_arguments(args) -> list:
     if args.items:
         jobs = read_items(Path(args.items))
     else:
-        paths = [Path(p) for p in args.inputs]
+        paths = [still for given in args.inputs for still in media.stills_apart(given)]
         ids = correction_ids(paths)
         jobs = [Job(str(p), ids[p], p) for p in paths]
     for job in jobs:
@@ -207,7 +209,8 @@ def run_analyze(args) -> int:
         asked = Asked(shots=args.shots, samples=args.samples, window=args.window, per_frame=args.per_frame,
                       reference=read_reference(args), continuity=args.continuity,
                       reference_shot=args.reference_shot, quiet=args.json)
-        videos = check_readable([job.path for job in jobs])
+        # The inputs as given: the stills of a folder are read, and named if they cannot be, as they are analysed.
+        videos = check_readable([Path(p) for p in args.inputs] or [job.path for job in jobs])
         report = {}
         with connect(args) as client:
             for job in jobs:
@@ -303,8 +306,11 @@ def check_grade_arguments(args) -> tuple[list[tuple[Path, Path, str]], object]:
             raise UsageError(f"-o {folder}: two inputs are named {max(names, key=names.count)}; grade them into "
                              f"folders of their own")
         check_writable("-o", folder)
-    return [check_target(source, folder / source.name if folder else Path(args.output), args.overwrite,
-                         writable=folder is None or folder.is_dir()) for source in sources], given
+    jobs = [check_target(source, folder / source.name if folder else Path(args.output), args.overwrite,
+                         writable=folder is None or folder.is_dir()) for source in sources]
+    # A folder of stills that is not a sequence: each still is graded alone, into the output folder under its name.
+    return [(source, target, kind) if still == source else (still, target / still.name, "still")
+            for source, target, kind in jobs for still in media.stills_apart(source)], given
 
 
 def check_target(source: Path, target: Path, overwrite: bool, writable: bool = True) -> tuple[Path, Path, str]:
@@ -358,7 +364,9 @@ def run_grade(args) -> int:
     ids = correction_ids([source for source, _, _ in jobs])
     try:
         reference = read_reference(args)
-        videos = check_readable([source for source, _, _ in jobs])   # before any daemon starts
+        # Before any daemon starts, the inputs as given: the stills of a folder are read, and named if they
+        # cannot be, as they are graded.
+        videos = check_readable([Path(p) for p in args.inputs])
         if len(jobs) > 1:
             Path(args.output).mkdir(exist_ok=True)
         with nullcontext() if given is not None else connect(args) as client:

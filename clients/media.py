@@ -191,10 +191,38 @@ def list_sequence(folder) -> list[Path]:
     return frames
 
 
+# A frame of an image sequence: a stem, then the frame number that ends its name (plate.1001.tif, take_0001.png).
+SEQUENCE_FRAME = re.compile(r"(?P<stem>.*?)(?P<number>\d+)")
+
+
+def is_sequence(folder) -> bool:
+    """Whether a folder of stills is an image sequence: numbered frames of one clip (one stem and type, a frame
+    number each) of one size. Any other folder holds pictures of their own."""
+    files = list_sequence(folder)
+    named = [SEQUENCE_FRAME.fullmatch(f.stem) for f in files]
+    if not all(named) or len({(n["stem"], f.suffix.lower()) for n, f in zip(named, files)}) != 1:
+        return False
+    sizes = set()
+    for file in files:
+        try:
+            with open_still(file) as opened:
+                sizes.add(opened.size)
+        except MediaError:   # named where the frame is read
+            continue
+    return len(sizes) <= 1
+
+
+def stills_apart(path) -> list[Path]:
+    """An input as the commands take it: a folder of stills that is not an image sequence -> its stills, each a
+    picture of its own; anything else -> [the input]."""
+    path = Path(path)
+    return list_sequence(path) if path.is_dir() and not is_sequence(path) else [path]
+
+
 def frame_numbers(files: list[Path]) -> list[int]:
-    """Each file's frame number: the last group of digits in its name (plate.1001.png -> 1001), as VFX
-    sequences number them; positions from 0 where the names carry no distinct numbers."""
-    numbers = [int(found[-1]) if (found := re.findall(r"\d+", f.stem)) else None for f in files]
+    """Each file's frame number: the number that ends its name (plate.1001.png -> 1001), as VFX sequences
+    number them; positions from 0 where the names carry no distinct numbers."""
+    numbers = [int(found["number"]) if (found := SEQUENCE_FRAME.fullmatch(f.stem)) else None for f in files]
     if None in numbers or len(set(numbers)) != len(numbers):
         return list(range(len(files)))
     return numbers

@@ -346,3 +346,40 @@ def test_a_truncated_video_is_graded_as_far_as_it_goes_and_said_so(server, tmp_p
     assert 0 < read < announced == 24
     assert f"{cut}: {read} of its {announced} frames could be read" in result.stderr   # ... and said so
     assert f"the {read} read are graded into {tmp_path / 'graded.mp4'}" in result.stderr
+
+
+def test_a_folder_is_a_sequence_only_when_its_stills_are_numbered_frames_of_one_size(tmp_path):
+    frame, other = np.zeros((16, 24, 3), np.uint8), np.zeros((24, 16, 3), np.uint8)
+    cases = {"plates": {"plate.1001.png": frame, "plate.1002.png": frame},
+             "underscored": {"take_0001.png": frame, "take_0002.png": frame},
+             "named": {"clean.png": frame, "cast.png": frame},
+             "two stems": {"a.1001.png": frame, "b.1002.png": frame},
+             "two sizes": {"shot_0001.png": frame, "shot_0002.png": other}}
+    found = {}
+    for case, stills in cases.items():
+        (tmp_path / case).mkdir()
+        for name, image in stills.items():
+            media.write_image(tmp_path / case / name, image)
+        found[case] = media.is_sequence(tmp_path / case)
+    assert found == {"plates": True, "underscored": True, "named": False, "two stems": False, "two sizes": False}
+
+
+def test_a_folder_of_unrelated_stills_is_graded_and_analysed_still_by_still(server, tmp_path):
+    from colorgrade.color import CDL, apply
+    from colorgrade.models.metrics import ciede2000
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    clean = media.read_image(SAMPLES / "photos" / "ladybird.png")
+    media.write_image(photos / "clean.png", clean)
+    media.write_image(photos / "cast.png", apply(CDL(slope=(1.3, 1.0, 0.75)), clean))   # alike: no cut between
+    result = colorgrade("grade", str(photos), "-o", str(tmp_path / "graded"), "--server", server)
+    assert result.returncode == 0, result.stderr
+    graded = media.read_image(tmp_path / "graded" / "clean.png")
+    assert ciede2000(clean / 255, graded / 255).mean() <= 0.3    # was 0.35: half the cast one's correction
+    alone = colorgrade("grade", str(photos / "cast.png"), "-o", str(tmp_path / "cast.png"), "--server", server)
+    assert alone.returncode == 0, alone.stderr
+    assert np.array_equal(media.read_image(tmp_path / "graded" / "cast.png"), media.read_image(tmp_path / "cast.png"))
+    result = colorgrade("analyze", str(photos), "--json", "--server", server)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {str(photos / "cast.png"), str(photos / "clean.png")}   # a CDL each

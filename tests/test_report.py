@@ -178,3 +178,17 @@ def test_the_reference_hero_is_shown_at_the_top(tmp_path, warm_still, daemon_add
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "matched.html").read_text()
     assert "Every input is matched to this hero" in page and "<figcaption>the hero</figcaption>" in page
+
+
+@pytest.mark.parametrize("names", [("warm.png", "broken.png"), ("warm.1001.png", "warm.1002.png")],
+                         ids=["stills", "sequence"])
+def test_a_folder_with_an_unreadable_still_is_reported_without_it(tmp_path, warm_still, daemon_address, names):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    readable, broken = names
+    media.write_image(photos / readable, media.read_image(warm_still))
+    (photos / broken).write_bytes(b"not a png at all")
+    result = report("photos", "-o", "photos.html", "--server", daemon_address, cwd=tmp_path)
+    assert result.returncode == 1                                    # was 1 with no page: it stopped at the first
+    assert f"photos/{broken}: cannot read image" in result.stderr
+    assert (tmp_path / "photos.html").exists() and "1 shot(s)" in result.stdout

@@ -80,17 +80,23 @@ def run_report(args) -> int:
     except (UsageError, media.MediaError) as error:
         print(f"colorgrade report: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
+    unreadable: list[str] = []   # inputs, or stills of a folder, that could not be read: named, the rest shown
     try:
         if entries is None:
-            entries = analyse(args, reference)
-        page = Page(args.max_mb, Path(args.png) if args.png else None)
-        write_page(Path(args.output), page.render(entries, reference))
+            entries = analyse(args, reference, unreadable)
+        if entries:
+            page = Page(args.max_mb, Path(args.png) if args.png else None)
+            write_page(Path(args.output), page.render(entries, reference))
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade report: {error}", file=sys.stderr)
         return 1
+    for failure in unreadable:
+        print(f"colorgrade report: {failure}", file=sys.stderr)
+    if not entries:
+        return 1
     print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB, {page.shots} shot(s)"
           + (f"; {page.trimmed} without panels to stay under {args.max_mb:g} MB" if page.trimmed else "") + ")")
-    return 0
+    return 1 if unreadable else 0
 
 
 def read_analysis(path: Path) -> dict:
@@ -104,20 +110,26 @@ def read_analysis(path: Path) -> dict:
     return entries
 
 
-def analyse(args, reference) -> dict:
-    """Analyse the inputs as ``colorgrade analyze --json`` would -> {input path: entry as JSON}."""
+def analyse(args, reference, unreadable: list[str]) -> dict:
+    """Analyse the inputs as ``colorgrade analyze --json`` would -> {input path: entry as JSON}; what cannot be
+    read (an input, or a still of a folder) is named in ``unreadable`` and left out."""
+    from colorgrade.clients import media
     from colorgrade.clients.commands import check_readable, correction_ids
     from colorgrade.clients.workflow.corrections import Asked, Job, analyse_job
 
-    paths = [Path(p) for p in args.inputs]
+    videos = check_readable([Path(p) for p in args.inputs])   # the stills of a folder: as they are analysed
+    paths = [still for given in args.inputs for still in media.stills_apart(given)]
     ids = correction_ids(paths)
-    videos = check_readable(paths)
     with connect(args) as client:
         asked = Asked(shots=args.shots, samples=args.samples, reference=reference, continuity=args.continuity,
                       reference_shot=args.reference_shot)
         entries = {}
         for path in paths:
-            entry = analyse_job(client, Job(str(path), ids[path], path), asked, videos.get(path))
+            try:
+                entry = analyse_job(client, Job(str(path), ids[path], path), asked, videos.get(path), unreadable)
+            except media.MediaError as error:
+                unreadable.append(str(error))
+                continue
             if args.strength != 1:
                 entry.scale(args.strength)
             entries[str(path)] = entry.to_json()
@@ -274,8 +286,8 @@ def shown_frames(path: Path, part: dict):
             numbers = media.frame_numbers(media.list_sequence(path))
             first, last = numbers[0], numbers[-1]
     wanted = sorted({round(first + (last - first) * i / max(1, FRAMES_PER_SHOT - 1)) for i in range(FRAMES_PER_SHOT)})
-    for number in wanted:
-        for found, frame in media.numbered_frames(path, number, number):
+    for number in wanted:   # a frame that cannot be read is left out (the analysis named it)
+        for found, frame in media.numbered_frames(path, number, number, unreadable=[]):
             yield found, frame
             break
 
