@@ -394,7 +394,9 @@ def choose_encoding(info: VideoInfo, codec: str | None = None, crf: int | None =
     chroma-subsampled, so they get 4:4:4 rather than a crop."""
     if codec is None and info.codec.startswith("prores"):
         profile = (info.profile or "standard").lower().replace(" ", "")
-        return "prores_ks", info.pix_fmt, {"profile": profile}
+        # ProRes is 10-bit to its encoder whatever the decoder gives (4444 decodes as 12-bit): keep chroma and alpha.
+        layout = "yuva444" if info.pix_fmt.startswith("yuva") else "yuv444" if "444" in info.pix_fmt else "yuv422"
+        return "prores_ks", f"{layout}p10le", {"profile": profile}
     chroma = "444" if "444" in info.pix_fmt else "422" if "422" in info.pix_fmt else "420"
     if chroma != "444" and (info.width % 2 or (chroma == "420" and info.height % 2)):
         chroma = "444"

@@ -149,6 +149,9 @@ def streams(path):
     ("prores.mov", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine", "-t", "1",
                     "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le"],
      ("prores", "HQ", "yuv422p10le", 320, 180)),
+    ("prores4444.mov", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "0.4", "-c:v", "prores_ks",
+                        "-profile:v", "4444", "-pix_fmt", "yuv444p10le"],
+     ("prores", "4444", "yuv444p12le", 320, 180)),   # 4444 decodes as 12-bit; its encoder takes 10
     ("vfr.mp4", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine", "-t", "1.6",
                  "-vf", "select='not(eq(mod(n,3),1))'", "-fps_mode", "passthrough", "-c:v", "libx264",
                  "-pix_fmt", "yuv420p", "-c:a", "aac"],
