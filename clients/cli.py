@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
                                          add_reference_argument, add_strength_argument, cdl_text,
-                                         check_cube_size, check_readable, check_reference_arguments,
-                                         check_reference_mode, check_strength, check_writable, connect, correction_ids,
-                                         read_reference)
+                                         check_cube_size, check_encoding, check_readable,
+                                         check_reference_arguments, check_reference_mode, check_strength,
+                                         check_writable, connect, correction_ids, read_reference)
 from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 ANALYZE_EPILOG = """examples:
@@ -113,7 +113,8 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
                         help="JPEG/WebP stills: quality 1-100 (default: JPEG at the source's own quality, WebP lossless)")
     parser.add_argument("--codec", help="video: encoder to use instead of the default (ProRes stays ProRes, "
                                         "anything else H.264 at the source's bit depth and chroma), e.g. libx265")
-    parser.add_argument("--crf", type=int, help="video: constant rate factor for x264/x265 (default 16, visually lossless)")
+    parser.add_argument("--crf", type=int, help="video: constant rate factor for x264/x265, 0..51 (default 16, "
+                                                "visually lossless)")
     parser.add_argument("--overwrite", action="store_true",
                         help="allow -o to be the input itself (the result is written whole, then renamed over it)")
     parser.add_argument("--across-cuts", action="store_true",
@@ -284,6 +285,7 @@ def check_grade_arguments(args) -> tuple[list[tuple[Path, Path, str]], object]:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
     check_reference_mode(args)
     check_strength(args)
+    check_encoding(args, media.encoder_kind)
     if args.id is not None and not args.cdl:
         raise UsageError("--id picks a correction of --cdl FILE")
     given = None
@@ -486,11 +488,13 @@ def grade_sequence(grading: dict, source: Path, target: Path, quality: int | Non
             yield frame
 
     count = 0
-    for _, frame in tqdm(graded(frames=frames(), across_cuts=across_cuts, **grading), total=len(files),
-                         desc=f"grade {source.name}", unit="frame"):
-        name, metadata = pending.popleft()
-        media.write_image(target / name, frame, metadata, quality)
-        count += 1
+    # The bar in a with: on an error it is closed, its line ended, before the error is said.
+    with tqdm(graded(frames=frames(), across_cuts=across_cuts, **grading), total=len(files),
+              desc=f"grade {source.name}", unit="frame") as progress:
+        for _, frame in progress:
+            name, metadata = pending.popleft()
+            media.write_image(target / name, frame, metadata, quality)
+            count += 1
     return count
 
 
@@ -505,11 +509,11 @@ def grade_video(grading: dict, source: Path, info, target: Path, codec: str | No
     writer = media.VideoWriter(target, source, info, codec, crf)
     count = 0
     try:
-        for position, frame in tqdm(graded(frames=media.read_video(source, info, timestamps, short),
-                                           across_cuts=across_cuts, **grading),
-                                    total=info.frames, desc=f"grade {source.name}", unit="frame"):
-            writer.write(frame, timestamps[position])
-            count += 1
+        with tqdm(graded(frames=media.read_video(source, info, timestamps, short), across_cuts=across_cuts,
+                         **grading), total=info.frames, desc=f"grade {source.name}", unit="frame") as progress:
+            for position, frame in progress:
+                writer.write(frame, timestamps[position])
+                count += 1
         if short and not count:
             raise media.MediaError(short[0])
         writer.close()

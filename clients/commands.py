@@ -49,12 +49,27 @@ def check_reference_arguments(args, shots: bool, items: bool | None = None) -> N
                                                                         if items is not None else ""))
     if args.reference_shot is not None and args.reference_shot < 1:
         raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
+    if args.reference:
+        reference_spec(args.reference)
 
 
 def check_reference_mode(args) -> None:
     """A reference moves the analysis network's CDL: the generator modes have none to move."""
     if args.reference and args.mode != "cdl_frames":
         raise UsageError(f"--reference matches the analysis network's CDL (--mode cdl_frames), not {args.mode}")
+    if args.reference:
+        reference_spec(args.reference)
+
+
+def reference_spec(spec: str) -> tuple[Path, int | None]:
+    """``--reference HERO`` -> (path, frame number, None for a still). A name with an @ of its own that exists
+    stays a name; one that does not is left to ``read_reference`` to name as missing."""
+    path, at, frame = spec.rpartition("@")
+    if not at or Path(spec).exists() or not Path(path).exists():
+        return Path(spec), None
+    if not re.fullmatch(r"[0-9]+", frame):
+        raise UsageError(f"--reference {spec}: FRAME must be a frame number, 0 or more (VIDEO@FRAME), got {frame!r}")
+    return Path(path), int(frame)
 
 
 def read_reference(args):
@@ -62,7 +77,7 @@ def read_reference(args):
     from colorgrade.clients import media
     from colorgrade.color import shrink
 
-    return None if not args.reference else shrink(media.read_reference(args.reference), MATCH_SIDE)
+    return None if not args.reference else shrink(media.read_reference(*reference_spec(args.reference)), MATCH_SIDE)
 
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +108,7 @@ def connect(args):
     token = Path(args.token_file).read_text().strip() if args.token_file else None
     if args.server:
         with GradeClient(args.server, tls=args.tls_ca, token=token) as client:
+            reached(client, args.server)
             yield client
         return
     # The daemon's socket lives in a folder of its own (mode 0700: nobody else may connect), which the daemon
@@ -111,7 +127,12 @@ def connect(args):
             if not re.search(r"serving on", line):
                 log.seek(0)
                 last = (log.read().strip().splitlines() or ["no output"])[-1]
-                raise SystemExit(f"colorgrade: private daemon failed to start: {last}")
+                # The daemon refused its configuration (serve's exit code 2, its one line): said as this
+                # command's own; anything else is the daemon's failure.
+                if process.wait(timeout=30) == 2 and last.startswith("colorgrade serve: "):
+                    print(f"colorgrade {args.command}: {last.removeprefix('colorgrade serve: ')}", file=sys.stderr)
+                    raise SystemExit(2)
+                raise SystemExit(f"colorgrade {args.command}: private daemon failed to start: {last}")
             with GradeClient(f"unix:{socket}") as client:
                 yield client
         finally:
@@ -125,12 +146,48 @@ def check_cube_size(option: str, size: int) -> None:
         raise UsageError(f"{option} must be 2..129, got {size}")
 
 
+def reached(client, address: str) -> None:
+    """Raises ConnectionError (an OSError: a refused call, exit code 1) in one line when ``--server`` cannot
+    be reached, instead of grpc's UNAVAILABLE text at the first call."""
+    from colorgrade.clients.client import GradeError
+
+    try:
+        client.info()
+    except GradeError as error:
+        if error.code.name != "UNAVAILABLE":
+            raise
+        why = re.search(r"last error: \w+: \S+: (.*)", str(error))
+        raise ConnectionError(f"--server {address} could not be reached"
+                              + (f" ({why.group(1)})" if why else "")) from None
+
+
 def check_writable(option: str, path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    try:   # created and removed at once: permissions, a read-only file system, /proc (os.access passes root)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
+    if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{option} {path}: not writable")
+
+
+MAX_CRF = 51   # x264's and x265's scale
+
+
+def check_encoding(args, encoder_kind) -> None:
+    """``--codec``: an encoder that ``encoder_kind(name)`` says encodes video (PyAV's FFmpeg for grade, the
+    ffmpeg on PATH for the plan; None: no encoder to ask); ``--crf``: on x264's and x265's scale."""
+    if args.crf is not None and not 0 <= args.crf <= MAX_CRF:
+        raise UsageError(f"--crf must be 0..{MAX_CRF}, got {args.crf}")
+    if args.codec is None or encoder_kind is None:
+        return
+    kind = encoder_kind(args.codec)
+    if kind is None:
+        raise UsageError(f"--codec {args.codec}: no such video encoder (ffmpeg -encoders lists them)")
+    if kind != "video":
+        raise UsageError(f"--codec {args.codec}: not a video encoder")
 
 
 def check_readable(inputs: list[Path]) -> dict:

@@ -388,6 +388,14 @@ def _numbered(path, info: VideoInfo, low: int):
         yield from enumerate(container.decode(container.streams.video[0]))
 
 
+def encoder_kind(name: str) -> str | None:
+    """What PyAV's FFmpeg encoder ``name`` encodes ("video", "audio", "subtitle"), None where it has none."""
+    try:
+        return av.codec.Codec(name, "w").type
+    except (ValueError, av.error.FFmpegError):
+        return None
+
+
 def choose_encoding(info: VideoInfo, codec: str | None = None, crf: int | None = None) -> tuple[str, str, dict]:
     """(encoder, pix_fmt, options) that keep the source's bit depth and chroma: ProRes stays ProRes at its
     profile; otherwise H.264 (or ``codec``) at the source's chroma and 8 or 10 bits. Odd sizes cannot be
@@ -467,17 +475,18 @@ class VideoWriter:
             self.partial.unlink()
 
 
-def read_reference(spec: str) -> np.ndarray:
-    """A hero frame named as on the command line: a still's path, or ``VIDEO@FRAME`` (a frame number of a
-    video, from 0, or of a sequence folder, as its files are numbered) -> (H, W, 3|4) uint8/uint16."""
-    path, _, number = spec.rpartition("@") if "@" in spec and spec.rpartition("@")[2].isdigit() else (spec, "", "")
-    path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: no such file or folder (the reference)")
-    if not number:
-        if kind_of(path) != "still":
-            raise MediaError(f"{path}: a reference from a video or a folder needs its frame: {path}@FRAME")
-        return read_image(path)
-    for _, frame in numbered_frames(path, int(number), int(number)):
-        return frame
-    raise MediaError(f"{path}: has no frame {number} (the reference)")
+def read_reference(path: Path, number: int | None) -> np.ndarray:
+    """A hero frame: a still (``number`` None), or frame ``number`` of a video (from 0) or of a sequence folder
+    (as its files are numbered) -> (H, W, 3|4) uint8/uint16. Whatever cannot be read is named as the reference."""
+    try:
+        if not path.exists():
+            raise MediaError(f"{path}: no such file or folder")
+        if number is None:
+            if kind_of(path) != "still":
+                raise MediaError(f"{path}: a reference from a video or a folder needs its frame: {path}@FRAME")
+            return read_image(path)
+        for _, frame in numbered_frames(path, number, number):
+            return frame
+        raise MediaError(f"{path}: has no frame {number}")
+    except MediaError as error:
+        raise MediaError(f"{error} (the reference)") from None

@@ -1,6 +1,7 @@
 """The colorgrade daemon: the gRPC front end, its engine workers, and its security rules."""
 from __future__ import annotations
 
+import ctypes
 import hmac
 import ipaddress
 import os
@@ -118,6 +119,33 @@ def check_port_free(host: str, port: int) -> None:
                                      "(another colorgrade daemon?)") from None
 
 
+def cuda_devices() -> int:
+    """The CUDA devices this process may use (CUDA_VISIBLE_DEVICES applies), asked of the driver itself: the
+    front end never loads torch. 0 without a driver."""
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+def check_devices(devices: list[str | None]) -> None:
+    """A CUDA device asked for exists, said in one line before any engine tries to load onto it."""
+    for device in devices:
+        kind, _, index = (device or "").partition(":")
+        if kind != "cuda":
+            continue
+        if index and not index.isdigit():
+            raise ConfigurationError(f"--device {device}: give cuda or cuda:N")
+        count = cuda_devices()
+        if int(index or 0) >= count:
+            raise ConfigurationError(f"--device {device}: this machine has {count or 'no'} CUDA device"
+                                     + ("s" if count > 1 else "") + (f" (cuda:0..{count - 1})" if count else ""))
+
+
 class TokenInterceptor(grpc.ServerInterceptor):
     """Every call but health checks must carry ``authorization: Bearer TOKEN``."""
 
@@ -146,6 +174,7 @@ class Daemon:
         """Checks the configuration, claims the address, then starts the engines: a daemon that cannot
         serve fails before any engine process exists, and one that fails later leaves none behind."""
         check_security(config)
+        check_devices(config.devices)
         if config.matcher_count < 1:
             raise ConfigurationError(f"--matchers {config.matcher_count}: at least one matcher is needed")
         self.config = config

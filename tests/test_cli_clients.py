@@ -80,7 +80,7 @@ def test_private_daemon_when_no_server_given(tmp_path):
     (["grade", "missing.png", "-o", "x.png"], "missing.png: no such file"),
     (["analyze", "x.png", "missing"], "missing: no such file or folder"),
     (["grade", "notes.txt", "-o", "x.png"], "unknown media type '.txt'"),
-    (["analyze", "x.png", "--server", "127.0.0.1:1"], "UNAVAILABLE"),
+    (["analyze", "x.png", "--server", "127.0.0.1:1"], "--server 127.0.0.1:1 could not be reached"),
 ])
 def test_bad_input_gives_exit_code_and_one_line(tmp_path, args, message):
     media.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))

@@ -124,7 +124,7 @@ def test_run_without_ffmpeg_on_path_says_so_and_keeps_the_plan(daemon_address, t
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.mov", "-o", "x.mp4"], "not a video file"),
+    (["missing.mov", "-o", "x.mp4"], "missing.mov: no such file or folder"),
     (["in.mov", "-o", "x.txt"], "give the output a video extension"),
     (["in.mov", "-o", "in.mov"], "ffmpeg cannot read and write one file"),
 ])

@@ -165,7 +165,8 @@ def test_the_commands_take_a_reference_still_or_a_frame_of_a_video(daemon, tmp_p
         entry = json.loads(result.stdout)["shot.png"]
         assert entry["match_confidence"] > 0.8
     for spec, message in (("nowhere.png", "nowhere.png: no such file or folder (the reference)"),
-                          ("hero.mkv", "hero.mkv: a reference from a video or a folder needs its frame: hero.mkv@FRAME"),
+                          ("hero.mkv", "hero.mkv: a reference from a video or a folder needs its frame: hero.mkv@FRAME "
+                                       "(the reference)"),
                           ("hero.mkv@99", "hero.mkv: has no frame 99 (the reference)")):
         result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", "shot.png", "--reference", spec],
                                 capture_output=True, text=True, cwd=tmp_path, timeout=60)

@@ -140,3 +140,19 @@ def test_a_stopping_daemon_restarts_no_engine():
     daemon.log.seek(0)
     log = daemon.log.read()
     assert "restarting" not in log and "Traceback" not in log, log
+
+
+
+def test_an_error_is_never_printed_onto_a_progress_bar(long_clip, tmp_path, temp_folder):
+    """A failure while the bar is drawn (here: the daemon killed mid-run) is said on a line of its own."""
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "colorgrade", "analyze", str(long_clip), "--shots"],
+                                   stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "TMPDIR": str(temp_folder)})
+    wait_for(lambda: "analyse long.mp4" in log.read_text(), 120)
+    workers = descendants(process.pid)
+    os.kill(next(pid for pid in workers if " serve " in cmdline(pid)), signal.SIGKILL)
+    assert process.wait(timeout=60) == 1
+    wait_for(lambda: not any(alive(pid) for pid in workers), 10)
+    # tqdm redraws its line after a carriage return; an error written onto it would end that line.
+    assert log.read_text().rstrip("\n").split("\n")[-1].startswith("colorgrade analyze: ")

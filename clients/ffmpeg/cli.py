@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
-                                         add_reference_argument, check_cube_size, check_reference_arguments,
+                                         add_reference_argument, check_cube_size, check_encoding,
+                                         check_reference_arguments,
                                          check_reference_mode, check_writable, connect, read_reference)
 
 FFMPEG_EPILOG = """examples:
@@ -39,7 +41,7 @@ def configure_ffmpeg(parser: argparse.ArgumentParser) -> None:
                         help="apply each shot's CDL exactly (ffmpeg's lutrgb + colorchannelmixer) instead of its .cube; "
                              "the .cube files are still written")
     parser.add_argument("--codec", help="encoder for pass 2 instead of the default (ProRes stays ProRes, else H.264)")
-    parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265 (default 16)")
+    parser.add_argument("--crf", type=int, help="constant rate factor for x264/x265, 0..51 (default 16)")
     parser.add_argument("--pipe", action="store_true",
                         help="print the ffmpeg | colorgrade pipe | ffmpeg chain for INPUT instead of a plan")
     parser.add_argument("--run", dest="execute", action="store_true",
@@ -55,7 +57,7 @@ def run_ffmpeg(args) -> int:
     from colorgrade.clients.commands import correction_ids
     from colorgrade.clients.workflow.corrections import Asked, Job, analyse_job
     from colorgrade.clients.client import GradeError
-    from colorgrade.clients.ffmpeg.plan import ffmpeg_command, pipe_commands, printable
+    from colorgrade.clients.ffmpeg.plan import encoder_kind, ffmpeg_command, pipe_commands, printable
 
     source, target = Path(args.input), Path(args.output)
     folder = Path(args.dir) if args.dir else target.with_name(target.name + ".grade")
@@ -63,6 +65,8 @@ def run_ffmpeg(args) -> int:
         check_cube_size("--cube-size", args.cube_size)
         if args.samples < 1:
             raise UsageError(f"--samples must be 1 or more, got {args.samples}")
+        if not source.exists():
+            raise media.MediaError(f"{source}: no such file or folder")
         if not source.is_file() or media.kind_of(source) != "video":
             raise media.MediaError(f"{source}: not a video file")
         if target.suffix.lower() not in media.VIDEO_SUFFIXES:
@@ -71,6 +75,8 @@ def run_ffmpeg(args) -> int:
         if target.exists() and target.resolve() == source.resolve():
             raise media.MediaError(f"-o {target} is the input: ffmpeg cannot read and write one file")
         check_reference_arguments(args, shots=True)
+        # The plan is run by the ffmpeg on PATH (or one elsewhere, when there is none here to ask).
+        check_encoding(args, encoder_kind if shutil.which("ffmpeg") else None)
         if args.pipe and args.execute:
             raise UsageError("--pipe prints the chain; run it yourself (--run runs the two-pass plan)")
         if args.execute and target.exists() and not args.overwrite:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 from colorgrade.clients.media import VideoInfo, choose_encoding
@@ -123,6 +124,19 @@ def pipe_commands(source: Path, target: Path, info: VideoInfo, codec: str | None
     for name, value in options.items():
         encode += [f"-{name}:v", value]
     return [decode, grade or ["colorgrade", "pipe"], encode + KEEP_TIMESTAMPS + [str(target)]]
+
+
+ENCODER_KINDS = {"V": "video", "A": "audio", "S": "subtitle"}
+
+
+def encoder_kind(name: str, ffmpeg: str = "ffmpeg") -> str | None:
+    """What ``ffmpeg``'s encoder ``name`` encodes ("video", "audio", "subtitle"), None where it has none."""
+    listing = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == name and fields[0][0] in ENCODER_KINDS:
+            return ENCODER_KINDS[fields[0][0]]
+    return None
 
 
 def printable(command: list[str]) -> str:

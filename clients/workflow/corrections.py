@@ -187,19 +187,19 @@ def analyse_shots(client, job: Job, asked: Asked, thumbnails, rate) -> Correctio
     """A frame range as one shot, or with ``asked.shots`` the cuts found and a correction per shot (up to
     ``asked.samples`` frames analysed each), grouped by continuity or matched to a shot as asked."""
     found = []
-    progress = tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=asked.quiet)
 
     def analyze(frames):
         return client.analyze(frames, reference=asked.reference)
 
-    for shot in correct_shots(analyze, thumbnails, asked.samples, find_cuts=asked.shots):
-        progress.update(shot.shot.frames)
-        found.append(Correction(
-            f"{job.id}_shot{shot.shot.number:03d}" if asked.shots else job.id, shot.cdl, shot.confidence, shot.label,
-            shot.match_confidence, first=shot.shot.first, last=shot.shot.last, samples=len(shot.samples),
-            timecode_in=None if rate is None else timecode(shot.shot.first, rate),
-            timecode_out=None if rate is None else timecode(shot.shot.last, rate), keyframes=shot.keyframes))
-    progress.close()
+    # The bar in a with: on an error it is closed, its line ended, before the error is said.
+    with tqdm(desc=f"analyse {job.path.name}", unit="frame", disable=asked.quiet) as progress:
+        for shot in correct_shots(analyze, thumbnails, asked.samples, find_cuts=asked.shots):
+            progress.update(shot.shot.frames)
+            found.append(Correction(
+                f"{job.id}_shot{shot.shot.number:03d}" if asked.shots else job.id, shot.cdl, shot.confidence,
+                shot.label, shot.match_confidence, first=shot.shot.first, last=shot.shot.last,
+                samples=len(shot.samples), timecode_in=None if rate is None else timecode(shot.shot.first, rate),
+                timecode_out=None if rate is None else timecode(shot.shot.last, rate), keyframes=shot.keyframes))
     if not found:
         raise media.MediaError(f"{job.path}: no frames in {job.first}-{job.last}")
     if not asked.shots:
