@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_daemon.py [--frames 40] [--untrained-models] [--sections 1 5]
 
-1. The pixel path: CDL-frames mode streamed through the daemon (shared memory, as a client on this machine
+1. The pixel path: ``colorgrade grade``'s (thumbnails to the daemon, the CDL applied in the client on every
+   core), and CDL-frames mode streamed through the daemon (shared memory, as a client on this machine
    uses it, and bytes on the wire, as a remote one does; one stream, and four at once), 1080p and UHD,
    uint8, uint16 and float16, against (a) the real ``ffmpeg -vf lut3d`` applying the same correction
    (baked to 33^3) to the same frames (float16 handed to ffmpeg as planar float32: ffmpeg 5 has no half
@@ -95,6 +96,16 @@ def streams_fps(address: str, frames, streams: int, shared_memory: bool) -> floa
     return streams * len(frames) / (time.perf_counter() - started)
 
 
+def grade_path_fps(client, frames) -> float:
+    """``colorgrade grade``'s own path: thumbnails to the daemon, each returned CDL applied here on every core."""
+    from colorgrade.clients.cli import graded
+
+    settings = dict(mode="cdl_frames", window_radius=2, oversample=1, blend_radius=0, name="bench", reference=None)
+    started = time.perf_counter()
+    count = sum(1 for _ in graded(client, settings, frames, across_cuts=True))
+    return count / (time.perf_counter() - started)
+
+
 def copy_fps(frames) -> float:
     started = time.perf_counter()
     for frame in frames:
@@ -172,8 +183,8 @@ def main() -> None:
 
 def pixel_path(client, address: str, count: int, folder: Path) -> None:
     print("1. The pixel path (cdl_frames, window 2), frames/s; ratios to ffmpeg's lut3d on the same frames")
-    print(f"   {'':<14}{'shared':>8}{'bytes':>8}{'4 shared':>9}{'lut3d':>8}{'echo':>8}{'copy':>9}"
-          "   shared/lut3d  bytes/lut3d  4 shared/lut3d")
+    print(f"   {'':<14}{'grade':>7}{'shared':>8}{'bytes':>8}{'4 shared':>9}{'lut3d':>8}{'echo':>8}{'copy':>9}"
+          "   grade/lut3d  shared/lut3d  bytes/lut3d  4 shared/lut3d")
     for size_name, size in SIZES.items():
         for dtype in (np.uint8, np.uint16, np.float16):
             frames = make_frames(count if size_name == "1080p" else max(4, count // 4), dtype, size)
@@ -181,9 +192,11 @@ def pixel_path(client, address: str, count: int, folder: Path) -> None:
             shared, cdl = daemon_fps(client, frames)
             wire = streams_fps(address, frames, 1, shared_memory=False)
             four = streams_fps(address, frames, 4, shared_memory=True)
+            local = grade_path_fps(client, frames)
             lut3d, echo, copied = ffmpeg_fps(frames, cdl, folder), echo_fps(frames), copy_fps(frames)
-            print(f"   {size_name:<6}{np.dtype(dtype).name:<8}{shared:8.1f}{wire:8.1f}{four:9.1f}{lut3d:8.1f}"
-                  f"{echo:8.1f}{copied:9.0f}   {shared / lut3d:12.2f}{wire / lut3d:13.2f}{four / lut3d:16.2f}")
+            print(f"   {size_name:<6}{np.dtype(dtype).name:<8}{local:7.1f}{shared:8.1f}{wire:8.1f}{four:9.1f}"
+                  f"{lut3d:8.1f}{echo:8.1f}{copied:9.0f}   {local / lut3d:11.2f}{shared / lut3d:14.2f}"
+                  f"{wire / lut3d:13.2f}{four / lut3d:16.2f}")
 
 
 def parameters_mode(client, count: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -401,7 +402,7 @@ def grade_input(client, args, given, reference, source: Path, target: Path, kind
     """Grade one input into ``target`` -> (target, its summary as JSON, its Correction or None where no daemon
     correction was made: a given one, or the generator's)."""
     from colorgrade.clients import media
-    from colorgrade.clients.workflow.corrections import Correction, of_frames
+    from colorgrade.clients.workflow.corrections import of_frames
 
     settings = dict(mode=args.mode, window_radius=0 if kind == "still" else args.window,
                     oversample=args.oversample, blend_radius=args.blend, name=source.name, reference=reference)
@@ -433,37 +434,48 @@ def graded(client, settings: dict, frames, across_cuts: bool, strength: float = 
            shots: list | None = None):
     """(position, graded frame) of ``frames``, in order, from 0. A ``given`` CDL or LUT is applied here (no
     daemon). Otherwise each shot goes through a clip of its own (opened with ``settings``), so no window reaches
-    across a cut, or with ``across_cuts`` all through one; at a ``strength`` other than 1 the daemon sends each
-    frame's CDL only, and it is scaled and applied here. ``shots``: where each shot's daemon results (without
-    their pixels) are appended, for the summary."""
+    across a cut, or with ``across_cuts`` all through one. In ``cdl_frames`` the daemon is sent what the
+    analysis network looks at (``analysis_thumbnail``; the whole frame where a hero is matched, the matcher
+    needs more) and answers each frame's CDL, which is scaled by ``strength`` and applied here on every core:
+    the same frames the daemon would make, without a frame crossing to it and back. ``shots``: where each
+    shot's daemon results (without their pixels) are appended, for the summary."""
     from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
     from dataclasses import replace
 
     from colorgrade.clients.workflow.corrections import at_strength
     from colorgrade.clients.workflow.shots import split_at_cuts
-    from colorgrade.color import apply
+    from colorgrade.color import analysis_thumbnail, apply
 
-    if given is not None:
-        yield from ((position, apply(given, frame)) for position, frame in enumerate(frames))
-        return
-    scaled = strength != 1
-    for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames):
-        sent: deque = deque()   # with a strength: the frames the daemon has not answered yet
+    bands = os.cpu_count() or 1
+    with ThreadPoolExecutor(bands, thread_name_prefix="band") as pool:
+        if given is not None:
+            yield from ((position, apply(given, frame, pool, bands)) for position, frame in enumerate(frames))
+            return
+        local = settings.get("mode") == "cdl_frames"
+        # A daemon older than ServerInfo.analysis_size says 0: it is sent whole frames.
+        side = client.info().analysis_size if local and settings.get("reference") is None else 0
+        for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames):
+            sent: deque = deque()   # the frames the daemon has not answered yet, to apply their CDLs to
 
-        def send(shot=shot, sent=sent):
-            for frame in shot:
-                if scaled:
-                    sent.append(frame)
-                yield frame
+            def send(shot=shot, sent=sent):
+                for frame in shot:
+                    if local:
+                        sent.append(frame)
+                    yield analysis_thumbnail(frame, side) if side else frame
 
-        results: list = []
-        if shots is not None:
-            shots.append(results)
-        clip = client.open_clip(**{**settings, "mode": "parameters"} if scaled else settings)
-        for result in client.stream(clip, send(), first_index=first):   # read whole: one left unread is cancelled
-            results.append(replace(result, frame=None))
-            yield result.index, (apply(at_strength(result.cdl, strength), sent.popleft()) if scaled else result.frame)
-        client.close_clip(clip)
+            results: list = []
+            if shots is not None:
+                shots.append(results)
+            clip = client.open_clip(**{**settings, "mode": "parameters"} if local else settings)
+            for result in client.stream(clip, send(), first_index=first):   # read whole: one left unread is cancelled
+                results.append(replace(result, frame=None))
+                if local:
+                    cdl = result.cdl if strength == 1 else at_strength(result.cdl, strength)
+                    yield result.index, apply(cdl, sent.popleft(), pool, bands)
+                else:
+                    yield result.index, result.frame
+            client.close_clip(clip)
 
 
 def grade_sequence(grading: dict, source: Path, target: Path, quality: int | None, failures: list[str],

@@ -259,4 +259,5 @@ class GraderService(pb_grpc.GraderServicer):
         return pb.ServerInfo(version=__version__, models=self.models, devices=self.grader.engines.devices,
                              max_frame_pixels=limits.max_frame_pixels, max_sessions=limits.max_sessions,
                              max_buffer_bytes=limits.max_buffer_bytes, max_window_radius=limits.max_window_radius,
-                             server_id=self.server_id, **self.store.usage())
+                             server_id=self.server_id, analysis_size=self.store.models.analysis_size,
+                             **self.store.usage())

@@ -386,3 +386,44 @@ def test_a_folder_of_unrelated_stills_is_graded_and_analysed_still_by_still(serv
     result = colorgrade("analyze", str(photos), "--json", "--server", server)
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) == {str(photos / "cast.png"), str(photos / "clean.png")}   # a CDL each
+
+
+class Recording:
+    """A GradeClient that keeps what each stream sent."""
+
+    def __init__(self, client):
+        self.client, self.sent = client, []
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def stream(self, clip, frames, first_index=0):
+        def kept():
+            for frame in frames:
+                self.sent.append(frame)
+                yield frame
+        return self.client.stream(clip, kept(), first_index)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_grade_sends_thumbnails_and_applies_what_the_daemon_would(server, dtype):
+    """cdl_frames through grade: the daemon sees what the network looks at, the CDL is applied here, and every
+    frame equals the one the daemon's own cdl_frames gives."""
+    from colorgrade.clients import GradeClient
+    from colorgrade.clients.cli import graded
+    from colorgrade.color import analysis_thumbnail
+
+    frames = [media.read_image(SAMPLES / "photos" / "dune.png")[..., :3].astype(dtype) * (257 if dtype == np.uint16
+                                                                                          else 1)] * 2
+    frames = [np.roll(frame, 7 * t, axis=1) for t, frame in enumerate(frames * 3)]
+    with GradeClient(server) as client:
+        clip = client.open_clip(mode="cdl_frames", window_radius=2)
+        served = [result.frame for result in client.stream(clip, frames)]
+        client.close_clip(clip)
+        recording = Recording(client)
+        settings = dict(mode="cdl_frames", window_radius=2, oversample=1, blend_radius=0, name="x", reference=None)
+        local = [frame for _, frame in graded(recording, settings, frames, across_cuts=True)]
+        side = client.info().analysis_size
+    assert all(np.array_equal(a, b) for a, b in zip(served, local)) and len(local) == len(frames)
+    assert all(np.array_equal(sent, analysis_thumbnail(frame, side)) and sent.size * 10 < frame.size
+               for sent, frame in zip(recording.sent, frames))
