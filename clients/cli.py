@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from colorgrade.clients.commands import (UsageError, add_connection_arguments, add_mode_arguments,
+from colorgrade.clients.commands import (UsageError, add_colour_arguments, add_connection_arguments,
+                                         add_mode_arguments,
                                          add_reference_argument, add_strength_argument, cdl_text,
                                          check_cube_size, check_encoding, check_readable,
                                          check_reference_arguments, check_reference_mode, check_strength,
@@ -50,6 +51,7 @@ GRADE_EPILOG = """examples:
   colorgrade grade clip.mp4 -o look.mp4 --cdl edited.cc    # apply an (edited) CDL yourself: no daemon
   colorgrade grade reel.mov -o reel_graded.mov --ccc reel.ccc --id reel_shot002
   colorgrade grade clip.mp4 -o look.mp4 --cube look.cube   # ... or a .cube LUT (tetrahedral)
+  colorgrade grade plate/ -o graded/ --colorspace ACEScg --reference hero.1001.exr   # EXR plates, graded in ACEScct
 
 By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
 at full resolution and bit depth (mode cdl_frames); the CDL is already shrunk toward no change where
@@ -91,6 +93,7 @@ def configure_analyze(parser: argparse.ArgumentParser) -> None:
                         help="with --json: each frame's windowed CDL of a video or sequence (what the Nuke node keys)")
     add_strength_argument(parser)
     add_reference_argument(parser, shots=True)
+    add_colour_arguments(parser)
     add_connection_arguments(parser)
 
 
@@ -122,6 +125,7 @@ def configure_grade(parser: argparse.ArgumentParser) -> None:
                         help="video and sequences: let the window average across cuts too (by default the cuts are "
                              "found as analyze --shots finds them and every shot is graded alone)")
     add_reference_argument(parser)
+    add_colour_arguments(parser)
     add_connection_arguments(parser)
 
 
@@ -196,7 +200,9 @@ def read_items(path: Path) -> list:
 
 
 def run_analyze(args) -> int:
+    from colorgrade.clients import media
     from colorgrade.clients.client import GradeError
+    from colorgrade.clients.colour_management import JudgingClient
     from colorgrade.clients.workflow.corrections import Asked, analyse_job
     from colorgrade.clients.media import MediaError
     from colorgrade.color import write_cdl, write_cube
@@ -213,17 +219,25 @@ def run_analyze(args) -> int:
                       reference_shot=args.reference_shot, quiet=args.json)
         # The inputs as given: the stills of a folder are read, and named if they cannot be, as they are analysed.
         videos = check_readable([Path(p) for p in args.inputs] or [job.path for job in jobs])
+        colours = {job.key: colour_of(args, job.path, media.kind_of(job.path), videos.get(job.path)) for job in jobs}
+        if any(colours.values()) and (args.continuity or args.reference_shot is not None):
+            raise UsageError("--continuity and --reference-shot match shots to each other on display pictures: "
+                             "not for colour-managed input yet")
         report = {}
         with connect(args) as client:
             for job in jobs:
                 try:
-                    report[job.key] = analyse_job(client, job, asked, videos.get(job.path), unreadable)
+                    judging = JudgingClient(client, colours[job.key]) if colours[job.key] else client
+                    report[job.key] = analyse_job(judging, job, asked, videos.get(job.path), unreadable)
                 except MediaError as error:
                     unreadable.append(str(error))
             if args.continuity and args.items:   # the items are the shots of one edit, in its order
                 from colorgrade.clients.workflow.continuity import continuity
 
                 continuity(client, list(report.values()))
+    except UsageError as error:
+        print(f"colorgrade analyze: {error}", file=sys.stderr)
+        return 2
     except (GradeError, MediaError, OSError) as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 1
@@ -235,9 +249,14 @@ def run_analyze(args) -> int:
         for entry in report.values():
             entry.scale(args.strength)
     corrections = [part for entry in report.values() for part in entry.parts()]
+    # A colour-managed input's CDLs are in its grading space: each file says which.
+    spaces = {key: colour.describe() for key, colour in colours.items() if colour is not None}
+    notes = {part.id: part.note() + (f"; in {spaces[key]['grading_space']} (input {spaces[key]['colorspace']})"
+                                     if key in spaces else "")
+             for key, entry in report.items() for part in entry.parts()}
     try:
         if args.cdl:
-            write_cdl(args.cdl, {c.id: c.cdl for c in corrections}, {c.id: c.note() for c in corrections})
+            write_cdl(args.cdl, {c.id: c.cdl for c in corrections}, notes)
         if args.cube:
             write_cube(args.cube, next(iter(report.values())).cdl.to_lut(args.cube_size))
         if args.edl:
@@ -255,10 +274,13 @@ def run_analyze(args) -> int:
     for failure in unreadable:
         print(f"colorgrade analyze: {failure}", file=sys.stderr)
     if args.json:
-        print(json.dumps({key: entry.to_json() for key, entry in report.items()}, indent=2))
+        print(json.dumps({key: {**entry.to_json(), **spaces.get(key, {})} for key, entry in report.items()}, indent=2))
         return 1 if unreadable else 0
     for key, entry in report.items():
         print("\n".join(summary_lines(key, entry)))
+        if key in spaces:
+            print(f"  {spaces[key]['colorspace']}: judged on {spaces[key]['judged_on']}, "
+                  f"CDL in {spaces[key]['grading_space']}")
     return 1 if unreadable else 0
 
 
@@ -370,15 +392,22 @@ def run_grade(args) -> int:
         # Before any daemon starts, the inputs as given: the stills of a folder are read, and named if they
         # cannot be, as they are graded.
         videos = check_readable([Path(p) for p in args.inputs])
+        colours = {source: colour_of(args, source, kind, videos.get(source)) for source, _, kind in jobs}
+        if any(colours.values()) and given is None and args.mode != "cdl_frames":
+            raise UsageError(f"colour-managed input is graded by a CDL in its grading space: --mode cdl_frames, "
+                             f"not {args.mode}")
         if len(jobs) > 1:
             Path(args.output).mkdir(exist_ok=True)
         with nullcontext() if given is not None else connect(args) as client:
             for source, target, kind in jobs:
                 try:
                     summary[str(source)] = grade_input(client, args, given, reference, source, target, kind,
-                                                       videos.get(source), ids[source], failures)
+                                                       videos.get(source), ids[source], failures, colours[source])
                 except media.MediaError as error:
                     failures.append(str(error))
+    except UsageError as error:
+        print(f"colorgrade grade: {error}", file=sys.stderr)
+        return 2
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade grade: {error}", file=sys.stderr)
         return 1
@@ -394,20 +423,34 @@ def run_grade(args) -> int:
                       + (f"; applied {entry['applied']}" if "applied" in entry else ""))
             else:
                 print("\n".join(summary_lines(f"{source} -> {target}", correction)))
+            if "grading_space" in entry:
+                print(f"  {entry['colorspace']}: judged on {entry['judged_on']}, graded in {entry['grading_space']}")
     return 1 if failures or not summary else 0
 
 
+def colour_of(args, source: Path, kind: str, info):
+    """The input's colour management (``colour_management.managed``), or None: sRGB / Rec.709 display, as
+    colorgrade sees pictures. A sequence says what its first frame says."""
+    from colorgrade.clients import media
+    from colorgrade.clients.colour_management import managed
+
+    told = media.list_sequence(source)[0] if kind == "sequence" else source
+    return managed(args.colorspace, told, args.ocio, info)
+
+
 def grade_input(client, args, given, reference, source: Path, target: Path, kind: str, info, id: str,
-                failures: list[str]) -> tuple:
+                failures: list[str], colour=None) -> tuple:
     """Grade one input into ``target`` -> (target, its summary as JSON, its Correction or None where no daemon
-    correction was made: a given one, or the generator's)."""
+    correction was made: a given one, or the generator's). ``colour``: its colour management (``colour_of``)."""
     from colorgrade.clients import media
     from colorgrade.clients.workflow.corrections import of_frames
 
     settings = dict(mode=args.mode, window_radius=0 if kind == "still" else args.window,
                     oversample=args.oversample, blend_radius=args.blend, name=source.name, reference=reference)
     shots: list[list] = []   # the daemon's per-frame results, per shot
-    grading = dict(client=client, settings=settings, strength=args.strength, given=given, shots=shots)
+    grading = dict(client=client, settings=settings, strength=args.strength, given=given, shots=shots,
+                   colour=colour)
+    spaces = colour.describe() if colour is not None else {}
     if kind == "still":
         still, metadata = media.read_image(source), media.read_metadata(source)
         (_, frame), = graded(frames=[still], across_cuts=True, **grading)
@@ -419,7 +462,7 @@ def grade_input(client, args, given, reference, source: Path, target: Path, kind
         count = grade_video(grading, source, info, target, args.codec, args.crf, failures, args.across_cuts)
     if given is not None or not shots or shots[0][0].cdl is None:
         applied = args.cube or (args.cdl if args.id is None else f"{args.cdl} ({args.id})")
-        return target, {"frames": count, **({"applied": applied} if given is not None else {})}, None
+        return target, {"frames": count, **({"applied": applied} if given is not None else {}), **spaces}, None
     correction = of_frames(id, [result for shot in shots for result in shot])
     if len(shots) > 1:
         correction.shots = [of_frames(f"{id}_shot{number:03d}", results) for number, results in enumerate(shots, 1)]
@@ -427,18 +470,22 @@ def grade_input(client, args, given, reference, source: Path, target: Path, kind
             part.first, part.last = results[0].index, results[-1].index
     if args.strength != 1:
         correction.scale(args.strength)
-    return target, correction.to_json(), correction
+    return target, {**correction.to_json(), **spaces}, correction
 
 
 def graded(client, settings: dict, frames, across_cuts: bool, strength: float = 1.0, given=None,
-           shots: list | None = None):
+           shots: list | None = None, colour=None):
     """(position, graded frame) of ``frames``, in order, from 0. A ``given`` CDL or LUT is applied here (no
     daemon). Otherwise each shot goes through a clip of its own (opened with ``settings``), so no window reaches
     across a cut, or with ``across_cuts`` all through one. In ``cdl_frames`` the daemon is sent what the
     analysis network looks at (``analysis_thumbnail``; the whole frame where a hero is matched, the matcher
     needs more) and answers each frame's CDL, which is scaled by ``strength`` and applied here on every core:
     the same frames the daemon would make, without a frame crossing to it and back. ``shots``: where each
-    shot's daemon results (without their pixels) are appended, for the summary."""
+    shot's daemon results (without their pixels) are appended, for the summary. ``colour``: a colour-managed
+    input's ``Managed``: the daemon is sent its display rendering, and each CDL it answers becomes the CDL in
+    the grading space that changes the display alike (``Managed.grading_cdl``), applied there; matched to a
+    hero, it is sent in the grading space, and a frame whose match is not used is judged blind on the display
+    (``colour_management`` says why); a given CDL or LUT is applied in the grading space too."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
     from dataclasses import replace
@@ -450,12 +497,17 @@ def graded(client, settings: dict, frames, across_cuts: bool, strength: float = 
     bands = os.cpu_count() or 1
     with ThreadPoolExecutor(bands, thread_name_prefix="band") as pool:
         if given is not None:
-            yield from ((position, apply(given, frame, pool, bands)) for position, frame in enumerate(frames))
+            yield from ((position, colour.apply(given, frame) if colour else apply(given, frame, pool, bands))
+                        for position, frame in enumerate(frames))
             return
         local = settings.get("mode") == "cdl_frames"
+        if colour is not None:
+            from colorgrade.clients.colour_management import JudgingClient
+
+            client = JudgingClient(client, colour)
         # A daemon older than ServerInfo.analysis_size says 0: it is sent whole frames.
         side = client.info().analysis_size if local and settings.get("reference") is None else 0
-        for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames):
+        for first, shot in [(0, frames)] if across_cuts else split_at_cuts(frames, colour and colour.shown):
             sent: deque = deque()   # the frames the daemon has not answered yet, to apply their CDLs to
 
             def send(shot=shot, sent=sent):
@@ -472,7 +524,8 @@ def graded(client, settings: dict, frames, across_cuts: bool, strength: float = 
                 results.append(replace(result, frame=None))
                 if local:
                     cdl = result.cdl if strength == 1 else at_strength(result.cdl, strength)
-                    yield result.index, apply(cdl, sent.popleft(), pool, bands)
+                    frame = sent.popleft()
+                    yield result.index, colour.apply(cdl, frame) if colour else apply(cdl, frame, pool, bands)
                 else:
                     yield result.index, result.frame
             client.close_clip(clip)

@@ -72,12 +72,34 @@ def reference_spec(spec: str) -> tuple[Path, int | None]:
     return Path(path), int(frame)
 
 
+def add_colour_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--colorspace`` and ``--ocio``: colour-managed inputs (docs/colour-management.md)."""
+    parser.add_argument("--colorspace", metavar="NAME",
+                        help="the inputs' (and the reference's) colour space, any of the OCIO config's (e.g. ACEScg, "
+                             "'ARRI LogC3 (EI800)'); default: what the file says (an EXR's or DPX's header), else "
+                             "sRGB / Rec.709 display. Scene-referred input is judged on the config's display and "
+                             "graded in its color_timing space (ACEScct)")
+    parser.add_argument("--ocio", metavar="CONFIG",
+                        help="an OCIO config file (default: $OCIO, else OCIO's built-in studio config)")
+
+
 def read_reference(args):
-    """The ``--reference`` frame as a thumbnail, or None; raises MediaError naming what cannot be read."""
+    """The ``--reference`` frame as a thumbnail, or None; raises MediaError naming what cannot be read. A
+    colour-managed hero (``--colorspace``, or its file says) is sent in its grading space, where colour-managed
+    frames are matched (``colour_management``)."""
     from colorgrade.clients import media
     from colorgrade.color import shrink
 
-    return None if not args.reference else shrink(media.read_reference(*reference_spec(args.reference)), MATCH_SIDE)
+    if not args.reference:
+        return None
+    path, number = reference_spec(args.reference)
+    hero = shrink(media.read_reference(path, number), MATCH_SIDE)
+    if getattr(args, "colorspace", None) or path.suffix.lower() in media.PLATE_SUFFIXES:
+        from colorgrade.clients.colour_management import managed
+
+        colour = managed(args.colorspace, path if path.is_file() else None, getattr(args, "ocio", None))
+        return hero if colour is None else colour.in_grading(hero)
+    return hero
 
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
@@ -199,7 +221,7 @@ def check_readable(inputs: list[Path]) -> dict:
     for path in inputs:
         kind = media.kind_of(path)
         if kind == "still":
-            media.open_still(path).close()
+            media.still_size(path)
         elif kind == "video":
             if path not in videos:
                 videos[path] = media.probe_video(path)

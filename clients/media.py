@@ -2,6 +2,9 @@
 
 - stills: 8-bit PNG/JPEG through Pillow; 16-bit PNG through PyAV (FFmpeg's PNG codec reads and
   writes rgb48); TIFF (8/16-bit) through tifffile. A 16-bit input gives a 16-bit output.
+- plates: EXR (half/float) and DPX (10/12/16-bit) through OpenImageIO, the VFX field's library: read in
+  their own sample type (DPX codes scaled to 16 bits, as OIIO reads them), written back with the source's
+  whole ImageSpec (format, bit depth, channel names, compression, every attribute: its colour space too).
 - image sequences: a folder of stills, graded in file-name order into a folder of the same names.
 - video: decoded and encoded with PyAV, keeping what the source has: bit depth and chroma (ProRes stays
   ProRes at its profile, 10-bit stays 10-bit), every frame's timestamp, colour tags, and every
@@ -18,11 +21,14 @@ from pathlib import Path
 
 import av
 import numpy as np
+import OpenImageIO as oiio
 import tifffile
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from PIL import Image, JpegImagePlugin
 
-STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}
+# Read and written through OpenImageIO (the rest through Pillow, PyAV and tifffile, as before it).
+PLATE_SUFFIXES = {".exr", ".dpx"}
+STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"} | PLATE_SUFFIXES
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".webm", ".mxf"}
 
 
@@ -51,10 +57,17 @@ class StillMetadata:
     icc_profile: bytes | None = None
     jpeg_tables: list | None = None    # a JPEG's quantisation tables: its quality, kept exactly
     jpeg_subsampling: int | None = None
+    spec: oiio.ImageSpec | None = None  # an EXR's or DPX's header, attributes and all (see ``plate_spec``)
 
 
 def read_metadata(path) -> StillMetadata:
-    """EXIF, ICC profile and, for a JPEG, the quantisation tables and chroma subsampling it was saved with."""
+    """EXIF, ICC profile and, for a JPEG, the quantisation tables and chroma subsampling it was saved with;
+    an EXR's or DPX's ImageSpec."""
+    if Path(path).suffix.lower() in PLATE_SUFFIXES:
+        try:
+            return StillMetadata(spec=plate_spec(path))
+        except MediaError:
+            return StillMetadata()
     try:
         with open_still(path) as opened:
             tables = subsampling = None
@@ -87,14 +100,52 @@ def open_still(path):
         raise MediaError(f"{path}: cannot read image ({reason(error)})") from None
 
 
+def plate_spec(path) -> oiio.ImageSpec:
+    """An EXR's or DPX's ImageSpec: size, sample format, channel names and every attribute OIIO reads
+    (``oiio:ColorSpace`` among them)."""
+    found = oiio.ImageInput.open(str(path))
+    if found is None:
+        raise MediaError(f"{path}: cannot read image ({oiio.geterror() or 'not a readable plate'})")
+    try:
+        return oiio.ImageSpec(found.spec())
+    finally:
+        found.close()
+
+
+def still_size(path) -> tuple[int, int]:
+    """(width, height) from a still's header, without its pixels; raises MediaError."""
+    if Path(path).suffix.lower() in PLATE_SUFFIXES:
+        spec = plate_spec(path)
+        return spec.width, spec.height
+    with open_still(path) as opened:
+        return opened.size
+
+
+def _read_plate(path: Path) -> np.ndarray:
+    found = oiio.ImageInput.open(str(path))
+    if found is None:
+        raise MediaError(f"{path}: cannot read image ({oiio.geterror() or 'not a readable plate'})")
+    try:
+        spec = found.spec()
+        # Half stays half, float float; integer DPX samples arrive as 16-bit codes (10-bit 1023 -> 65535).
+        image = found.read_image(spec.format if spec.format.basetype in (oiio.HALF, oiio.FLOAT) else oiio.UINT16)
+    finally:
+        found.close()
+    if image is None:
+        raise MediaError(f"{path}: cannot read image ({oiio.geterror()})")
+    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image   # grey: made RGB below
+
+
 def read_image(path) -> np.ndarray:
-    """-> (H, W, 3|4) uint8 or uint16."""
+    """-> (H, W, 3|4) uint8 or uint16; float16 or float32 from an EXR."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
-        if suffix in (".tif", ".tiff"):
+        if suffix in PLATE_SUFFIXES:
+            image = _read_plate(path)
+        elif suffix in (".tif", ".tiff"):
             image = tifffile.imread(path)
         elif suffix == ".png" and _png_bit_depth(path) == 16:
             with av.open(str(path)) as container:
@@ -109,8 +160,9 @@ def read_image(path) -> np.ndarray:
         raise MediaError(f"{path}: cannot read image ({reason(error)})") from None
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype not in (np.uint8, np.uint16):
-        raise MediaError(f"{path}: expected 8- or 16-bit RGB(A), got {image.dtype} {image.shape}")
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or \
+            image.dtype not in (np.uint8, np.uint16, np.float16, np.float32):
+        raise MediaError(f"{path}: expected 8- or 16-bit or half or float RGB(A), got {image.dtype} {image.shape}")
     return image
 
 
@@ -153,9 +205,33 @@ def written_whole(path: Path):
             partial.unlink()
 
 
+def _write_plate(path: Path, image: np.ndarray, source: oiio.ImageSpec | None) -> None:
+    """An EXR or DPX with the source's header where there is one (its sample format and bit depth, channel
+    names, compression and attributes), else one in the image's own sample type."""
+    spec = oiio.ImageSpec(source) if source is not None else \
+        oiio.ImageSpec(image.shape[1], image.shape[0], image.shape[2], oiio.TypeDesc(image.dtype.name))
+    spec.width, spec.height, spec.full_width, spec.full_height = image.shape[1], image.shape[0], image.shape[1], \
+        image.shape[0]
+    if spec.nchannels != image.shape[2]:
+        spec.nchannels, spec.channelnames, spec.alpha_channel = image.shape[2], ("R", "G", "B", "A")[:image.shape[2]], \
+            3 if image.shape[2] == 4 else -1
+    out = oiio.ImageOutput.create(str(path))
+    if out is None or not out.open(str(path), spec):
+        raise MediaError(f"{path}: cannot write image ({oiio.geterror() or (out and out.geterror())})")
+    try:
+        if not out.write_image(np.ascontiguousarray(image)):
+            raise MediaError(f"{path}: cannot write image ({out.geterror()})")
+    finally:
+        out.close()
+
+
 def _write_image(path: Path, image: np.ndarray, metadata: StillMetadata, quality: int | None) -> None:
     suffix = path.suffix.lower()
-    if suffix in (".tif", ".tiff"):
+    if suffix in PLATE_SUFFIXES:
+        _write_plate(path, image, metadata.spec)
+    elif image.dtype.kind == "f":
+        raise MediaError(f"{path}: half or float output needs .exr")
+    elif suffix in (".tif", ".tiff"):
         tifffile.imwrite(path, image, photometric="rgb",
                          extratags=[(34675, 7, None, metadata.icc_profile, True)] if metadata.icc_profile else None)
     elif image.dtype == np.uint16:
@@ -205,8 +281,7 @@ def is_sequence(folder) -> bool:
     sizes = set()
     for file in files:
         try:
-            with open_still(file) as opened:
-                sizes.add(opened.size)
+            sizes.add(still_size(file))
         except MediaError:   # named where the frame is read
             continue
     return len(sizes) <= 1

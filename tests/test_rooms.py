@@ -26,7 +26,8 @@ ROOMS = {
     "proto": (sorted((REPO / "proto").glob("*.py")), {"color"}, {"numpy", "google", "grpc", "grpc_tools"}),
     "matching": (sorted((REPO / "matching").glob("*.py")), {"color"}, {"numpy", "cv2"}),
     "clients": ([p for p in sorted((REPO / "clients").rglob("*.py")) if p not in HOST_FILES],
-                {"color", "proto"}, {"numpy", "grpc", "av", "PIL", "tifffile", "tqdm", "opentimelineio"}),
+                {"color", "proto"}, {"numpy", "grpc", "av", "PIL", "tifffile", "tqdm", "opentimelineio",
+                 "OpenImageIO", "PyOpenColorIO"}),
     # Host Pythons vary (Nuke 13: 3.7, Resolve: the user's): the standard library and the host's own modules.
     "host adapters": (HOST_FILES, set(), {"nuke", "colorgrade_nuke", "DaVinciResolveScript"}),
     "models": (sorted((REPO / "models").glob("*.py")), {"color"}, {"numpy", "torch", "PIL", "safetensors", "tqdm"}),

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from colorgrade.color import ANALYSIS_SIDE, CDL, shrink
+from colorgrade.color import ANALYSIS_SIDE, CDL, from_float_rgb, shrink
 
 SCENE_THRESHOLD = 10.0     # scdet's own default: a score (0-100) at or above it starts a shot
 ANALYSIS_BATCH = 16        # thumbnails per AnalyzeStills call
@@ -69,10 +69,12 @@ class CutDetector:
         self.count = 0
 
     def push(self, frame: np.ndarray) -> bool:
-        """``frame``: (H, W, 3|4) uint8 or uint16 thumbnail. True when it is the first frame of a new shot
-        (never for the clip's very first frame)."""
+        """``frame``: (H, W, 3|4) uint8 or uint16 thumbnail, or float RGB in [0, 1] (a display rendering). True
+        when it is the first frame of a new shot (never for the clip's very first frame)."""
         rgb = frame[..., :3]
-        if rgb.dtype == np.uint16:
+        if rgb.dtype.kind == "f":
+            rgb = from_float_rgb(rgb, None, np.uint8)
+        elif rgb.dtype == np.uint16:
             rgb = (rgb >> 8).astype(np.uint8)   # scdet's score is a percentage: 8 bits decide cuts as well
         grow = -(-MIN_SIDE // min(rgb.shape[:2]))
         if grow > 1:   # repeating pixels leaves the mean difference as it was
@@ -99,14 +101,16 @@ class CutDetector:
         self.graph.configure()
 
 
-def split_at_cuts(frames: Iterable[np.ndarray]) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
+def split_at_cuts(frames: Iterable[np.ndarray], look=None) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
     """Frames in order -> (position of its first frame, its frames) per shot, cut where ``CutDetector`` finds a
-    cut on the frames' analysis thumbnails (what ``analyze --shots`` looks at). Lazy, so a clip is decoded once:
-    read each shot's frames to their end before asking for the next shot."""
+    cut on the frames' analysis thumbnails (what ``analyze --shots`` looks at; ``look``: what makes a thumbnail a
+    picture, a colour-managed input's display rendering). Lazy, so a clip is decoded once: read each shot's
+    frames to their end before asking for the next shot."""
     detector, source = CutDetector(), iter(frames)
+    shown = look or (lambda thumbnail: thumbnail)
     held = next(source, None)      # the first frame of the shot to come
     if held is not None:
-        detector.push(shrink(held, ANALYSIS_SIDE))
+        detector.push(shown(shrink(held, ANALYSIS_SIDE)))
     start = 0
     while held is not None:
         first, held, taken = held, None, 0
@@ -119,7 +123,7 @@ def split_at_cuts(frames: Iterable[np.ndarray]) -> Iterator[tuple[int, Iterator[
                 frame = next(source, None)
                 if frame is None:
                     return
-                if detector.push(shrink(frame, ANALYSIS_SIDE)):
+                if detector.push(shown(shrink(frame, ANALYSIS_SIDE))):
                     held = frame
                     return
 
