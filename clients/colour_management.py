@@ -48,15 +48,18 @@ def load_config(path: str | None = None) -> ocio.Config:
 # A video's colour tags (FFmpeg's AVColorTransferCharacteristic) that name an HDR display: refused, by name.
 HDR_TRANSFERS = {16: "Rec.2100-PQ - Display", 18: "Rec.2100-HLG - Display"}
 BT2020_PRIMARIES = 9
+EXR_DEFAULT = "lin_rec709_scene"
 
 
 def said_by_file(path: Path, info: media.VideoInfo | None = None) -> str | None:
     """The colour space a file says it is in: a plate's ``oiio:ColorSpace`` (OIIO's reading of an EXR's
-    colorspace or chromaticities attributes, a DPX's header), an HDR video's transfer; None where it says
-    nothing of use (a Rec.709 or untagged video: judged as it is, as always). Raises MediaError for a BT.2020
-    SDR video, which no space of the studio config names."""
+    colorspace or chromaticities attributes, a DPX's header; an EXR naming none is linear Rec.709), an HDR
+    video's transfer; None where it says nothing of use (a Rec.709 or untagged video: judged as it is, as
+    always). Raises MediaError for a BT.2020 SDR video, which no space of the studio config names."""
     if Path(path).suffix.lower() in media.PLATE_SUFFIXES:
-        return media.plate_spec(path).getattribute("oiio:ColorSpace") or None
+        said = media.plate_spec(path).getattribute("oiio:ColorSpace")
+        # An EXR that names no colour space is what OpenEXR defines: scene-linear light, Rec.709 primaries.
+        return said or (EXR_DEFAULT if Path(path).suffix.lower() == ".exr" else None)
     if info is None:
         return None
     transfer = info.colour.get("color_trc")

@@ -168,9 +168,12 @@ def test_an_hdr_tagged_video_is_refused_with_its_reason(ffmpeg, tmp_path, transf
         assert result.returncode == 1 and "HDR (PQ or HLG)" in result.stderr, result.stderr
 
 
-def test_a_display_referred_input_takes_no_detour_and_an_unknown_space_is_named():
+def test_a_display_referred_input_takes_no_detour_and_an_unknown_space_is_named(tmp_path):
     assert managed("sRGB - Display") is None and managed("sRGB Encoded Rec.709 (sRGB)") is None and managed(None) is None
     assert managed("ACEScg").grading == "ACEScct"
+    plain = tmp_path / "plain.exr"
+    media.write_image(plain, np.zeros((4, 6, 3), np.float16))   # no colour attribute: OpenEXR's own convention
+    assert managed(None, plain).name == "Linear Rec.709 (sRGB)"
     with pytest.raises(media.MediaError, match="'NoSuchSpace' is not in the OCIO config"):
         managed("NoSuchSpace")
 
