@@ -47,7 +47,9 @@ def graded(address, frames, shared_memory, **settings):
 @pytest.mark.parametrize("mode", ["cdl_frames", "generator_lut", "parameters"])
 def test_a_stream_through_shared_memory_gives_what_bytes_give(daemon, dtype, mode):
     frames = frames_of(dtype)
+    before = regions_left()
     shared = graded(daemon.address, frames, True, mode=mode, window_radius=2)
+    assert regions_left() == before                     # the stream's regions are gone with it
     wire = graded(daemon.address, frames, False, mode=mode, window_radius=2)
     assert [r.index for r in shared] == list(range(len(frames)))
     for a, b in zip(shared, wire):
@@ -55,7 +57,6 @@ def test_a_stream_through_shared_memory_gives_what_bytes_give(daemon, dtype, mod
         assert (a.frame is None) == (b.frame is None) == (mode == "parameters")
         if a.frame is not None:
             assert a.frame.dtype == dtype and np.array_equal(a.frame, b.frame)
-    assert regions_left() == []
 
 
 def test_results_stay_whole_when_the_caller_keeps_them_and_frames_change_size(daemon):
