@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import OpenImageIO as oiio
 import tifffile
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from PIL import Image, JpegImagePlugin
@@ -57,7 +56,7 @@ class StillMetadata:
     icc_profile: bytes | None = None
     jpeg_tables: list | None = None    # a JPEG's quantisation tables: its quality, kept exactly
     jpeg_subsampling: int | None = None
-    spec: oiio.ImageSpec | None = None  # an EXR's or DPX's header, attributes and all (see ``plate_spec``)
+    spec: "oiio.ImageSpec | None" = None  # an EXR's or DPX's header, attributes and all (see ``plate_spec``)
 
 
 def read_metadata(path) -> StillMetadata:
@@ -100,9 +99,17 @@ def open_still(path):
         raise MediaError(f"{path}: cannot read image ({reason(error)})") from None
 
 
-def plate_spec(path) -> oiio.ImageSpec:
+def _oiio():
+    """OpenImageIO, loaded when a plate is first read or written: most runs never touch one."""
+    import OpenImageIO
+
+    return OpenImageIO
+
+
+def plate_spec(path) -> "oiio.ImageSpec":
     """An EXR's or DPX's ImageSpec: size, sample format, channel names and every attribute OIIO reads
     (``oiio:ColorSpace`` among them)."""
+    oiio = _oiio()
     found = oiio.ImageInput.open(str(path))
     if found is None:
         raise MediaError(f"{path}: cannot read image ({oiio.geterror() or 'not a readable plate'})")
@@ -122,6 +129,7 @@ def still_size(path) -> tuple[int, int]:
 
 
 def _read_plate(path: Path) -> np.ndarray:
+    oiio = _oiio()
     found = oiio.ImageInput.open(str(path))
     if found is None:
         raise MediaError(f"{path}: cannot read image ({oiio.geterror() or 'not a readable plate'})")
@@ -205,9 +213,10 @@ def written_whole(path: Path):
             partial.unlink()
 
 
-def _write_plate(path: Path, image: np.ndarray, source: oiio.ImageSpec | None) -> None:
+def _write_plate(path: Path, image: np.ndarray, source: "oiio.ImageSpec | None") -> None:
     """An EXR or DPX with the source's header where there is one (its sample format and bit depth, channel
     names, compression and attributes), else one in the image's own sample type."""
+    oiio = _oiio()
     spec = oiio.ImageSpec(source) if source is not None else \
         oiio.ImageSpec(image.shape[1], image.shape[0], image.shape[2], oiio.TypeDesc(image.dtype.name))
     spec.width, spec.height, spec.full_width, spec.full_height = image.shape[1], image.shape[0], image.shape[1], \

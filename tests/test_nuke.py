@@ -194,3 +194,26 @@ def test_a_ref_input_matches_every_frame_to_the_graded_hero(nuke, tmp_path, daem
     before = metrics.ciede2000(plate[:, 60:300], hero[:, :240]).mean()
     after = metrics.ciede2000(output[:, 60:300], hero[:, :240]).mean()
     assert after < before / 2
+
+
+def test_a_scene_linear_script_is_graded_in_acescct_to_its_hero(nuke, daemon_address, tmp_path):
+    """grade in color_timing: an ACEScg plate with an error made in ACEScct, its clean hero on the ref input ->
+    the group's output within 1 dE00 of the hero on the display, the CDL acting in ACEScct."""
+    from test_colour_management import delta_e, on_display, scene, with_error, write_exr
+
+    fake, colorgrade_nuke = nuke
+    clean = scene("garden.png")[::2, ::2]
+    for number in (1001, 1002):
+        write_exr(tmp_path / f"plate.{number}.exr", with_error(clean, "ACEScg"))
+    write_exr(tmp_path / "hero.1001.exr", clean)
+    group = colorgrade_nuke.create()
+    group.setInput(0, fake.nodes.Read(file=str(tmp_path / "plate.####.exr"), colorspace="scene_linear"))
+    group.setInput(1, fake.nodes.Read(file=str(tmp_path / "hero.####.exr"), colorspace="scene_linear"))
+    for knob, value in (("first", 1001), ("last", 1002), ("ref_frame", 1001), ("grade_in", "color_timing"),
+                        ("server", daemon_address)):
+        group[knob].setValue(value)
+    colorgrade_nuke.analyse(group)
+    assert fake.messages == [] and group["status"].value().endswith("; CDL in ACEScct")
+    assert colorgrade_nuke.inner(group, "ToEncoding")["out_colorspace"].value() == "color_timing"
+    output = fake.render(group, 1002)
+    assert delta_e(on_display(output, "ACEScg"), on_display(clean, "ACEScg")) < 1

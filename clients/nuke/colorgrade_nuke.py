@@ -9,6 +9,12 @@ correction moves over the range, constant when it does not. (The CDL node's own 
 14+, stays at its default scene_linear, so it converts nothing itself.) "Bake .cube" writes the CDL
 now on the knobs (at the current frame) as a LUT, through ``colorgrade cube``.
 
+``grade in`` color_timing grades a scene-linear script in its grading space instead (docs/colour-management.md):
+the group converts scene_linear -> color_timing (ACEScct in an ACES config) around the CDL, and Analyse renders
+the input as it is, scene-linear half-float EXRs, for ``colorgrade analyze --colorspace scene_linear``, which
+judges them on the display and answers the CDL in color_timing (``ocio config``: the config colorgrade reads
+those roles from; empty: $OCIO, else OCIO's studio config: set it to the script's own where they differ).
+
 Standard library only: Nuke's Python (3.7 in Nuke 13, 3.9-3.11 in 14-16) ships its own protobuf,
 which clashes with colorgrade's; the ``colorgrade`` command runs in its own environment.
 """
@@ -24,6 +30,8 @@ import nuke
 COLORGRADE = ["colorgrade"]
 SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".nuke", "colorgrade.json")
 MODES = ["auto", "keyed", "constant"]
+# Where the CDL acts: on the display encoding the daemon judges (``encoding``), or in the config's grading role.
+GRADE_IN = ["encoding", "color_timing"]
 # "auto" keys the knobs when any CDL value moves more than this over the range: half a percent of slope
 # is about one 8-bit code at mid-grey, below which keys would only add curve clutter.
 MOVES = 0.005
@@ -71,6 +79,8 @@ def create():
              nuke.Int_Knob("first", "first frame"),
              nuke.Int_Knob("last", "last frame"),
              nuke.String_Knob("encoding", "encoding", "sRGB"),
+             nuke.Enumeration_Knob("grade_in", "grade in", GRADE_IN),
+             nuke.File_Knob("ocio", "ocio config"),
              nuke.Int_Knob("ref_frame", "ref frame"),
              nuke.PyScript_Knob("analyse", "Analyse", "colorgrade_nuke.analyse(nuke.thisNode())"),
              nuke.File_Knob("cube", "cube file"),
@@ -109,21 +119,29 @@ def _analyse(group):
     if first > last:
         return report(group, "first frame %d is after last frame %d" % (first, last))
     encoding = group["encoding"].value()
+    working = group["grade_in"].value() == "color_timing"
     for name in ("ToEncoding", "FromEncoding"):
         node = inner(group, name)
-        node["out_colorspace" if name == "ToEncoding" else "in_colorspace"].setValue(encoding)
+        node["out_colorspace" if name == "ToEncoding" else "in_colorspace"].setValue(
+            "color_timing" if working else encoding)
+    # In the grading space colorgrade is sent the scene-linear pixels and renders the display itself.
+    rendered, suffix = ("scene_linear", "exr") if working else (encoding, "tif")
     folder = tempfile.mkdtemp(prefix="colorgrade-nuke-")
     try:
         frames = os.path.join(folder, "frames")
         os.mkdir(frames)
-        if not render(group, "Input1", os.path.join(frames, "frame.####.tif"), encoding, first, last):
+        if not render(group, "Input1", os.path.join(frames, "frame.####." + suffix), rendered, first, last):
             return
         arguments = ["analyze", frames, "--per-frame", "--json", "--window", str(int(group["window"].value()))]
+        if working:
+            arguments += ["--colorspace", "scene_linear"]
+            if group["ocio"].value():
+                arguments += ["--ocio", group["ocio"].value()]
         if group.input(1) is not None:   # the ref input: match every frame to that graded frame
             hero = int(group["ref_frame"].value())
-            if not render(group, "ref", os.path.join(folder, "ref.####.tif"), encoding, hero, hero):
+            if not render(group, "ref", os.path.join(folder, "ref.####." + suffix), rendered, hero, hero):
                 return
-            arguments += ["--reference", os.path.join(folder, "ref.%04d.tif" % hero)]
+            arguments += ["--reference", os.path.join(folder, "ref.%04d.%s" % (hero, suffix))]
         for knob in ("server", "tls_ca", "token_file"):
             if group[knob].value():
                 arguments += ["--" + knob.replace("_", "-"), group[knob].value()]
@@ -134,15 +152,19 @@ def _analyse(group):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     keyed = set_cdl(cdl_node, entry, group["mode"].value())
-    report(group, "%s; frames %d-%d, %s" % (entry["description"], first, last,
-                                          "keyed per frame" if keyed else "constant"), error=False)
+    report(group, "%s; frames %d-%d, %s%s" % (entry["description"], first, last,
+                                            "keyed per frame" if keyed else "constant",
+                                            "; CDL in " + entry["grading_space"] if working else ""), error=False)
 
 
 def render(group, input_name, pattern, encoding, first, last):
-    """Render the group's input ``input_name`` for frames first..last to 16-bit TIFFs in ``encoding`` through a
-    Write made for it and deleted after -> whether it worked (a failure is on the status line)."""
+    """Render the group's input ``input_name`` for frames first..last in ``encoding`` through a Write made for
+    it and deleted after (16-bit TIFFs, or half-float EXRs for a .exr ``pattern``) -> whether it worked (a
+    failure is on the status line)."""
     group.begin()
-    write = make("Write", "colorgradeRender", file=pattern, file_type="tiff", datatype="16 bit", colorspace=encoding)
+    exr = pattern.endswith(".exr")
+    write = make("Write", "colorgradeRender", file=pattern, file_type="exr" if exr else "tiff",
+                 datatype="16 bit half" if exr else "16 bit", colorspace=encoding)
     write.setInput(0, inner(group, input_name))
     group.end()
     try:

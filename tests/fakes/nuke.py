@@ -3,10 +3,12 @@
 Names and argument orders follow Nuke's Python API (checked against the types-nuke stubs by
 ``tests/test_nuke.py``). Behaviour kept: nodes are created in the current context (the root, or the
 group between ``begin()`` and ``end()``); array knobs take a list or per-channel values and keys per
-frame; ``execute`` renders a Write node's input to real files (16-bit TIFF, frame number in ``####``),
-converting from the working space (linear) to the Write's ``colorspace``; OCIOColorSpace and
-OCIOCDLTransform compute with OpenColorIO as Nuke's do (the CDL in ASC style); ``message`` shows
-text (recorded here). Colour spaces known: "scene_linear"/"linear" and "sRGB" (the IEC 61966-2-1 curve).
+frame; ``execute`` renders a Write node's input to real files (16-bit TIFF, or half-float EXR for
+file_type exr; frame number in ``####``), converting from the working space (linear) to the Write's
+``colorspace``; OCIOColorSpace and OCIOCDLTransform compute with OpenColorIO as Nuke's do (the CDL in ASC
+style); ``message`` shows text (recorded here). Colour spaces known: "scene_linear"/"linear" and "sRGB"
+(the IEC 61966-2-1 curve); between any other names (roles such as color_timing, spaces such as ACEScct),
+OCIO's studio config, as an ACES script's config converts them (its scene_linear is ACEScg).
 """
 import re
 
@@ -293,12 +295,18 @@ def execute(nameOrNode, start, end, incr=1, views=None, continueOnError=False):
     write = nameOrNode
     if write.Class() != "Write" or write.input(0) is None:
         raise RuntimeError(f"{write.name()}: nothing to render")
-    if write["file_type"].value() != "tiff" or write["datatype"].value() != "16 bit":
-        raise RuntimeError("this fake renders 16-bit TIFF only")
+    kind = (write["file_type"].value(), write["datatype"].value())
+    if kind not in {("tiff", "16 bit"), ("exr", "16 bit half")}:
+        raise RuntimeError("this fake renders 16-bit TIFF and half-float EXR only")
     for number in range(start, end + 1, incr):
         pixels = _convert(render(write.input(0), number), "scene_linear", write["colorspace"].value())
         path = re.sub(r"#+", lambda m: f"{number:0{len(m.group())}d}", write["file"].value())
-        tifffile.imwrite(path, np.clip(np.rint(pixels * 65535), 0, 65535).astype(np.uint16), photometric="rgb")
+        if kind[0] == "exr":
+            from colorgrade.clients.media import write_image
+
+            write_image(path, pixels.astype(np.float16))
+        else:
+            tifffile.imwrite(path, np.clip(np.rint(pixels * 65535), 0, 65535).astype(np.uint16), photometric="rgb")
 
 
 def render(node, number):
@@ -307,7 +315,7 @@ def render(node, number):
     if kind == "Read":
         path = re.sub(r"#+", lambda m: f"{number:0{len(m.group())}d}", node["file"].value())
         image = tifffile.imread(path) if path.endswith(".tif") else _read_png(path)
-        codes = np.float64(np.iinfo(image.dtype).max)
+        codes = np.float64(np.iinfo(image.dtype).max if image.dtype.kind == "u" else 1)
         return _convert(image[..., :3] / codes, node["colorspace"].value(), "scene_linear")
     if kind == "Group":
         return render(next(n for n in node.children if n.Class() == "Output"), number)
@@ -344,10 +352,17 @@ def _read_png(path):
     return read_image(path)
 
 
+_STUDIO = OCIO.Config.CreateFromBuiltinConfig("studio-config-latest")
+
+
 def _convert(image, source, target):
     names = {"linear": "scene_linear", "scene_linear": "scene_linear", "sRGB": "sRGB"}
     if source not in names or target not in names:
-        raise RuntimeError(f"unknown colour space {source!r} or {target!r}")
+        if _STUDIO.getColorSpace(source) is None or _STUDIO.getColorSpace(target) is None:
+            raise RuntimeError(f"unknown colour space {source!r} or {target!r}")
+        pixels = np.ascontiguousarray(image, dtype=np.float32).copy()
+        _STUDIO.getProcessor(source, target).getDefaultCPUProcessor().applyRGB(pixels)
+        return pixels.astype(np.float64)
     if names[source] == names[target]:
         return image
     if names[target] == "sRGB":
