@@ -216,7 +216,7 @@ def run_analyze(args) -> int:
     try:
         asked = Asked(shots=args.shots, samples=args.samples, window=args.window, per_frame=args.per_frame,
                       reference=read_reference(args), continuity=args.continuity,
-                      reference_shot=args.reference_shot, quiet=args.json)
+                      reference_shot=args.reference_shot, hero_shots=tuple(args.hero_shot), quiet=args.json)
         # The inputs as given: the stills of a folder are read, and named if they cannot be, as they are analysed.
         videos = check_readable([Path(p) for p in args.inputs] or [job.path for job in jobs])
         colours = {job.key: colour_of(args, job.path, media.kind_of(job.path), videos.get(job.path)) for job in jobs}
@@ -234,7 +234,9 @@ def run_analyze(args) -> int:
             if args.continuity and args.items:   # the items are the shots of one edit, in its order
                 from colorgrade.clients.workflow.continuity import continuity
 
-                continuity(client, list(report.values()))
+                if any(number > len(report) for number in asked.hero_shots):
+                    raise MediaError(f"--hero-shot {max(asked.hero_shots)}, but there are {len(report)} item(s)")
+                continuity(client, list(report.values()), asked.hero_shots)
     except UsageError as error:
         print(f"colorgrade analyze: {error}", file=sys.stderr)
         return 2
@@ -286,9 +288,12 @@ def run_analyze(args) -> int:
 
 def summary_lines(heading: str, entry) -> list[str]:
     """What ``analyze`` and ``grade`` print of an input's correction: its verdict and CDL, its scenes, its shots."""
+    from colorgrade.clients.workflow.continuity import CHOSEN
+
     lines = [f"{heading}: {entry.describe()}", f"  {cdl_text(entry.cdl)}"]
     for scene in entry.scenes or []:
-        lines.append(f"  scene {scene['scene']}: hero {scene['hero']}; shots {', '.join(scene['shots'])}")
+        why = f" ({CHOSEN[scene['chosen']]})" if scene.get("chosen") else ""
+        lines.append(f"  scene {scene['scene']}: hero {scene['hero']}{why}; shots {', '.join(scene['shots'])}")
     for shot in entry.shots or []:
         lines.append(f"  {shot.id}  frames {shot.first}-{shot.last}"
                      + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")

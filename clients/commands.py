@@ -22,7 +22,8 @@ class UsageError(ValueError):
 
 
 def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False) -> None:
-    """``--reference``; with ``shots`` (commands that find shots) also ``--reference-shot`` and ``--continuity``."""
+    """``--reference``; with ``shots`` (commands that find shots) also ``--reference-shot``, ``--continuity`` and
+    ``--hero-shot``."""
     parser.add_argument("--reference", metavar="HERO",
                         help="match to a graded hero frame: a still, or VIDEO@FRAME (a frame of a video from 0, or "
                              "of a sequence by its number). Where the two show one scene, the CDL makes the input look "
@@ -32,8 +33,11 @@ def add_reference_argument(parser: argparse.ArgumentParser, shots: bool = False)
                             help="with shots: match every shot to shot N (1-based) of the same input, as it is")
         parser.add_argument("--continuity", action="store_true",
                             help="with shots: group the shots into scenes by what they show, correct each scene's "
-                                 "hero (the shot whose corrected look the scene's others agree with most) blind and "
-                                 "match the others to it")
+                                 "hero (the shot whose corrected look the scene's others agree with most; of two "
+                                 "shots, the one the other's correction leads to) blind and match the others to it")
+        parser.add_argument("--hero-shot", type=int, action="append", default=[], metavar="N",
+                            help="with --continuity: shot N (1-based; with --items, the Nth item) is the hero of its "
+                                 "scene; repeat it for other scenes")
 
 
 def check_reference_arguments(args, shots: bool, items: bool | None = None) -> None:
@@ -49,6 +53,11 @@ def check_reference_arguments(args, shots: bool, items: bool | None = None) -> N
                                                                         if items is not None else ""))
     if args.reference_shot is not None and args.reference_shot < 1:
         raise UsageError(f"--reference-shot counts shots from 1, got {args.reference_shot}")
+    heroes = getattr(args, "hero_shot", [])
+    if heroes and not args.continuity:
+        raise UsageError("--hero-shot picks a scene's hero for --continuity: add --continuity")
+    if any(number < 1 for number in heroes):
+        raise UsageError(f"--hero-shot counts shots from 1, got {min(heroes)}")
     if args.reference:
         reference_spec(args.reference)
 

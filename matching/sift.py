@@ -12,8 +12,11 @@ the two frames show of the same things:
 2. **Corresponding pixels.** The hero warped onto the frame; both reduced to blocks (a misaligned edge or
    a little parallax then moves a block's colour only a little); blocks where the warp left no hero,
    and clipped blocks, are left out.
-3. **The CDL fitted on them**, robustly (``colorgrade.color.fit``): a person who walked in, or a light
-   that changed, loses its pull.
+3. **The CDL fitted on them**, robustly: a person who walked in, a window whose view changed or a light that
+   changed loses its pull before it bends the curve. A fit on every pair is bent by them, and weights measured
+   against a bent fit keep them; so a second fit starts from the half of the pairs the first explains best
+   (least trimmed squares' concentration steps) and weighs every pair by its distance from that, and the fit
+   whose typical residual is smaller is the match's.
 
 The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
 leaves unexplained beyond what two moments of one real shot leave (``studies/match_calibration.py``
@@ -27,7 +30,7 @@ import cv2
 import numpy as np
 
 from colorgrade.color import CDL, MATCH_SIDE, block_means, luma_rec709, shrink, to_float_rgb
-from colorgrade.color.fit import fit_cdl
+from colorgrade.color.fit import GAIN, fit_cdl
 from colorgrade.matching.seam import Hero, Match
 
 RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
@@ -39,7 +42,13 @@ MIN_SHARED = 0.12         # share of the frame the hero must cover for a match a
 FULL_SHARED = 0.35        # ... this share and more counts fully
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
 MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/decisions.md)
-FIT_ROUNDS = 2            # robust re-weighting rounds of the fit (a third changed nothing: docs/decisions.md)
+TRIMMED = 0.5             # share of the block pairs the fit starts from: what changed between the frames may be
+TRIM_STEPS = 2            # ... just under half of them (concentration steps: refits on the best explained share)
+JUDGED = 0.6              # fits are compared by the residual of this quantile of their pairs: past the half a trimmed
+                          # fit is made to explain, within the share that did not change
+FIT_ROUNDS = 2            # robust re-weighting rounds of the final fit (a third changed nothing: docs/decisions.md)
+SIMPLER = 0.003           # a whole CDL is fitted only where it leaves a typical block this much (RGB, RMS) less than
+                          # the gain alone: under an 8-bit code, which noise and compression leave anyway
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
 RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) is what two moments of one real
                           # shot leave after a right fit (noise, compression, people moving), and costs no trust
@@ -98,12 +107,49 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
         in_hero = block_means(side(warped).astype(np.float32), BLOCK)
         agree &= ((in_frame == 0) & (in_hero == 0)) | ((in_frame == 1) & (in_hero == 1))
     channels = agree.reshape(-1, 3)[pairs]
-    cdl, _ = fit_cdl(sources, targets, channels.astype(np.float64), rounds=FIT_ROUNDS)
+    cdl = fit_unchanged(sources, targets, channels.astype(np.float64))
     residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
     evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
                 * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)
                 * np.clip((UNEXPLAINED - residual) / (UNEXPLAINED - RESIDUAL_FLOOR), 0, 1))
     return Match(cdl, float(evidence), inliers, shared, residual)
+
+
+def fit_unchanged(sources: np.ndarray, targets: np.ndarray, channels: np.ndarray) -> CDL:
+    """The CDL taking block colours ``sources`` to ``targets`` (N, 3) where the two frames show the same unchanged
+    things; ``channels``: (N, 3) weights (0 for a channel that says nothing).
+
+    Changed content is taken out before it bends the fit, and the fit moves no more than its evidence supports:
+    each of two models (the slopes and saturation alone, and the whole CDL) is fitted two ways (Cauchy
+    re-weighting from a fit of every pair, and the same from refits on the best explained ``TRIMMED`` share,
+    which takes changed content, up to just under half the pairs, out first), each model keeps its way with the
+    smaller residual (at the ``JUDGED`` quantile), and the gain alone is the fit unless the whole CDL explains the pairs clearly
+    better (by ``SIMPLER``): where the pairs span a narrow range of a channel, its slope, offset and power trade
+    against each other and a whole CDL bends colours the pairs never showed."""
+    def distance(cdl):
+        squared = ((cdl.apply(sources.astype(np.float32)) - targets) ** 2 * channels).sum(axis=1)
+        return np.sqrt(squared / np.maximum(channels.sum(axis=1), 1e-12))
+
+    counted = channels.sum(axis=1) > 0
+
+    def typical(cdl):
+        return float(np.quantile(distance(cdl)[counted], JUDGED))
+
+    def robust(free):
+        whole, _ = fit_cdl(sources, targets, channels, rounds=FIT_ROUNDS, free=free)
+        cdl = whole
+        for _ in range(TRIM_STEPS):
+            error = distance(cdl)
+            kept = counted & (error <= np.quantile(error[counted], TRIMMED))
+            cdl, _ = fit_cdl(sources, targets, channels * kept[:, None], rounds=1, free=free)
+        error = distance(cdl)
+        scale = max(2 * float(np.median(error[counted])), 0.005)
+        trimmed, _ = fit_cdl(sources, targets, channels / (1 + (error / scale) ** 2)[:, None], rounds=FIT_ROUNDS,
+                             free=free)
+        return min((whole, trimmed), key=typical)
+
+    gain, full = robust(GAIN), robust(None)
+    return gain if typical(gain) <= typical(full) + SIMPLER else full
 
 
 def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:

@@ -10,10 +10,13 @@ frames alone, so it is the same whether the clip is streamed in order, graded ou
 interleaved with other clips. Averaging over the window is also what keeps the grade from
 flickering: a CDL that moves only as fast as the window slides.
 
-With a hero frame (``OpenClip``'s reference), each frame's analysis is its blind analysis moved toward
-its match to the hero as far as the match is sure (``FrameAnalysis.matched``); the match runs in a
-matcher process while the engine analyses the frame blind. The hero's features are computed once, when
-the clip opens, and the window averages matched CDLs exactly as it averages blind ones.
+With a hero frame (``OpenClip``'s reference), each frame is also matched to the hero (in a matcher process,
+while the engine analyses it blind), and the match is a decision per stretch of frames, never per frame: frame
+t's CDL is its window's blind mean, moved to the mean of the matches taken in frames ``t-MATCH_STRETCH ..
+t+MATCH_STRETCH`` as far as the share of them that verify says (``color.stretch_match``): the few frames beside
+a hero that verify in a low-texture shot do not flash, the few that fail or are unsure in a matched shot do not
+drop out, and between a matched and an unmatched stretch the CDL crossfades. The clip's reach is the stretch. The hero's features
+are computed once, when the clip opens.
 
 Each frame goes through a network once: its analysis (analysis modes) or its generator output at
 working size (generator modes) is cached while a window still needs it. Analyses of frames from
@@ -39,7 +42,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from colorgrade.color import CDL, LUT3D, MATCH_SIDE, analysis_thumbnail, apply, from_float_rgb, shrink
+from colorgrade.color import (CDL, LUT3D, MATCH_SIDE, analysis_thumbnail, apply, from_float_rgb, shrink,
+                              stretch_match)
 from colorgrade.color import distill
 from colorgrade.proto.codec import CLIP_ID_PATTERN, DEFAULT_WINDOW_RADIUS, MAX_CLIP_ID_CHARS, Mode
 from colorgrade.proto.shared_memory import Region, RegionError
@@ -50,6 +54,7 @@ from colorgrade.server.metrics import Metrics
 log = logging.getLogger("colorgrade.server.clips")
 PIPELINE_DEPTH = 2   # frames of one stream being graded at once (results still leave in order)
 MAX_REGIONS_PER_CLIP = 8   # shared-memory regions a clip may map (a stream uses two: frames in, frames out)
+MATCH_STRETCH = 12         # with a hero: frames on each side whose matches decide a frame's (about a second)
 
 
 class InvalidInput(ValueError):
@@ -103,7 +108,7 @@ class FrameResult:
     diagnosis: Diagnosis | None = None
     lut: LUT3D | None = None
     frame: np.ndarray | None = None
-    match_confidence: float | None = None   # with a hero: how sure the match is (mean over the window)
+    match_confidence: float | None = None   # with a hero: how sure the match is (mean over the frames deciding it)
 
     @property
     def reference_used(self) -> bool:
@@ -167,7 +172,7 @@ class ClipStore:
         if settings.oversample not in (1, 2):
             raise InvalidInput(f"oversample {settings.oversample} is not 1 or 2")
         if settings.mode.uses_analysis:
-            reach = settings.window_radius
+            reach = settings.window_radius if hero is None else max(settings.window_radius, MATCH_STRETCH)
         else:
             reach = distill.reach(self.models.generator_radius, settings.blend_radius,
                                   settings.mode.distils_lut)
@@ -380,8 +385,9 @@ class FrameGrader:
             return grade(clip, t, window)
 
     def _analysis_result(self, clip: Clip, t: int, window: range) -> FrameResult:
-        analyses = [self._analysis(clip, i) for i in window]
-        result = self._analysis_value(t, analyses)
+        analyses = {i: self._analysis(clip, i) for i in window}
+        blind = clip.around(t, clip.settings.window_radius)
+        result = self._analysis_value(t, [analyses[i] for i in blind], list(analyses.values()))
         if clip.settings.return_lut:
             result.lut = result.cdl.to_lut()
         if clip.settings.mode.returns_pixels and not clip.settings.corrections_only:
@@ -406,13 +412,17 @@ class FrameGrader:
                 result.frame = from_float_rgb(resized, alpha, frame.dtype)
         return result
 
-    def _analysis_value(self, index: int, analyses: list) -> FrameResult:
-        """The mean of (matched) per-frame analyses: a window's, or one still's."""
-        matched = [a.match_confidence for a in analyses if a.match_confidence is not None]
-        return FrameResult(index=index, cdl=CDL.from_vector(np.mean([a.cdl for a in analyses], axis=0)),
-                           confidence=float(np.mean([a.confidence for a in analyses])),
+    def _analysis_value(self, index: int, analyses: list, stretch: list) -> FrameResult:
+        """The mean of per-frame analyses (a window's, or one still's), moved to the matches taken in ``stretch``
+        (the frames whose matches decide this one's) as far as their share says."""
+        cdl = CDL.from_vector(np.mean([a.cdl for a in analyses], axis=0))
+        confidences = [a.match_confidence for a in stretch if a.match_confidence is not None]
+        if confidences:
+            cdl, _ = stretch_match(cdl, [CDL.from_vector(a.match_cdl) for a in stretch if a.match_cdl is not None],
+                                   sum(c > 0 for c in confidences), len(stretch))
+        return FrameResult(index=index, cdl=cdl, confidence=float(np.mean([a.confidence for a in analyses])),
                            diagnosis=self.diagnosis(np.mean([a.probabilities for a in analyses], axis=0)),
-                           match_confidence=float(np.mean(matched)) if matched else None)
+                           match_confidence=float(np.mean(confidences)) if confidences else None)
 
     def diagnosis(self, probabilities: np.ndarray) -> Diagnosis:
         labels = self.models.labels
@@ -480,4 +490,4 @@ class FrameGrader:
         if not frames:
             raise InvalidInput("AnalyzeRequest has no frames")
         futures = [self._analyse(frame, hero) for frame in frames]
-        return [self._analysis_value(i, [future.result()]) for i, future in enumerate(futures)]
+        return [self._analysis_value(i, [future.result()], [future.result()]) for i, future in enumerate(futures)]

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import zmq
 
-from colorgrade.color import CDL, blend_toward
+from colorgrade.color import match_taken
 from colorgrade.server import protocol as msg
 from colorgrade.server.batching import MicroBatcher
 
@@ -33,17 +33,19 @@ KEPT_HEROES = 8   # hero frames whose features the front end keeps (KeptHeroes)
 
 
 class FrameAnalysis(NamedTuple):
-    cdl: np.ndarray              # (10,) CDL vector
+    cdl: np.ndarray              # (10,) the blind CDL vector
     probabilities: np.ndarray    # (labels,)
     confidence: float
-    match_confidence: float | None = None   # with a hero: how sure the match is (the CDL is blended by it)
+    match_confidence: float | None = None   # with a hero: how sure the match is
+    match_cdl: np.ndarray | None = None     # with a hero: the match's (10,) CDL where it is taken, else None
 
     def matched(self, match: msg.Matched) -> "FrameAnalysis":
-        """This blind analysis with a match to a hero: the CDL moves from the blind correction toward the
-        match as far as the match is sure; where it is not (another scene), the blind correction stands."""
-        weight = float(match.confidence)
-        cdl = blend_toward(CDL.from_vector(self.cdl), CDL.from_vector(match.cdl), weight)
-        return self._replace(cdl=cdl.to_vector(), match_confidence=weight)
+        """This blind analysis with a match to a hero, taken whole where the match is sure enough and not at all
+        where it is not (another scene, or an unsure fit); the window decides what its frames' matches do
+        (``server.clips``: ``color.stretch_match``)."""
+        confidence = float(match.confidence)
+        return self._replace(match_confidence=confidence,
+                             match_cdl=np.asarray(match.cdl, np.float64) if match_taken(confidence) else None)
 
 
 def frame_analyses(reply: msg.Analyses) -> list[FrameAnalysis]:

@@ -247,6 +247,9 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
     to_third = analyse("--reference-shot", "3")
     assert to_third["shots"][2]["cdl"] == {"slope": [1, 1, 1], "offset": [0, 0, 0], "power": [1, 1, 1],
                                            "saturation": 1} and to_third["shots"][0]["hero"] == ids[2]
+    # --hero-shot: the user's pick is its scene's hero, and the scenes say which rule chose each hero.
+    picked = analyse("--continuity", "--hero-shot", "2")
+    assert [(scene["hero"], scene["chosen"]) for scene in picked["scenes"]] == [(ids[1], "picked"), (ids[2], "consensus")]
     result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(reel), "--continuity"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "add --shots" in result.stderr
@@ -287,3 +290,144 @@ def test_a_dialogue_cut_between_two_angles_gives_one_scene_per_angle():
     # Beyond the last RECENT_SCENES scenes a shot starts a scene again (bounded work per shot).
     far = [shot("a1", 1)] + [shot(f"x{n}", 10 + n) for n in range(RECENT_SCENES)] + [shot("a2", 1)]
     assert len(group_scenes(SameAngle(), far)) == RECENT_SCENES + 2
+
+
+# --- trust (issue 28): a match is a decision per stretch, bounded by its evidence --------------------------------
+LOOK = CDL(slope=(0.95, 1.0, 1.08))
+
+
+def locked_off(frames, blur, noise, seed=0):
+    """A locked-off shot of a low-texture scene: one blurred, flattened sample photo with fresh sensor noise on
+    each frame (8-bit)."""
+    import cv2
+
+    scene = cv2.GaussianBlur(media.read_image(SAMPLES / "photos" / "garden.png")[..., :3][::2, ::2].astype(np.float32),
+                             (0, 0), blur) * 0.3 + 80
+    rng = np.random.default_rng(seed)
+    return [np.clip(scene + rng.normal(0, noise, scene.shape[:2])[..., None], 0, 255).astype(np.uint8)
+            for _ in range(frames)]
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    from colorgrade.server.in_process import InProcessEngines, InProcessGrader
+
+    with InProcessGrader(InProcessEngines("cpu", untrained=True)) as grader:
+        yield grader
+
+
+def moved_frames(grader, frames, hero):
+    """Which frames of a clip streamed through the daemon's windows the match to ``hero`` moved from the blind
+    correction."""
+    blind = grader.stream(frames, mode="parameters")
+    matched = grader.stream(frames, mode="parameters", reference=hero)
+    return [not np.allclose(b.cdl.to_vector(), m.cdl.to_vector(), atol=1e-6) for b, m in zip(blind, matched)]
+
+
+def test_a_low_texture_shot_takes_its_heroes_match_on_every_frame_or_none(untrained):
+    """A car park verified only on the frames beside its hero, which flashed; here only the hero's own frame
+    verifies (its noise), and no frame may move. Where most frames verify and some fail, every frame moves."""
+    flat = locked_off(21, blur=6, noise=4)
+    hero = apply(LOOK, flat[10])
+    confidences = [matching.match(frame, matching.describe(hero)).confidence for frame in flat]
+    assert confidences[10] == 1 and max(confidences[:10] + confidences[11:]) == 0     # the flash, per frame
+    assert not any(moved_frames(untrained, flat, hero))
+    textured, failing = locked_off(21, blur=3, noise=2), locked_off(21, blur=6, noise=4, seed=1)
+    mixed = [failing[i] if i % 5 == 2 else frame for i, frame in enumerate(textured)]   # every 5th fails
+    hero = apply(LOOK, textured[10])
+    assert [matching.match(f, matching.describe(hero)).confidence == 0 for f in mixed] == [i % 5 == 2 for i in range(21)]
+    assert all(moved_frames(untrained, mixed, hero))
+
+
+def test_an_unsure_match_is_dropped_not_blended_at_a_small_weight(untrained):
+    frames = locked_off(5, blur=5, noise=2)
+    hero = apply(LOOK, frames[4])
+    unsure = matching.match(frames[3], matching.describe(hero))
+    assert 0 < unsure.confidence < 0.5
+    blind, = untrained.analyze([frames[3]])
+    matched, = untrained.analyze([frames[3]], reference=hero)
+    assert matched.reference_used and matched.cdl == blind.cdl
+
+
+@pytest.mark.parametrize("name", ["garden", "dune", "ladybird"])
+@pytest.mark.parametrize("changed", [0.2, 0.35])
+def test_what_changed_between_hero_and_frame_loses_its_pull_before_it_bends_the_fit(name, changed):
+    """A clean frame whose hero is the same moment with a part changed (a person walked in, a window's view):
+    matched with full confidence it moved 1.6-3.7 ΔE00; it must stay within 0.5."""
+    clean = media.read_image(SAMPLES / "photos" / f"{name}.png")[..., :3]
+    other = media.read_image(SAMPLES / "photos" / "aqua.png")[..., :3]
+    height, width = clean.shape[:2]
+    patch = (int(height * changed ** 0.5), int(width * changed ** 0.5))
+    hero = clean.copy()
+    hero[height // 4:height // 4 + patch[0], :patch[1]] = other[:patch[0], :patch[1]]
+    found = matching.match(clean, matching.describe(hero))
+    assert found.confidence > 0.5 and delta_e(apply(found.cdl, clean), clean) <= 0.5
+
+
+def one_cast_grader(cast_frames, cast: CDL):
+    """The daemon's grader in process with a blind corrector that behaves as the real one does on a cast: it
+    corrects half of it and is surest there (0.9), and leaves clean frames alone (confidence 0.2)."""
+    from concurrent.futures import Future
+
+    from colorgrade.color import analysis_thumbnail
+    from colorgrade.server.engine_pool import FrameAnalysis
+    from colorgrade.server.in_process import InProcessEngines, InProcessGrader
+
+    engines = InProcessEngines("cpu", untrained=True)
+    size = engines.description.analysis_size
+    marked = {analysis_thumbnail(frame, size).tobytes() for frame in cast_frames}
+    inverse = CDL(slope=tuple(1 / s for s in cast.slope))
+    half = CDL.mean([CDL(), inverse])
+    labels = len(engines.description.labels)
+
+    def submit_analysis(frame):
+        future = Future()
+        is_cast = frame.tobytes() in marked
+        future.set_result(FrameAnalysis((half if is_cast else CDL()).to_vector(), np.full(labels, 1 / labels),
+                                        0.9 if is_cast else 0.2))
+        return future
+
+    engines.submit_analysis = submit_analysis
+    return InProcessGrader(engines)
+
+
+@pytest.mark.parametrize("per_scene", [2, 3])
+def test_continuity_takes_a_clean_hero_and_leaves_the_clean_shots_alone(per_scene):
+    """A dialogue reel (A B A B) where one shot of each scene carries a cast: the hero was the cast shot (the blind
+    corrector is surest of a cast), and the clean shots were graded toward its remaining cast."""
+    from types import SimpleNamespace
+
+    from colorgrade.clients.workflow.continuity import continuity
+
+    warm = CDL(slope=(1.2, 1.0, 0.8))
+    scenes = []
+    for name in ("dune", "garden"):
+        image = media.read_image(SAMPLES / "photos" / f"{name}.png")[..., :3]
+        height, width = image.shape[:2]
+        crop = (int(height * 0.75), int(width * 0.7))
+        corners = [(0, 0), (height - crop[0], width - crop[1]), ((height - crop[0]) // 2, (width - crop[1]) // 2)]
+        scenes.append([image[y:y + crop[0], x:x + crop[1]] for y, x in corners[:per_scene]])
+    frames = [[apply(warm, clean) if take == 1 else clean for take, clean in enumerate(scene)] for scene in scenes]
+    with one_cast_grader([scene[1] for scene in frames], warm) as grader:
+        shots = []
+        for s, scene in enumerate(frames):
+            shots.append([])
+            for take, frame in enumerate(scene):
+                blind, = grader.analyze([frame])
+                shots[-1].append(SimpleNamespace(id=f"s{s}t{take}", keyframes=[frame], cdl=blind.cdl,
+                                                 confidence=blind.confidence, first=0, last=0))
+        reel = [shot for pair in zip(*shots) for shot in pair]
+        found = continuity(grader, reel)
+        assert [scene["hero"][:2] for scene in found] == ["s0", "s1"] and all(
+            not scene["hero"].endswith("t1") for scene in found)                    # a clean shot, never the cast
+        for scene, clean, given in zip(shots, scenes, frames):
+            for take in range(per_scene):
+                if take != 1:
+                    assert delta_e(apply(scene[take].cdl, clean[take]), clean[take]) <= 0.5
+            assert delta_e(apply(scene[1].cdl, given[1]), clean[1]) < delta_e(given[1], clean[1]) / 2   # matched
+        # --hero-shot: a user's pick is its scene's hero, whatever the rule would choose.
+        for scene in shots:
+            for shot in scene:
+                shot.cdl = grader.analyze(shot.keyframes)[0].cdl
+        picked = continuity(grader, reel, picked=(3,))   # the reel's third shot: scene A's cast one
+        assert picked[0]["hero"] == "s0t1" and picked[0]["chosen"] == "picked" and picked[1]["chosen"] != "picked"

@@ -93,7 +93,7 @@ def run_ffmpeg(args) -> int:
     try:
         with connect(args) as client:
             asked = Asked(shots=True, samples=args.samples, reference=reference, continuity=args.continuity,
-                          reference_shot=args.reference_shot)
+                          reference_shot=args.reference_shot, hero_shots=tuple(args.hero_shot))
             entry = analyse_job(client, Job(str(source), clip_id, source), asked, info)
     except (GradeError, media.MediaError, OSError) as error:
         print(f"colorgrade ffmpeg: {error}", file=sys.stderr)

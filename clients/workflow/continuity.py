@@ -11,16 +11,20 @@ two scenes, each with its own hero.
 
 The hero is the scene's consensus: the shot whose blind-corrected look the others' are nearest (each
 corrected shot matched to each, the distance being how far the match moves it). Each shot carries errors
-of its own, so the look most shots agree on is the likeliest clean one; the shot the blind corrector is
-surest about was the first rule, and it picked heroes whose remaining error every matched shot then
-carried (docs/decisions.md). With fewer than three shots, or among equals, the surest shot, then the longest.
-The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes shot N
-as the hero of every shot, as it is (the colourist's look), and leaves it untouched.
+of its own, so the look most shots agree on is the likeliest clean one. Of two shots, where no consensus can
+be, it is the shot whose look as it is the other's blind correction leads nearest to: the blind corrector
+moves a shot that carries an error toward the clean one, and a clean one barely. Among equals, the shot its
+blind correction moves least, then the longest. Never the shot the blind corrector is surest about: the
+network is surest of a strong cast, corrects it in part, and every matched shot then carried the rest
+(docs/decisions.md). ``--hero-shot N`` picks a scene's hero instead. Each scene says which rule chose its
+hero. The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes
+shot N as the hero of every shot, as it is (the colourist's look), and leaves it untouched.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from colorgrade.clients.workflow.shots import shot_cdl
 from colorgrade.color import CDL, apply, to_float_rgb
 
 
@@ -57,43 +61,68 @@ def moved_by(cdl: CDL, frame: np.ndarray) -> float:
     return float(np.abs(to_float_rgb(apply(cdl, frame))[0] - to_float_rgb(frame)[0]).mean())
 
 
-def choose_hero(client, shots: list):
-    """The shot whose blind-corrected look the others' are nearest (the scene's consensus: each shot's
-    errors are its own, so the look most shots agree on is the likeliest clean one); with fewer than three
-    shots, or among equals, the shot the blind corrector is surest about, then the longest."""
-    def surest(shot):
-        return (-1.0 if shot.confidence is None else shot.confidence, shot.last - shot.first)
+def needs(shot) -> float:
+    """How far a shot's blind correction moves it (a shot that carries no error needs little)."""
+    return moved_by(shot.cdl, middle(shot.keyframes))
 
-    if len(shots) < 3:
-        return max(shots, key=surest)
+
+# Why a scene's hero is its hero, as the scene and the hero's description say it.
+CHOSEN = {"consensus": "chosen as the look the scene's shots agree on",
+          "where the other's correction leads": "chosen as the look the other shot's correction leads to",
+          "picked": "picked with --hero-shot"}
+
+
+def choose_hero(client, shots: list) -> tuple:
+    """-> (the scene's hero, why: a key of ``CHOSEN``). The shot whose blind-corrected look the others' are
+    nearest (the scene's consensus: each shot's errors are its own, so the look most shots agree on is the
+    likeliest clean one); of two shots, the one whose look as it is the other's blind-corrected look is nearest;
+    among equals, the shot its blind correction moves least, then the longest."""
+    def least(shot, distance=0.0):
+        return round(distance, 4), round(needs(shot), 4), -(shot.last - shot.first)
+
+    if len(shots) == 1:
+        return shots[0], "consensus"
     corrected = [apply(shot.cdl, middle(shot.keyframes)) for shot in shots]
+    if len(shots) == 2:
+        distance = []
+        for h in (0, 1):   # how far matching the other's corrected look to shot h as it is moves it
+            result, = client.analyze([corrected[1 - h]], reference=middle(shots[h].keyframes))
+            distance.append(moved_by(result.cdl, corrected[1 - h]))
+        return min(zip(shots, distance), key=lambda pair: least(*pair))[0], "where the other's correction leads"
     distance = []
     for h, hero in enumerate(corrected):   # how far matching every other shot to candidate h moves them
         others = corrected[:h] + corrected[h + 1:]
         results = client.analyze(others, reference=hero)
         distance.append(sum(moved_by(result.cdl, frame) for result, frame in zip(results, others)))
-    return max(zip(shots, distance), key=lambda pair: (-round(pair[1], 4), *surest(pair[0])))[0]
+    return min(zip(shots, distance), key=lambda pair: least(*pair))[0], "consensus"
 
 
 def match_to(client, shot, hero_frame: np.ndarray) -> None:
-    """Set ``shot``'s correction to the mean of its keyframes' matches to ``hero_frame`` (each blended with
-    its blind correction by the match's confidence, as the daemon serves it)."""
+    """Set ``shot``'s correction from its keyframes' matches to ``hero_frame``: a decision for the shot
+    (``shots.shot_cdl``), where a keyframe's match is taken whole or not at all."""
     results = client.analyze(shot.keyframes, reference=hero_frame)
-    shot.cdl = CDL.mean([r.cdl for r in results])
+    shot.cdl = shot_cdl(results)
     shot.match_confidence = float(np.mean([r.match_confidence for r in results]))
 
 
-def continuity(client, shots: list) -> list[dict]:
-    """Group, choose heroes, match; updates the shots in place -> the scenes as the JSON report lists them."""
+def continuity(client, shots: list, picked: tuple = ()) -> list[dict]:
+    """Group, choose heroes, match; updates the shots in place -> the scenes as the JSON report lists them.
+    ``picked``: shot numbers (1-based, in ``shots``' order) a user chose as heroes (``--hero-shot``); a scene
+    holding one takes it (the first, where it holds several)."""
+    chosen_by_user = [shots[number - 1] for number in picked]
     scenes = []
     for number, members in enumerate(group_scenes(client, shots), 1):
-        hero = choose_hero(client, members)
+        hero, why = next(((shot, "picked") for shot in chosen_by_user if any(shot is m for m in members)), (None, None))
+        if hero is None:
+            hero, why = choose_hero(client, members)
         graded_hero = apply(hero.cdl, middle(hero.keyframes))
         for shot in members:
             shot.scene, shot.hero = number, hero.id
-            if shot is not hero:
+            if shot is hero:
+                shot.hero_chosen = why
+            else:
                 match_to(client, shot, graded_hero)
-        scenes.append({"scene": number, "hero": hero.id, "shots": [shot.id for shot in members]})
+        scenes.append({"scene": number, "hero": hero.id, "chosen": why, "shots": [shot.id for shot in members]})
     return scenes
 
 

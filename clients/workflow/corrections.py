@@ -12,18 +12,19 @@ import numpy as np
 from tqdm import tqdm
 
 from colorgrade.clients import media
+from colorgrade.clients.workflow.continuity import CHOSEN
 from colorgrade.clients.workflow.continuity import continuity as continuity_of
 from colorgrade.clients.workflow.continuity import match_to_shot
 from colorgrade.clients.workflow.shots import correct_shots, timecode
-from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, blend_toward, shrink
+from colorgrade.color import ANALYSIS_SIDE, CDL, MATCH_SIDE, MATCH_TAKEN, blend_toward, shrink
 from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS
 
 # The served CDL is the network's correction shrunk toward no change by the confidence: below HELD_BACK it keeps
 # under a third of it, so the frame is left nearly alone and the outputs say so.
 HELD_BACK = 0.35
-# A match below this confidence moves the blind correction by under 5 %: the blind correction stands, and the
-# outputs say the reference shows another scene rather than print "matched ... 0.00".
-MATCHED = 0.05
+# A match below the confidence the daemon takes a match from is not taken: the blind correction stands, and the
+# outputs say so rather than print "matched ... 0.20".
+MATCHED = MATCH_TAKEN
 VERDICTS = ("hero", "matched", "another scene", "blind", "held back")
 
 
@@ -54,7 +55,8 @@ class Correction:
     top: list[tuple[str, float]] | None = None        # a still's three likeliest labels
     scene: int | None = None        # ``--continuity``: the shot's scene (1-based)
     hero: str | None = None         # ``--continuity``, ``--reference-shot``: the id of the shot it was matched to
-    scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, shots} per scene
+    hero_chosen: str | None = None  # ``--continuity``, on a hero: the rule that chose it (``continuity.CHOSEN``)
+    scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, chosen, shots} per scene
     strength: float | None = None   # ``--strength``: the served CDL's distance from no change scaled by it
     # A shot's or an item's keyframes (thumbnails): what continuity groups and matches on; never in the JSON.
     keyframes: list[np.ndarray] | None = field(default=None, repr=False, compare=False, metadata={"json": False})
@@ -94,13 +96,12 @@ class Correction:
         if verdict == "hero" and self.scene is None:
             return f"{self.label}: the hero every other shot is matched to, left as it is"
         if verdict == "hero":
-            return f"{self.label}: the hero of scene {self.scene}, {self._blind()}"
+            why = f"; {CHOSEN[self.hero_chosen]}" if self.hero_chosen else ""
+            return f"{self.label}: the hero of scene {self.scene}, {self._blind()}{why}"
         target = ("the reference" if self.hero is None else
                   "the hero shot" if self.scene is None else f"the hero of scene {self.scene}")
         if verdict == "matched":
-            blend = ("" if self.match_confidence >= 0.99 or self.confidence is None else
-                     f", blended with the blind correction (confidence {self.confidence:.2f})")
-            return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}{blend}"
+            return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}"
         if verdict == "another scene":
             return f"{self.label}: {target} shows another scene, so the blind correction stands: {self._blind()}"
         return f"{self.label}: {self._blind()}"
@@ -150,6 +151,7 @@ class Asked:
     reference: np.ndarray | None = field(default=None, compare=False)   # a graded hero frame (a thumbnail)
     continuity: bool = False             # shots grouped into scenes, each matched to its blind-corrected hero
     reference_shot: int | None = None    # every shot matched to shot N (1-based) as it is
+    hero_shots: tuple = ()               # with continuity: shots (1-based) a user picked as their scenes' heroes
     quiet: bool = False                  # no progress bar
 
     @property
@@ -206,7 +208,9 @@ def analyse_shots(client, job: Job, asked: Asked, thumbnails, rate) -> Correctio
         return found[0]
     scenes = None
     if asked.continuity:
-        scenes = continuity_of(client, found)
+        if any(number > len(found) for number in asked.hero_shots):
+            raise media.MediaError(f"{job.path}: --hero-shot {max(asked.hero_shots)}, but it has {len(found)} shot(s)")
+        scenes = continuity_of(client, found, asked.hero_shots)
     elif asked.reference_shot is not None:
         if asked.reference_shot > len(found):
             raise media.MediaError(f"{job.path}: --reference-shot {asked.reference_shot}, but it has "

@@ -122,7 +122,7 @@ def analyse(args, reference, unreadable: list[str]) -> dict:
     ids = correction_ids(paths)
     with connect(args) as client:
         asked = Asked(shots=args.shots, samples=args.samples, reference=reference, continuity=args.continuity,
-                      reference_shot=args.reference_shot)
+                      reference_shot=args.reference_shot, hero_shots=tuple(args.hero_shot))
         entries = {}
         for path in paths:
             try:

@@ -6,7 +6,8 @@ mean frame difference, not the difference itself: a pan moves every pixel each f
 it scores low, while a hard cut scores high on exactly its first frame.
 
 A shot's correction is the mean of the per-frame CDLs (and confidences) of up to ``samples`` frames
-spread evenly across it, the same mean a clip's window takes, never crossing a cut.
+spread evenly across it, the same mean a clip's window takes, never crossing a cut. Matched to a hero, the
+match is the shot's decision, as a stretch of a clip's is in the daemon (``shot_cdl``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from colorgrade.color import ANALYSIS_SIDE, CDL, from_float_rgb, shrink
+from colorgrade.color import ANALYSIS_SIDE, CDL, from_float_rgb, match_taken, shrink, stretch_match
 
 SCENE_THRESHOLD = 10.0     # scdet's own default: a score (0-100) at or above it starts a shot
 ANALYSIS_BATCH = 16        # thumbnails per AnalyzeStills call
@@ -185,9 +186,19 @@ def _correct(analyze, shot: Shot, sampled: list[tuple[int, np.ndarray]]) -> Shot
         results += analyze([frame for _, frame in sampled[start:start + ANALYSIS_BATCH]])
     confidences = [r.confidence for r in results if r.confidence is not None]
     matches = [r.match_confidence for r in results if r.match_confidence is not None]
-    return ShotCorrection(shot=shot, cdl=CDL.mean([r.cdl for r in results]),
+    return ShotCorrection(shot=shot, cdl=shot_cdl(results),
                           confidence=float(np.mean(confidences)) if confidences else None,
                           label=Counter(r.label for r in results).most_common(1)[0][0],
                           samples=[n for n, _ in sampled],
                           match_confidence=float(np.mean(matches)) if matches else None,
                           keyframes=[sampled[i][1] for i in sorted({0, len(sampled) // 2, len(sampled) - 1})])
+
+
+def shot_cdl(results: list) -> CDL:
+    """One CDL for a shot from its sampled frames' results (each still's: its match taken whole, or its blind
+    correction): the mean of the blind ones, moved to the mean of the taken matches as far as their share of the
+    samples says (``color.stretch_match``), so a shot's frames share one verdict."""
+    taken = [r.cdl for r in results if match_taken(r.match_confidence)]
+    blind = [r.cdl for r in results if not match_taken(r.match_confidence)]
+    verified = sum(r.match_confidence is not None and r.match_confidence > 0 for r in results)
+    return stretch_match(CDL.mean(blind or taken), taken, verified, len(results))[0]

@@ -8,17 +8,19 @@
   is shown, or to a thumbnail in the frame's own type);
   ``ANALYSIS_SIDE``/``MATCH_SIDE``: the sizes the analysis network and the matcher judge frames at;
   ``eight_bit_rgb``: a frame's RGB as 8-bit codes, for pictures.
-- ``blend_toward``: a correction moved toward another as far as a confidence says (a match and its fallback).
+- ``blend_toward``: a correction moved toward another as far as a weight says (``--strength``, a crossfade);
+  ``match_taken``/``stretch_match``: a match to a hero as a decision per frame and per stretch of frames.
 - ``REC709_LUMA``/``luma_rec709``: the luma weights, defined once.
 """
 from colorgrade.color.apply import apply
-from colorgrade.color.cdl import CDL, blend_toward, read_cdl, write_cdl
+from colorgrade.color.cdl import (CDL, MATCH_TAKEN, blend_toward, match_taken, read_cdl, stretch_match,
+                                 write_cdl)
 from colorgrade.color.frames import (ANALYSIS_SIDE, MATCH_SIDE, analysis_thumbnail, block_means, eight_bit_rgb,
                                      from_float_rgb, shrink, thumbnail_block, to_float_rgb)
 from colorgrade.color.lut import LUT3D, lattice, read_cube, write_cube
 from colorgrade.color.standards import REC709_LUMA, luma_rec709
 
-__all__ = ["apply", "CDL", "blend_toward", "read_cdl", "write_cdl", "LUT3D", "lattice", "read_cube", "write_cube",
+__all__ = ["apply", "CDL", "blend_toward", "MATCH_TAKEN", "match_taken", "stretch_match", "read_cdl", "write_cdl", "LUT3D", "lattice", "read_cube", "write_cube",
            "to_float_rgb", "from_float_rgb", "eight_bit_rgb", "analysis_thumbnail", "block_means", "shrink",
            "thumbnail_block",
            "ANALYSIS_SIDE", "MATCH_SIDE", "REC709_LUMA", "luma_rec709"]

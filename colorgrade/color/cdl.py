@@ -134,11 +134,37 @@ class CDL:
 
 
 def blend_toward(fallback: CDL, target: CDL, weight: float) -> CDL:
-    """``fallback`` moved toward ``target`` as far as ``weight`` in [0, 1] says, value by value: how a match to a
-    hero is blended with the blind correction by the match's confidence (at 0 the fallback stands exactly), and
-    how ``--strength`` scales a correction from no change (past 1 it goes on beyond ``target``)."""
+    """``fallback`` moved toward ``target`` as far as ``weight`` in [0, 1] says, value by value: how a stretch of
+    frames crossfades from the blind correction to its match (at 0 the fallback stands exactly), and how
+    ``--strength`` scales a correction from no change (past 1 it goes on beyond ``target``)."""
     start = fallback.to_vector()
     return CDL.from_vector(start + float(weight) * (target.to_vector() - start))
+
+
+# A match is a decision, never a mix: a frame takes its match whole from this confidence and not at all below it (an
+# unsure fit blended in at a small weight still moves a picture a lot: docs/decisions.md, "Matching to a hero").
+MATCH_TAKEN = 0.5
+# A stretch of frames (a window, a shot's samples) takes its frames' matches from this share of them verified as the
+# hero's scene (any confidence above 0), fully from STRETCH_FULL: a few frames that verify among many that do not (a
+# hero's own neighbours in a low-texture shot) change nothing, frames that fail or are unsure among many that verify
+# take the stretch's match, and between the two the CDL crossfades.
+STRETCH_MAJORITY, STRETCH_FULL = 0.5, 0.75
+
+
+def match_taken(confidence: float | None) -> bool:
+    """Whether a frame's match of this confidence is taken (``MATCH_TAKEN``)."""
+    return confidence is not None and confidence >= MATCH_TAKEN
+
+
+def stretch_match(blind: CDL, matches: list, verified: int, frames: int) -> tuple[CDL, float]:
+    """A stretch of ``frames`` frames, ``verified`` of them verified as the hero's scene, ``matches`` the CDLs of
+    those whose match was taken -> (its CDL, the share of the way from ``blind`` to the matches' mean it went: 0
+    leaves ``blind`` exactly, 1 is the matches' mean)."""
+    share = verified / max(frames, 1)
+    weight = float(np.clip((share - STRETCH_MAJORITY) / (STRETCH_FULL - STRETCH_MAJORITY), 0, 1))
+    if weight == 0 or not matches:
+        return blind, 0.0
+    return blend_toward(blind, CDL.mean(matches), weight), weight
 
 
 def read_cdl(path) -> dict[str, CDL]:

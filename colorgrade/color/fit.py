@@ -28,20 +28,26 @@ def cdl_values(vector: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return np.clip(luma[:, None] + vector[9] * (sop - luma[:, None]), 0, 1)
 
 
+# The parameters a gain-only fit (``fit_cdl(..., free=GAIN)``) moves: the slopes and the saturation.
+GAIN = np.array([True] * 3 + [False] * 6 + [True])
+
+
 def fit_cdl(inputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None, rounds: int = 3,
-            iterations: int = 25) -> tuple[CDL, np.ndarray]:
+            iterations: int = 25, free: np.ndarray | None = None) -> tuple[CDL, np.ndarray]:
     """-> (the CDL taking ``inputs`` to ``targets``, each pair's final weight in [0, 1]).
 
     ``inputs``, ``targets``: (..., 3) float RGB in [0, 1], paired element by element; ``weights``: how much
-    each pair counts (default equally), per pair (...) or per channel of each pair (..., 3). Each round re-weights the pairs by their residual (Cauchy, at twice
-    the residuals' median size), then refits from the previous round's CDL."""
+    each pair counts (default equally), per pair (...) or per channel of each pair (..., 3); ``free``: which of
+    the 10 parameters the fit may move (default all; the others stay at no change). Each round re-weights the pairs
+    by their residual (Cauchy, at twice the residuals' median size), then refits from the previous round's CDL."""
     source = np.asarray(inputs, np.float64).reshape(-1, 3)
     target = np.asarray(targets, np.float64).reshape(-1, 3)
     base = np.ones((len(source), 3)) if weights is None else np.asarray(weights, np.float64).reshape(len(source), -1)
     base = np.broadcast_to(base, (len(source), 3))
     vector, robust = _IDENTITY.copy(), np.ones(len(source))
+    free = np.ones(10, bool) if free is None else np.asarray(free, bool)
     for _ in range(rounds):
-        vector = _levenberg_marquardt(vector, source, target, base * robust[:, None], iterations)
+        vector = _levenberg_marquardt(vector, source, target, base * robust[:, None], iterations, free)
         error = np.sqrt((((cdl_values(vector, source) - target) ** 2) * base).sum(axis=1) / np.maximum(
             base.sum(axis=1), 1e-12))
         counted = base.sum(axis=1) > 0
@@ -50,7 +56,7 @@ def fit_cdl(inputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None 
     return CDL.from_vector(vector), base.mean(axis=1) * robust
 
 
-def _levenberg_marquardt(vector, source, target, weights, iterations):
+def _levenberg_marquardt(vector, source, target, weights, iterations, free):
     root = np.sqrt(weights / max(weights.sum(), 1e-12))                  # (N, 3)
     prior = np.sqrt(_PRIOR)
 
@@ -61,13 +67,13 @@ def _levenberg_marquardt(vector, source, target, weights, iterations):
     damping, current = 1e-3, residuals(vector)
     cost = current @ current
     for _ in range(iterations):
-        jacobian = np.concatenate([(_jacobian(vector, source) * root[:, :, None]).reshape(-1, 10),
+        jacobian = np.concatenate([(_jacobian(vector, source) * root[:, :, None] * free).reshape(-1, 10),
                                    prior * np.eye(10)])
         normal = jacobian.T @ jacobian
         gradient = jacobian.T @ current
         improved = False
         while damping < 1e8:
-            change = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), -gradient)
+            change = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), -gradient) * free
             candidate = np.clip(vector + change, _LOW, _HIGH)
             trial = residuals(candidate)
             if trial @ trial < cost:
