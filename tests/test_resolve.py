@@ -157,9 +157,26 @@ def test_a_dry_run_exports_the_corrections_and_touches_nothing(daemon_address, t
 
 def test_a_colour_managed_project_is_named_in_the_summary(daemon_address, two_shot_clip, tmp_path):
     resolve, project, _, _ = timeline(two_shot_clip, tmp_path)
+    project.settings.update(colorScienceMode="davinciYRGBColorManagedv2", colorSpaceTimeline="DaVinci WG/Intermediate")
+    summary = script.TimelineGrader(resolve, settings(daemon_address, tracks=[1], export=str(tmp_path / "x.ccc"))).grade()
+    assert any("colour managed (davinciYRGBColorManagedv2, timeline DaVinci WG/Intermediate)" in note
+               and "ACEScct projects only" in note for note in summary.notes)
     project.settings["colorScienceMode"] = "acescct"
     summary = script.TimelineGrader(resolve, settings(daemon_address, tracks=[1], export=str(tmp_path / "x.ccc"))).grade()
-    assert any("colour managed" in note for note in summary.notes)
+    assert any("name the media's colour space" in note for note in summary.notes)
+
+
+def test_an_acescct_project_gets_its_cdls_computed_in_acescct(daemon_address, two_shot_clip, tmp_path):
+    """The media's colour space named on an ACEScct project: analyze is told it, and the CDLs it writes are in
+    ACEScct (the .ccc says so), where Resolve applies a node's CDL."""
+    resolve, project, _, _ = timeline(two_shot_clip, tmp_path)
+    project.settings["colorScienceMode"] = "acescct"
+    export = tmp_path / "edit.ccc"
+    summary = script.TimelineGrader(resolve, settings(daemon_address, tracks=[1], export=str(export),
+                                                      colorspace="ARRI LogC3 (EI800)")).grade()
+    assert any("computed in ACEScct, where Resolve applies them, from ARRI LogC3 (EI800) media" in note
+               for note in summary.notes)
+    assert len(summary.graded) == 2 and export.read_text().count("in ACEScct (input ARRI LogC3 (EI800))") == 2
 
 
 def test_only_the_current_clip_when_asked_and_clear_failures(daemon_address, two_shot_clip, tmp_path):

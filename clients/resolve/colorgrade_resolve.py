@@ -32,7 +32,10 @@ SETTINGS_FILE = os.path.join(os.path.expanduser("~"), ".config", "colorgrade", "
 MARKER_DATA = "colorgrade"   # the custom data that tells colorgrade's markers from the user's
 DEFAULTS = {"server": None, "tls_ca": None, "token_file": None, "node": 1, "version": "colorgrade",
             "tracks": None, "current_only": False, "lut": False, "lut_folder": None, "export": None,
-            "samples": 24, "marker_color": "Cream", "reference": None, "continuity": False}
+            "samples": 24, "marker_color": "Cream", "reference": None, "continuity": False, "colorspace": None}
+# Resolve's colour science (Project.GetSetting("colorScienceMode")) in which a node's CDL acts in ACEScct:
+# colorgrade's own grading space, so its CDL can be computed where Resolve applies it.
+ACESCCT_SCIENCE = "acescct"
 
 
 # What the summary says when Resolve does not list a staged LUT: the one setting that mends it.
@@ -96,10 +99,7 @@ class TimelineGrader:
         if not timeline:
             self.summary.notes.append("no timeline is open")
             return self.summary
-        science = str(project.GetSetting("colorScienceMode") or "").lower()
-        if "managed" in science or "aces" in science:
-            self.summary.notes.append("the project is colour managed: Resolve applies a node's CDL in the timeline "
-                                      "colour space, while colorgrade judged the files' display-referred values")
+        self.colorspace = self.colour_space(project)
         jobs = self.collect(timeline)
         if not jobs:
             return self.summary
@@ -113,6 +113,31 @@ class TimelineGrader:
             return self.grade_jobs(project, timeline, jobs)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def colour_space(self, project):
+        """The media's colour space to pass as ``--colorspace``, or None (display-referred values, as colorgrade
+        judges a plain project): only on an ACEScct project with the media's space named ("colorspace"), where
+        Resolve applies a node's CDL in ACEScct, colorgrade's grading space. Every other colour-managed
+        combination is named in the summary, not guessed."""
+        science = str(project.GetSetting("colorScienceMode") or "")
+        timeline_space = str(project.GetSetting("colorSpaceTimeline") or "")
+        named = self.settings["colorspace"]
+        if science == ACESCCT_SCIENCE and named and not (self.settings["reference"] or self.settings["continuity"]):
+            self.summary.notes.append("ACEScct project: the CDLs are computed in ACEScct, where Resolve applies "
+                                      "them, from %s media" % named)
+            return named
+        if science == ACESCCT_SCIENCE:
+            why = ("a reference or continuity matches display pictures, so the media's colour space was not used"
+                   if named else 'name the media\'s colour space ("colorspace", e.g. "ARRI LogC3 (EI800)") to '
+                   "compute them there")
+            self.summary.notes.append("ACEScct project: Resolve applies a node's CDL in ACEScct, while colorgrade "
+                                      "judged the files' display-referred values; " + why)
+        elif "managed" in science.lower() or "aces" in science.lower():
+            self.summary.notes.append("the project is colour managed (%s, timeline %s): Resolve applies a node's CDL "
+                                      "in the timeline colour space, while colorgrade judged the files' "
+                                      "display-referred values; colorgrade computes CDLs in ACEScct projects only"
+                                      % (science, timeline_space or "unnamed"))
+        return None
 
     def take_reference(self, project, timeline, jobs):
         """``reference``: "playhead" grabs the graded still under the playhead (that clip is the hero, left as it
@@ -299,6 +324,8 @@ class TimelineGrader:
             command += ["--reference", self.reference]
         elif self.settings["continuity"]:
             command += ["--continuity"]
+        if self.colorspace:
+            command += ["--colorspace", self.colorspace]
         try:
             done = self.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as error:
@@ -387,6 +414,9 @@ def load_settings(argv=()):
     parser.add_argument("--continuity", action="store_true", default=None,
                         help="one click: group the timeline's clips into scenes, correct each scene's hero blind and "
                              "match the other clips to it")
+    parser.add_argument("--colorspace", metavar="NAME",
+                        help="on an ACEScct project: the media's colour space (an OCIO name, e.g. \"ARRI LogC3 "
+                             "(EI800)\"), so the CDLs are computed in ACEScct, where Resolve applies them")
     parser.add_argument("--reference", metavar="playhead|STILL",
                         help="match every clip to a graded hero: the still at the playhead (that clip is left as it "
                              "is) or a still's file")

@@ -62,7 +62,9 @@ class ProjectManager:
 class Project:
     def __init__(self, timeline, lut_folder, settings=None):
         self.timeline, self.lut_folder = timeline, lut_folder
-        self.settings = {"colorScienceMode": "davinciYRGB", **(settings or {})}
+        # A new project's colour management, as Resolve reports it (Project.GetSetting keys and values).
+        self.settings = {"colorScienceMode": "davinciYRGB", "colorSpaceTimeline": "Rec.709 Gamma 2.4",
+                         **(settings or {})}
         self.listed_luts = set()
         self.refreshes = 0
         self.gallery = Gallery()
