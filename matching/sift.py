@@ -47,8 +47,9 @@ TRIM_STEPS = 2            # ... just under half of them (concentration steps: re
 JUDGED = 0.6              # fits are compared by the residual of this quantile of their pairs: past the half a trimmed
                           # fit is made to explain, within the share that did not change
 FIT_ROUNDS = 2            # robust re-weighting rounds of the final fit (a third changed nothing: docs/decisions.md)
-SIMPLER = 0.003           # a whole CDL is fitted only where it leaves a typical block this much (RGB, RMS) less than
-                          # the gain alone: under an 8-bit code, which noise and compression leave anyway
+SIMPLER = 0.0045          # a whole CDL is fitted only where it leaves a typical block less than the gain alone by this
+                          # share of the pairs' spread: on display pictures (spread ~0.7) under an 8-bit code, which
+                          # noise and compression leave anyway; a log grading space spans less, and so does its noise
 CLIPPED = (0.02, 0.98)    # a channel clipped in one frame of a pair and not in the other says nothing of the CDL
 RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) is what two moments of one real
                           # shot leave after a right fit (noise, compression, people moving), and costs no trust
@@ -124,7 +125,7 @@ def fit_unchanged(sources: np.ndarray, targets: np.ndarray, channels: np.ndarray
     re-weighting from a fit of every pair, and the same from refits on the best explained ``TRIMMED`` share,
     which takes changed content, up to just under half the pairs, out first), each model keeps its way with the
     smaller residual (at the ``JUDGED`` quantile), and the gain alone is the fit unless the whole CDL explains the pairs clearly
-    better (by ``SIMPLER``): where the pairs span a narrow range of a channel, its slope, offset and power trade
+    better (by ``SIMPLER`` of the pairs' spread): where the pairs span a narrow range of a channel, its slope, offset and power trade
     against each other and a whole CDL bends colours the pairs never showed."""
     def distance(cdl):
         squared = ((cdl.apply(sources.astype(np.float32)) - targets) ** 2 * channels).sum(axis=1)
@@ -149,7 +150,8 @@ def fit_unchanged(sources: np.ndarray, targets: np.ndarray, channels: np.ndarray
         return min((whole, trimmed), key=typical)
 
     gain, full = robust(GAIN), robust(None)
-    return gain if typical(gain) <= typical(full) + SIMPLER else full
+    spread = float(np.mean(np.percentile(targets, 95, axis=0) - np.percentile(targets, 5, axis=0)))
+    return gain if typical(gain) <= typical(full) + SIMPLER * spread else full
 
 
 def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:

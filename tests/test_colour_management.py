@@ -191,15 +191,13 @@ def test_analyze_writes_the_acescct_cdl_and_says_so_and_grade_applies_it_there(s
                         str(tmp_path / "shot.cc"))
     assert result.returncode == 0, result.stderr
     graded = media.read_image(tmp_path / "out.exr")[..., :3]
-    before = delta_e(on_display(with_error(clean, "ACEScg"), "ACEScg"), on_display(clean, "ACEScg"))
-    # Within 1 dE00 once the matcher's gate lets the whole CDL through on ACEScct pictures (the test below).
-    assert delta_e(on_display(graded, "ACEScg"), on_display(clean, "ACEScg")) < before / 10
+    assert delta_e(on_display(graded, "ACEScg"), on_display(clean, "ACEScg")) < 1
 
 
-@pytest.mark.xfail(strict=True, reason="matching.sift.SIMPLER (0.003 RGB RMS, set on display pictures) keeps the gain "
-                                       "alone on ACEScct pictures, whose log values span less: ladybird 1.13 dE00, "
-                                       "0.03 with the whole CDL (garden 0.94, dune 0.68, aqua 0.88: under 1)")
-def test_a_match_in_acescct_undoes_an_acescct_error_within_1_de(photo="ladybird.png"):
+@pytest.mark.parametrize("photo", ["ladybird.png", "garden.png", "dune.png", "aqua.png"])
+def test_a_match_in_acescct_undoes_an_acescct_error_within_1_de(photo):
+    """The matcher's whole-CDL gate is a share of the pairs' spread: log pictures span less than display ones
+    (a fixed margin kept the gain alone here: 0.68-1.13 dE00 against 0.03-0.07)."""
     from colorgrade.color import MATCH_SIDE, shrink
     from colorgrade.matching import sift
 
