@@ -292,8 +292,9 @@ def summary_lines(heading: str, entry) -> list[str]:
 
     lines = [f"{heading}: {entry.describe()}", f"  {cdl_text(entry.cdl)}"]
     for scene in entry.scenes or []:
+        hero = "no hero" if scene["hero"] is None else f"hero {scene['hero']}"
         why = f" ({CHOSEN[scene['chosen']]})" if scene.get("chosen") else ""
-        lines.append(f"  scene {scene['scene']}: hero {scene['hero']}{why}; shots {', '.join(scene['shots'])}")
+        lines.append(f"  scene {scene['scene']}: {hero}{why}; shots {', '.join(scene['shots'])}")
     for shot in entry.shots or []:
         lines.append(f"  {shot.id}  frames {shot.first}-{shot.last}"
                      + (f"  {shot.timecode_in}-{shot.timecode_out}" if shot.timecode_in else "")

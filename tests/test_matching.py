@@ -224,11 +224,21 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)[str(reel)]
 
-    blind, joined = analyse(), analyse("--continuity", "--edl", str(tmp_path / "reel.edl"))
-    assert [(s["first"], s["last"]) for s in joined["shots"]] == list(MONTAGE)
-    ids = [s["id"] for s in joined["shots"]]
-    (first, second), (third,) = [scene["shots"] for scene in joined["scenes"]]
+    blind, found = analyse(), analyse("--continuity")
+    assert [(s["first"], s["last"]) for s in found["shots"]] == list(MONTAGE)
+    ids = [s["id"] for s in found["shots"]]
+    (first, second), (third,) = [scene["shots"] for scene in found["scenes"]]
     assert (first, second, third) == tuple(ids)                     # the two dune shots are one scene
+    # One dune shot is warm, the other cool: two shots that disagree, neither known clean. The scene has no hero
+    # (a wrong one spread its cast), each is corrected blind, and the outputs say so.
+    assert found["scenes"][0]["hero"] is None and found["scenes"][0]["chosen"] == "no consensus"
+    assert all("neither is known to be clean" in s["description"] and "hero" not in s for s in found["shots"][:2])
+    for kept, alone in zip(found["shots"][:2], blind["shots"][:2]):   # (seen at the matcher's size, not the network's)
+        np.testing.assert_allclose(CDL(**kept["cdl"]).to_vector(), CDL(**alone["cdl"]).to_vector(), atol=0.005)
+    assert found["description"].startswith("3 shot(s) in 2 scene(s): 1 hero, 2 ")   # each corrected blind
+    # The colourist picks scene 1's hero: the other dune shot is matched to it.
+    joined = analyse("--continuity", "--hero-shot", "2", "--edl", str(tmp_path / "reel.edl"))
+    assert [(scene["hero"], scene["chosen"]) for scene in joined["scenes"]] == [(ids[1], "picked"), (ids[2], "consensus")]
     hero = joined["scenes"][0]["hero"]
     matched = next(s for s in joined["shots"][:2] if s["id"] != hero)
     assert matched["hero"] == hero and matched["scene"] == 1 and matched["match_confidence"] > 0.5
@@ -247,9 +257,6 @@ def test_continuity_groups_a_montage_into_scenes_and_matches_each_to_its_hero(da
     to_third = analyse("--reference-shot", "3")
     assert to_third["shots"][2]["cdl"] == {"slope": [1, 1, 1], "offset": [0, 0, 0], "power": [1, 1, 1],
                                            "saturation": 1} and to_third["shots"][0]["hero"] == ids[2]
-    # --hero-shot: the user's pick is its scene's hero, and the scenes say which rule chose each hero.
-    picked = analyse("--continuity", "--hero-shot", "2")
-    assert [(scene["hero"], scene["chosen"]) for scene in picked["scenes"]] == [(ids[1], "picked"), (ids[2], "consensus")]
     result = subprocess.run([sys.executable, "-m", "colorgrade", "analyze", str(reel), "--continuity"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "add --shots" in result.stderr
@@ -418,13 +425,17 @@ def test_continuity_takes_a_clean_hero_and_leaves_the_clean_shots_alone(per_scen
                                                  confidence=blind.confidence, first=0, last=0))
         reel = [shot for pair in zip(*shots) for shot in pair]
         found = continuity(grader, reel)
-        assert [scene["hero"][:2] for scene in found] == ["s0", "s1"] and all(
-            not scene["hero"].endswith("t1") for scene in found)                    # a clean shot, never the cast
+        if per_scene == 2:   # two shots that disagree: neither is known clean, so no hero, each corrected blind
+            assert [(scene["hero"], scene["chosen"]) for scene in found] == [(None, "no consensus")] * 2
+        else:                # the consensus: a clean shot, never the cast one, and the cast one matched to it
+            assert [scene["hero"][:2] for scene in found] == ["s0", "s1"] and all(
+                not scene["hero"].endswith("t1") for scene in found)
         for scene, clean, given in zip(shots, scenes, frames):
             for take in range(per_scene):
                 if take != 1:
                     assert delta_e(apply(scene[take].cdl, clean[take]), clean[take]) <= 0.5
-            assert delta_e(apply(scene[1].cdl, given[1]), clean[1]) < delta_e(given[1], clean[1]) / 2   # matched
+            if per_scene == 3:
+                assert delta_e(apply(scene[1].cdl, given[1]), clean[1]) < delta_e(given[1], clean[1]) / 2
         # --hero-shot: a user's pick is its scene's hero, whatever the rule would choose.
         for scene in shots:
             for shot in scene:

@@ -11,10 +11,13 @@ two scenes, each with its own hero.
 
 The hero is the scene's consensus: the shot whose blind-corrected look the others' are nearest (each
 corrected shot matched to each, the distance being how far the match moves it). Each shot carries errors
-of its own, so the look most shots agree on is the likeliest clean one. Of two shots, where no consensus can
-be, it is the shot whose look as it is the other's blind correction leads nearest to: the blind corrector
-moves a shot that carries an error toward the clean one, and a clean one barely. Among equals, the shot its
-blind correction moves least, then the longest. Never the shot the blind corrector is surest about: the
+of its own, so the look most shots agree on is the likeliest clean one. Of two shots no consensus can be:
+where they agree as they are (one matched to the other moves by at most ``AGREE``), the hero is the shot whose
+look as it is the other's blind correction leads nearest to; where they disagree, neither is known to be
+clean (the blind corrector tells which one carries the error in about two scenes of three, and a wrong hero
+carries its error onto the clean shot), so the scene has no hero, each shot keeps its blind correction, and
+the scene says so. Among equals, the shot its blind correction moves least, then the longest. Never the
+shot the blind corrector is surest about: the
 network is surest of a strong cast, corrects it in part, and every matched shot then carried the rest
 (docs/decisions.md). ``--hero-shot N`` picks a scene's hero instead. Each scene says which rule chose its
 hero. The hero keeps its blind correction and is never changed by the match. ``--reference-shot N`` takes
@@ -69,14 +72,19 @@ def needs(shot) -> float:
 # Why a scene's hero is its hero, as the scene and the hero's description say it.
 CHOSEN = {"consensus": "chosen as the look the scene's shots agree on",
           "where the other's correction leads": "chosen as the look the other shot's correction leads to",
-          "picked": "picked with --hero-shot"}
+          "picked": "picked with --hero-shot",
+          "no consensus": "its scene's two shots disagree and neither is known to be clean, so each is corrected "
+                          "blind (--hero-shot N picks a hero)"}
+# Two shots agree where matching one as it is to the other moves it by at most this (mean RGB change in [0, 1]).
+AGREE = 0.01
 
 
 def choose_hero(client, shots: list) -> tuple:
-    """-> (the scene's hero, why: a key of ``CHOSEN``). The shot whose blind-corrected look the others' are
-    nearest (the scene's consensus: each shot's errors are its own, so the look most shots agree on is the
-    likeliest clean one); of two shots, the one whose look as it is the other's blind-corrected look is nearest;
-    among equals, the shot its blind correction moves least, then the longest."""
+    """-> (the scene's hero or None, why: a key of ``CHOSEN``). The shot whose blind-corrected look the others'
+    are nearest (the scene's consensus: each shot's errors are its own, so the look most shots agree on is the
+    likeliest clean one); of two shots that agree, the one whose look as it is the other's blind-corrected look
+    is nearest, and of two that disagree none; among equals, the shot its blind correction moves least, then
+    the longest."""
     def least(shot, distance=0.0):
         return round(distance, 4), round(needs(shot), 4), -(shot.last - shot.first)
 
@@ -84,6 +92,10 @@ def choose_hero(client, shots: list) -> tuple:
         return shots[0], "consensus"
     corrected = [apply(shot.cdl, middle(shot.keyframes)) for shot in shots]
     if len(shots) == 2:
+        first, second = (middle(shot.keyframes) for shot in shots)
+        result, = client.analyze([second], reference=first)
+        if moved_by(result.cdl, second) > AGREE:
+            return None, "no consensus"
         distance = []
         for h in (0, 1):   # how far matching the other's corrected look to shot h as it is moves it
             result, = client.analyze([corrected[1 - h]], reference=middle(shots[h].keyframes))
@@ -115,14 +127,20 @@ def continuity(client, shots: list, picked: tuple = ()) -> list[dict]:
         hero, why = next(((shot, "picked") for shot in chosen_by_user if any(shot is m for m in members)), (None, None))
         if hero is None:
             hero, why = choose_hero(client, members)
-        graded_hero = apply(hero.cdl, middle(hero.keyframes))
         for shot in members:
-            shot.scene, shot.hero = number, hero.id
-            if shot is hero:
+            shot.scene = number
+            if hero is None:
                 shot.hero_chosen = why
-            else:
-                match_to(client, shot, graded_hero)
-        scenes.append({"scene": number, "hero": hero.id, "chosen": why, "shots": [shot.id for shot in members]})
+        if hero is not None:
+            graded_hero = apply(hero.cdl, middle(hero.keyframes))
+            for shot in members:
+                shot.hero = hero.id
+                if shot is hero:
+                    shot.hero_chosen = why
+                else:
+                    match_to(client, shot, graded_hero)
+        scenes.append({"scene": number, "hero": None if hero is None else hero.id, "chosen": why,
+                       "shots": [shot.id for shot in members]})
     return scenes
 
 

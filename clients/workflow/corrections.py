@@ -55,7 +55,8 @@ class Correction:
     top: list[tuple[str, float]] | None = None        # a still's three likeliest labels
     scene: int | None = None        # ``--continuity``: the shot's scene (1-based)
     hero: str | None = None         # ``--continuity``, ``--reference-shot``: the id of the shot it was matched to
-    hero_chosen: str | None = None  # ``--continuity``, on a hero: the rule that chose it (``continuity.CHOSEN``)
+    hero_chosen: str | None = None  # ``--continuity``: the rule that chose the hero, on it, or why a scene has none,
+                                    # on its shots (``continuity.CHOSEN``)
     scenes: list[dict] | None = None                   # ``--continuity``: {scene, hero, chosen, shots} per scene
     strength: float | None = None   # ``--strength``: the served CDL's distance from no change scaled by it
     # A shot's or an item's keyframes (thumbnails): what continuity groups and matches on; never in the JSON.
@@ -104,7 +105,8 @@ class Correction:
             return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}"
         if verdict == "another scene":
             return f"{self.label}: {target} shows another scene, so the blind correction stands: {self._blind()}"
-        return f"{self.label}: {self._blind()}"
+        why = f"; {CHOSEN[self.hero_chosen]}" if self.hero_chosen else ""
+        return f"{self.label}: {self._blind()}{why}"
 
     def _blind(self) -> str:
         if self.confidence is None:
