@@ -3,6 +3,9 @@ three framings of one test photo (top left, bottom right, centre), every shot wi
 shot by shot (none, blind) and by one-click continuity (``clients.workflow.continuity``) against the
 daemon's own grader in process. The **spread** is what continuity must hide: ΔE00 between two shots of a
 scene where they show the same part of the photo; the **error** is each shot's ΔE00 to its clean framing.
+
+``evaluate_one_cast`` cuts the same reels with one shot of each scene carrying errors and the others clean:
+a scene's hero must be a clean shot, and the clean shots must stay as they are (ΔE00 to themselves).
 """
 from __future__ import annotations
 
@@ -44,12 +47,8 @@ def evaluate_continuity(paths, grader: InProcessGrader, seed: int = 0, progress:
         members = [[] for _ in scenes]
         for scene, framed in enumerate(scenes):
             for take, (clean, _) in enumerate(framed):
-                shot = with_errors(clean, generator)
-                blind, = grader.analyze([shot])
-                members[scene].append(SimpleNamespace(
-                    id=f"reel{number}_scene{scene}_shot{take}", keyframes=[shot], cdl=blind.cdl,
-                    confidence=blind.confidence, first=0, last=0, scene=None, hero=None, match_confidence=None,
-                    clean=clean, blind=blind.cdl))
+                members[scene].append(reel_shot(grader, f"reel{number}_scene{scene}_shot{take}",
+                                                with_errors(clean, generator), clean))
         # Cut as a dialogue: the two scenes' shots alternate (A B A B A B).
         found += len(continuity(grader, [shot for pair in zip(*members) for shot in pair]))
         for framed, shots in zip(scenes, members):
@@ -63,6 +62,53 @@ def evaluate_continuity(paths, grader: InProcessGrader, seed: int = 0, progress:
     return {"reels": len(reels), "scenes": 2 * len(reels), "scenes found": found,
             **{method: {"spread": round(float(np.mean(spread[method])), 3),
                         "error": round(float(np.mean(error[method])), 3)} for method in spread}}
+
+
+def reel_shot(grader, id: str, shot: np.ndarray, clean: np.ndarray) -> SimpleNamespace:
+    """A shot of a reel as continuity takes it (a ``Correction``'s fields), corrected blind, with its clean look."""
+    blind, = grader.analyze([shot])
+    return SimpleNamespace(id=id, keyframes=[shot], cdl=blind.cdl, confidence=blind.confidence, first=0, last=0,
+                           scene=None, hero=None, match_confidence=None, clean=clean, blind=blind.cdl)
+
+
+def evaluate_one_cast(paths, grader: InProcessGrader, per_scene: int, seed: int = 0, progress: bool = False) -> dict:
+    """Reels of two alternating scenes of ``per_scene`` framings each, one shot of each scene with 1-3 errors and
+    the others clean -> {"clean shots", "cast shots"}: {method: mean ΔE00 to the clean look}, and the share of
+    scenes whose hero is a clean shot."""
+    generator = torch.Generator().manual_seed(seed)
+    moved = {kind: {"blind": [], "continuity": []} for kind in ("clean shots", "cast shots")}
+    clean_heroes = []
+    for number, start in enumerate(tqdm(range(0, len(paths) - 1, 2), desc=f"continuity, one cast in {per_scene}",
+                                        disable=not progress)):
+        members = []
+        for scene, path in enumerate(paths[start:start + 2]):
+            framed = scene_framings(load_photo(path, PHOTO_SIDE))[:per_scene]
+            cast = (number + scene) % per_scene
+            members.append([reel_shot(grader, f"reel{number}_scene{scene}_shot{take}",
+                                      with_errors(clean, generator) if take == cast else clean, clean)
+                            for take, (clean, _) in enumerate(framed)])
+            members[-1][cast].cast = True
+        continuity(grader, [shot for pair in zip(*members) for shot in pair])
+        for shots in members:
+            clean_heroes += [not getattr(s, "cast", False) for s in shots if s.hero == s.id]
+            for s in shots:
+                kind = "cast shots" if getattr(s, "cast", False) else "clean shots"
+                moved[kind]["blind"].append(still_delta_e(s.blind.apply(s.keyframes[0]), s.clean))
+                moved[kind]["continuity"].append(still_delta_e(s.cdl.apply(s.keyframes[0]), s.clean))
+    return {"reels": len(range(0, len(paths) - 1, 2)), "shots per scene": per_scene,
+            **{kind: {method: round(float(np.mean(values)), 3) for method, values in methods.items()}
+               for kind, methods in moved.items()},
+            "heroes clean": round(float(np.mean(clean_heroes)), 3)}
+
+
+def format_one_cast_report(reports: list[dict]) -> str:
+    lines = ["\ncontinuity, one shot of each scene cast, the others clean: ΔE00 to the clean look (blind / continuity)"]
+    for report in reports:
+        lines.append(f"  {report['reels']} reels, {report['shots per scene']} shots a scene: clean shots "
+                     f"{report['clean shots']['blind']:.2f} / {report['clean shots']['continuity']:.2f}, cast shots "
+                     f"{report['cast shots']['blind']:.2f} / {report['cast shots']['continuity']:.2f}; "
+                     f"heroes clean {100 * report['heroes clean']:.0f} %")
+    return "\n".join(lines)
 
 
 def format_continuity_report(report: dict) -> str:

@@ -14,6 +14,9 @@ Cases (each target graded by every method, CIEDE2000 to its goal on 2x2 means):
   hero of its first frames, which carry 1-2 errors drifting from half to full strength; also the
   clean frames (harm).
 - **real montage**: the same erroneous frames matched to another clip's hero.
+- **the flash case**: each clip streamed through the daemon's windows with its middle frame, given a look, as
+  the hero; a match is a decision per stretch of frames, so a clip's frames take the look all or none (the
+  low-texture car park verifies only beside its hero: those frames flashed).
 
 The product's methods grade through the daemon's own grader in process (``server.in_process``); the
 peers are color-matcher's transfers (GPL-3.0: here, in the evaluation, never in the product path). Methods
@@ -43,31 +46,38 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from colorgrade.evaluation.continuity import format_continuity_report
+    from colorgrade.evaluation.continuity import format_continuity_report, format_one_cast_report
 
     report = evaluate_matching(args)
     text = format_match_report(report["cases"])
+    if report["flash"]:
+        text += "\n" + format_flash_report(report["flash"])
     if report["continuity"]:
         text += "\n" + format_continuity_report(report["continuity"])
+        text += "\n" + format_one_cast_report(report["one cast"])
     print(json.dumps(report, indent=2) if args.json else text)
     return 0
 
 
 def evaluate_matching(args) -> dict:
     """The match cases on ``--count`` test photos and the first ``--frames`` frames of each clip, and continuity."""
-    from colorgrade.evaluation.continuity import evaluate_continuity
+    from colorgrade.evaluation.continuity import evaluate_continuity, evaluate_one_cast
 
     with InProcessGrader(InProcessEngines(args.device, args.weights)) as grader:
         methods = {**product_methods(grader), **peer_methods()}
         photos = split_photos(list_photos(args.photos))["test"][:args.count] if args.count else []
         rows = evaluate_photos(photos, methods, progress=not args.json) if photos else {}
-        clip_rows, flicker = evaluate_clips(read_clips(args.clips, args.frames), methods, progress=not args.json) \
-            if args.clips else ({}, {})
+        clips = read_clips(args.clips, args.frames) if args.clips else {}
+        clip_rows, flicker = evaluate_clips(clips, methods, progress=not args.json) if clips else ({}, {})
         rows.update(clip_rows)
+        reels = len(photos) >= 2
         return {"photos": len(photos), "clips": len(args.clips), "frames": args.frames,
                 "peers": sorted(m for m in methods if m.startswith("color-matcher")),
                 "cases": summarise(rows, flicker),
-                "continuity": evaluate_continuity(photos, grader, progress=not args.json) if len(photos) >= 2 else None}
+                "flash": evaluate_flash(clips, grader, progress=not args.json),
+                "continuity": evaluate_continuity(photos, grader, progress=not args.json) if reels else None,
+                "one cast": [evaluate_one_cast(photos, grader, per_scene, progress=not args.json)
+                             for per_scene in (2, 3)] if reels else None}
 
 
 def peer_methods() -> dict:
@@ -231,6 +241,38 @@ def evaluate_clips(clips: dict[str, list[np.ndarray]], methods: dict, seed: int 
                     flicker[case][method].append(metrics.flicker(np.clip(np.stack(graded[case][method]), 0, 1),
                                                                  np.stack(targets)))
     return rows, flicker
+
+
+FLASH_LOOK = CDL(slope=(1.06, 1.0, 0.92))   # a warm hero: the frames that take the match are seen to
+
+
+def evaluate_flash(clips: dict[str, list[np.ndarray]], grader: InProcessGrader, progress: bool = False) -> dict:
+    """Each clip streamed through the daemon's windows blind and with its middle frame, warmed, as the hero ->
+    {clip: {"took the look": share of frames the match moved by more than an 8-bit code, "split": the smaller
+    of that share and its complement (0 when every frame or none), "flicker": {"blind", "matched"}}}."""
+    report = {}
+    for name, frames in tqdm(clips.items(), desc="flash", disable=not progress):
+        hero = np.rint(FLASH_LOOK.apply(frames[len(frames) // 2].astype(np.float32) / 255) * 255).astype(np.uint8)
+        graded = {}
+        for method, reference in (("blind", None), ("matched", hero)):
+            results = grader.stream(frames, mode="parameters", reference=reference)
+            graded[method] = np.stack([r.cdl.apply(f.astype(np.float32) / 255) for r, f in zip(results, frames)])
+        took = np.abs(graded["matched"] - graded["blind"]).mean(axis=(1, 2, 3)) * 255 > 1
+        clean = np.stack(frames).astype(np.float32) / 255
+        report[name] = {"took the look": round(float(took.mean()), 3),
+                        "split": round(float(min(took.mean(), 1 - took.mean())), 3),
+                        "flicker": {method: round(float(metrics.flicker(np.clip(g, 0, 1), clean)), 3)
+                                    for method, g in graded.items()}}
+    return report
+
+
+def format_flash_report(report: dict) -> str:
+    lines = ["the flash case: each clip with its middle frame, warmed, as the hero, through the daemon's windows"]
+    for name, row in report.items():
+        lines.append(f"  {name:<60} took the look {100 * row['took the look']:5.1f} % of frames (split "
+                     f"{row['split']:.2f}); flicker {row['flicker']['matched']:.2f} against "
+                     f"{row['flicker']['blind']:.2f} blind")
+    return "\n".join(lines)
 
 
 def summarise(rows: dict, flicker: dict | None = None) -> dict:

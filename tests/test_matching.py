@@ -442,3 +442,18 @@ def test_continuity_takes_a_clean_hero_and_leaves_the_clean_shots_alone(per_scen
                 shot.cdl = grader.analyze(shot.keyframes)[0].cdl
         picked = continuity(grader, reel, picked=(3,))   # the reel's third shot: scene A's cast one
         assert picked[0]["hero"] == "s0t1" and picked[0]["chosen"] == "picked" and picked[1]["chosen"] != "picked"
+
+
+def test_the_evaluation_measures_the_flash_and_reels_with_one_cast_shot(untrained):
+    """The cases issue 28 added: a clip's frames take its hero's look all or none (``split`` 0), and a reel whose
+    scenes each have one cast shot scores its clean and cast shots apart."""
+    from colorgrade.evaluation.continuity import evaluate_one_cast
+    from colorgrade.evaluation.match import evaluate_flash
+    from colorgrade.evaluation.video import read_clips
+
+    flash = evaluate_flash(read_clips([SAMPLES / "clip" / "city.mp4"], 8, side=160), untrained)
+    row, = flash.values()
+    assert row["split"] == 0 and set(row["flicker"]) == {"blind", "matched"}
+    report = evaluate_one_cast(sorted((SAMPLES / "photos").glob("*.png")), untrained, per_scene=3)
+    assert report["reels"] == 2 and report["shots per scene"] == 3
+    assert report["cast shots"]["blind"] > report["clean shots"]["blind"]
