@@ -265,7 +265,8 @@ def run_analyze(args) -> int:
             from colorgrade.clients.workflow.edl import write_edl
 
             (job,) = jobs
-            write_edl(args.edl, job.path, report[job.key].shots, videos[job.path].rate, job.id)
+            write_edl(args.edl, job.path, report[job.key].shots, videos[job.path].rate, job.id,
+                      spaces.get(job.key, {}).get("grading_space"))
         if args.cubes:
             Path(args.cubes).mkdir(parents=True, exist_ok=True)
             for correction in corrections:

@@ -111,6 +111,16 @@ def test_an_edl_carries_each_shots_cdl(daemon_address, two_shot_clip, tmp_path):
     assert refused.returncode == 2 and "give one video and --shots" in refused.stderr
 
 
+def test_an_edl_of_colour_managed_footage_says_where_its_cdls_apply(daemon_address, two_shot_clip, tmp_path):
+    import opentimelineio as otio
+
+    result = colorgrade("analyze", str(two_shot_clip), "--shots", "--colorspace", "ARRI LogC3 (EI800)",
+                        "--server", daemon_address, "--edl", str(tmp_path / "log.edl"))
+    assert result.returncode == 0, result.stderr
+    timeline = otio.adapters.read_from_file(str(tmp_path / "log.edl"), adapter_name="cmx_3600", rate=25)
+    assert [event.name.endswith("(CDL in ACEScct)") for event in timeline.tracks[0].find_clips()] == [True, True]
+
+
 def test_plates_keep_their_frame_numbers(daemon_address, two_shot_clip, tmp_path):
     plates = tmp_path / "plates"
     for number, frame in media.numbered_frames(two_shot_clip):

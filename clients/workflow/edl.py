@@ -7,8 +7,10 @@ from fractions import Fraction
 from pathlib import Path
 
 
-def write_edl(path, video: Path, shots: list, rate: Fraction, title: str) -> None:
-    """``shots``: the shots' ``Correction`` values ``colorgrade analyze --shots`` reports."""
+def write_edl(path, video: Path, shots: list, rate: Fraction, title: str, grading_space: str | None = None) -> None:
+    """``shots``: the shots' ``Correction`` values ``colorgrade analyze --shots`` reports; ``grading_space``: the
+    colour space the CDLs apply in, for colour-managed footage (each event's name says it; the ASC comments
+    cannot)."""
     import opentimelineio as otio
 
     fps = float(rate)
@@ -18,8 +20,9 @@ def write_edl(path, video: Path, shots: list, rate: Fraction, title: str) -> Non
         # The clip name becomes the event's "* FROM CLIP NAME:" comment: with continuity, it says which
         # shot was the scene's hero.
         role = "" if shot.hero is None else " (hero)" if shot.hero == shot.id else f" (matched to {shot.hero})"
+        space = "" if grading_space is None else f" (CDL in {grading_space})"
         clip = otio.schema.Clip(
-            name=shot.id + role, media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
+            name=shot.id + role + space, media_reference=otio.schema.ExternalReference(target_url=str(Path(video).resolve())),
             source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(shot.first, fps),
                                                  otio.opentime.RationalTime(shot.last - shot.first + 1, fps)))
         # Six decimals, as ASC_SOP lines are usually written (and some readers expect).
