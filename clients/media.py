@@ -57,6 +57,7 @@ class StillMetadata:
     jpeg_tables: list | None = None    # a JPEG's quantisation tables: its quality, kept exactly
     jpeg_subsampling: int | None = None
     spec: "oiio.ImageSpec | None" = None  # an EXR's or DPX's header, attributes and all (see ``plate_spec``)
+    extra: np.ndarray | None = None    # a plate's channels past RGB(A) (depth, mattes, AOVs), written back untouched
 
 
 def read_metadata(path) -> StillMetadata:
@@ -64,7 +65,9 @@ def read_metadata(path) -> StillMetadata:
     an EXR's or DPX's ImageSpec."""
     if Path(path).suffix.lower() in PLATE_SUFFIXES:
         try:
-            return StillMetadata(spec=plate_spec(path))
+            spec = plate_spec(path)
+            extra = _read_plate(Path(path))[..., _graded_channels(spec):] if spec.nchannels > 4 else None
+            return StillMetadata(spec=spec, extra=extra)
         except MediaError:
             return StillMetadata()
     try:
@@ -128,7 +131,18 @@ def still_size(path) -> tuple[int, int]:
         return opened.size
 
 
+def _graded_channels(spec) -> int:
+    """How many of a plate's first channels are its picture: RGB, and A where it follows them. A plate whose
+    first channels are not R, G, B is refused: nothing says which of its channels to grade."""
+    names = [name.split(".")[-1].upper() for name in spec.channelnames]
+    if spec.nchannels > 4 and names[:3] != ["R", "G", "B"]:
+        raise MediaError(f"a plate of {spec.nchannels} channels whose first are not R, G, B "
+                         f"({', '.join(spec.channelnames[:4])} ...): say which to grade by writing RGB first")
+    return 4 if spec.nchannels > 3 and names[3] == "A" else 3
+
+
 def _read_plate(path: Path) -> np.ndarray:
+    """All of a plate's channels, in its own sample type (integer DPX samples as 16-bit codes)."""
     oiio = _oiio()
     found = oiio.ImageInput.open(str(path))
     if found is None:
@@ -153,6 +167,8 @@ def read_image(path) -> np.ndarray:
     try:
         if suffix in PLATE_SUFFIXES:
             image = _read_plate(path)
+            if image.ndim == 3 and image.shape[2] > 4:   # the rest travel in its metadata (read_metadata)
+                image = image[..., :_graded_channels(plate_spec(path))]
         elif suffix in (".tif", ".tiff"):
             image = tifffile.imread(path)
         elif suffix == ".png" and _png_bit_depth(path) == 16:
@@ -213,15 +229,19 @@ def written_whole(path: Path):
             partial.unlink()
 
 
-def _write_plate(path: Path, image: np.ndarray, source: "oiio.ImageSpec | None") -> None:
+def _write_plate(path: Path, image: np.ndarray, source: "oiio.ImageSpec | None",
+                 extra: np.ndarray | None = None) -> None:
     """An EXR or DPX with the source's header where there is one (its sample format and bit depth, channel
-    names, compression and attributes), else one in the image's own sample type."""
+    names, compression and attributes), else one in the image's own sample type; ``extra``: the source's
+    channels past RGB(A), put back after them."""
     oiio = _oiio()
     spec = oiio.ImageSpec(source) if source is not None else \
         oiio.ImageSpec(image.shape[1], image.shape[0], image.shape[2], oiio.TypeDesc(image.dtype.name))
     spec.width, spec.height, spec.full_width, spec.full_height = image.shape[1], image.shape[0], image.shape[1], \
         image.shape[0]
-    if spec.nchannels != image.shape[2]:
+    if extra is not None and spec.nchannels == image.shape[2] + extra.shape[2]:
+        image = np.concatenate([image, extra.astype(image.dtype, copy=False)], axis=-1)
+    elif spec.nchannels != image.shape[2]:
         spec.nchannels, spec.channelnames, spec.alpha_channel = image.shape[2], ("R", "G", "B", "A")[:image.shape[2]], \
             3 if image.shape[2] == 4 else -1
     out = oiio.ImageOutput.create(str(path))
@@ -237,7 +257,7 @@ def _write_plate(path: Path, image: np.ndarray, source: "oiio.ImageSpec | None")
 def _write_image(path: Path, image: np.ndarray, metadata: StillMetadata, quality: int | None) -> None:
     suffix = path.suffix.lower()
     if suffix in PLATE_SUFFIXES:
-        _write_plate(path, image, metadata.spec)
+        _write_plate(path, image, metadata.spec, metadata.extra)
     elif image.dtype.kind == "f":
         raise MediaError(f"{path}: half or float output needs .exr")
     elif suffix in (".tif", ".tiff"):

@@ -135,6 +135,31 @@ def test_an_untouched_10bit_dpx_frame_comes_back_within_half_a_code(tmp_path):
     assert np.abs(back - codes).max() <= 0.5
 
 
+def test_an_exr_keeps_its_alpha_and_its_other_channels(tmp_path):
+    """RGB graded; alpha and the channels past it (a depth channel here) written back untouched, in order."""
+    from colorgrade.color import write_cdl
+
+    rng = np.random.default_rng(1)
+    pixels = rng.random((24, 32, 5)).astype(np.float16)
+    spec = oiio.ImageSpec(32, 24, 5, oiio.HALF)
+    spec.channelnames = ("R", "G", "B", "A", "Z")
+    spec.alpha_channel, spec.z_channel = 3, 4
+    spec.attribute("oiio:ColorSpace", "ACEScg")
+    out = oiio.ImageOutput.create(str(tmp_path / "deep.exr"))
+    assert out.open(str(tmp_path / "deep.exr"), spec) and out.write_image(pixels)
+    out.close()
+    write_cdl(tmp_path / "error.cc", {"error": ERROR})
+    result = colorgrade("grade", str(tmp_path / "deep.exr"), "-o", str(tmp_path / "out.exr"), "--cdl",
+                        str(tmp_path / "error.cc"))
+    assert result.returncode == 0, result.stderr
+    assert list(media.plate_spec(tmp_path / "out.exr").channelnames) == ["R", "G", "B", "A", "Z"]
+    found = oiio.ImageInput.open(str(tmp_path / "out.exr"))
+    back = found.read_image(oiio.HALF)
+    found.close()
+    np.testing.assert_array_equal(back[..., 3:], pixels[..., 3:])
+    assert np.abs(back[..., :3].astype(np.float32) - pixels[..., :3]).mean() > 0.01   # the picture was graded
+
+
 def write_identity(folder):
     from colorgrade.color import write_cdl
 
