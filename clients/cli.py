@@ -52,6 +52,7 @@ GRADE_EPILOG = """examples:
   colorgrade grade reel.mov -o reel_graded.mov --ccc reel.ccc --id reel_shot002
   colorgrade grade clip.mp4 -o look.mp4 --cube look.cube   # ... or a .cube LUT (tetrahedral)
   colorgrade grade plate/ -o graded/ --colorspace ACEScg --reference hero.1001.exr   # EXR plates, graded in ACEScct
+  colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut   # the cGAN, distilled to a LUT per window
 
 By default each frame is graded by the analysis network's CDL averaged over +-WINDOW frames, applied
 at full resolution and bit depth (mode cdl_frames); the CDL is already shrunk toward no change where
@@ -59,7 +60,6 @@ the network is unsure. The window never reaches across a cut (found as analyze -
 each shot is graded alone, unless --across-cuts. Video keeps its other streams, timestamps, colour
 tags, bit depth and chroma. Outputs are written whole, then renamed; -o equal to the input needs
 --overwrite. The generator modes use the cGAN; generator_lut keeps full-resolution detail.
-  colorgrade grade clip.mp4 -o cgan.mp4 --mode generator_lut
 
 It ends with a summary per input (and per shot where it cut): the diagnosis, the confidence, the
 match, the CDL, as analyze prints them; --json for the same as JSON. --strength scales each CDL's
