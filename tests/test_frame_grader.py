@@ -109,16 +109,21 @@ def test_random_access_equals_the_stream_and_reuses_cached_outputs(engines):
 
 def test_a_matched_analysis_is_ready_when_both_halves_are_and_carries_either_failure():
     blind_cdl = np.array([1.0] * 3 + [0.0] * 3 + [1.0] * 4)
-    for first in ("blind", "match"):
+    for first, confidence in (("blind", 0.75), ("match", 0.75), ("blind", 0.25)):
         blind, match = Future(), Future()
         result = joined(blind, match)
         halves = {"blind": lambda: blind.set_result(FrameAnalysis(blind_cdl, np.zeros(3), 0.5)),
-                  "match": lambda: match.set_result(msg.Matched(cdl=blind_cdl * 2, confidence=0.25))}
+                  "match": lambda: match.set_result(msg.Matched(cdl=blind_cdl * 2, confidence=confidence))}
         halves[first]()
         assert not result.done()                       # one half is not an answer
         halves["match" if first == "blind" else "blind"]()
-        np.testing.assert_allclose(result.result(timeout=1).cdl, blind_cdl * 1.25)
-        assert result.result().match_confidence == 0.25
+        answer = result.result(timeout=1)
+        np.testing.assert_array_equal(answer.cdl, blind_cdl)   # the blind half stays itself; the window decides
+        assert answer.match_confidence == confidence
+        if confidence >= 0.5:                          # a sure match is taken whole, an unsure one not at all
+            np.testing.assert_array_equal(answer.match_cdl, blind_cdl * 2)
+        else:
+            assert answer.match_cdl is None
     blind, match = Future(), Future()
     result = joined(blind, match)
     match.set_exception(RuntimeError("matcher 1 exited"))
