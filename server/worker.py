@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import threading
 
 import zmq
 
@@ -17,10 +18,16 @@ from colorgrade.server import protocol as msg
 from colorgrade.server.lifetime import on_parent_exit, remove_socket
 
 
+# Held while the worker binds its socket, and taken for good by a worker that leaves: a front end that dies
+# while its worker is still starting must not see the socket file made after the worker removed it.
+BINDING = threading.RLock()
+
+
 def die_with(parent: int, socket_path: str) -> None:
     """End this worker, removing its socket file (and the pool's folder, once its last worker is gone), when
     the front end that started it ends, however it ends, or when it is sent SIGTERM."""
     def leave(*_):
+        BINDING.acquire()   # never released: no bind after this, and a bind under way has finished
         remove_socket(socket_path)
         os._exit(0)
 
@@ -31,7 +38,8 @@ def die_with(parent: int, socket_path: str) -> None:
 def serve_forever(endpoint: str, handle) -> None:
     """Answer each request on ``endpoint`` with ``handle(request)`` (a ``Failure`` for what it cannot do)."""
     socket = zmq.Context.instance().socket(zmq.REP)
-    socket.bind(endpoint)
+    with BINDING:
+        socket.bind(endpoint)
     while True:
         parts = socket.recv_multipart(copy=False)
         try:
