@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from colorgrade.color import MATCH_SIDE
-from colorgrade.proto.codec import DEFAULT_WINDOW_RADIUS, PIXEL_MODES, modes_help
+from colorgrade.proto.codec import MODES, PIXEL_MODES, modes_help
 
 
 class UsageError(ValueError):
@@ -115,10 +115,12 @@ def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
     """How frames are graded (``grade``, ``pipe``): the pixel modes of the mode table and their settings."""
     parser.add_argument("--mode", default="cdl_frames", choices=PIXEL_MODES,
                         help=f"{modes_help(PIXEL_MODES)} (default cdl_frames)")
-    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW_RADIUS,
-                        help=f"cdl_frames: CDL averaging radius in frames (default {DEFAULT_WINDOW_RADIUS})")
+    window, blend = MODES["cdl_frames"].default_window, MODES["generator_lut"].default_window
+    parser.add_argument("--window", type=int, default=window,
+                        help=f"cdl_frames: CDL averaging radius in frames (default {window})")
     parser.add_argument("--oversample", type=int, default=1, choices=[1, 2], help="generator: 2x oversampling")
-    parser.add_argument("--blend", type=int, default=0, metavar="K", help="generator: frame blending over +-K frames")
+    parser.add_argument("--blend", type=int, default=blend, metavar="K",
+                        help=f"generator: frame blending over +-K frames (default {blend})")
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser,

@@ -32,6 +32,7 @@ class Region:
 
     def __init__(self, name: str, size: int, memory: mmap.mmap):
         self.name, self.size, self.memory = name, size, memory
+        self.linked = True   # its name is still there to unlink
 
     @classmethod
     def create(cls, size: int) -> "Region":
@@ -78,10 +79,14 @@ class Region:
         return memoryview(self.memory)[offset:offset + byte_count]
 
     def unlink(self) -> None:
-        """Remove the region's name: whoever mapped it keeps it, nobody else can map it any more."""
+        """Remove the region's name: whoever mapped it keeps it, nobody else can map it any more. Once done, a
+        call costs nothing (a stream's client calls it with every result it reads)."""
+        if not self.linked:
+            return
+        self.linked = False
         try:
             os.unlink(SHM_FOLDER / self.name)
-        except FileNotFoundError:
+        except FileNotFoundError:   # the daemon unlinked it once it had mapped it
             pass
 
     def close(self) -> None:
