@@ -14,6 +14,7 @@ EVAL_EPILOG = """examples:
   colorgrade eval video                          # real clips with drifting errors, through a private daemon
   colorgrade eval video --server 127.0.0.1:50051 --frames 96
   colorgrade eval match --count 20               # shots matched to hero frames (photos, real clips, peers), continuity
+  colorgrade eval scarce --count 20              # matching where geometry is scarce, false accepts, far heroes
   colorgrade eval table1                         # the paper's Table 1 in its own regime (15 shots x 45 frames)
   colorgrade eval table1 --minutes 5             # a shorter run; run again to continue where it stopped
 
@@ -25,6 +26,8 @@ EVALUATIONS = {
     "generator": ("colorgrade.evaluation.generator", "the generators, the paper's remedies and LUT distillation"),
     "video": ("colorgrade.evaluation.video", "both served modes on real clips with drifting errors, through a daemon"),
     "match": ("colorgrade.evaluation.match", "shots matched to hero frames against the peers, and continuity"),
+    "scarce": ("colorgrade.evaluation.scarce", "matching where geometry is scarce (low texture, small frames, small "
+               "overlaps, no shared content), its false accepts, and far heroes in real clips"),
     "table1": ("colorgrade.evaluation.table1", "the paper's Table 1 in its own data regime (trains; resumable)"),
 }
 

@@ -29,17 +29,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from colorgrade.color import CDL, MATCH_SIDE, block_means, luma_rec709, shrink, to_float_rgb
+from colorgrade.color import CDL, MATCH_SIDE, block_means, luma_rec709, to_float_rgb
 from colorgrade.color.fit import GAIN, fit_cdl
 from colorgrade.matching.seam import Hero, Match
 
 RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
 FEATURES = 1500          # SIFT keypoints kept per frame (the strongest)
 CONTRAST = 0.01          # SIFT's contrast threshold: low, so flat, grey footage still yields features
-MIN_INLIERS = 14          # fewer verified pairs than this is not evidence of a shared scene
-FULL_INLIERS = 28         # ... this many and more is full evidence (docs/decisions.md: what unrelated photos reach)
-MIN_SHARED = 0.12         # share of the frame the hero must cover for a match at all
-FULL_SHARED = 0.35        # ... this share and more counts fully
+MIN_INLIERS = 8           # fewer verified pairs than this is not evidence of a shared scene
+FULL_INLIERS = 16         # ... this many and more is full evidence, once the structure agrees (docs/decisions.md)
+MIN_SHARED = 0.08         # share of the frame the hero must cover for a match at all
+FULL_SHARED = 0.2         # ... this share and more counts fully (two framings overlapping by a fifth)
+UNRELATED_STRUCTURE = 0.3  # luma gradients of the frame and the warped hero agreeing (correlation) up to this: a
+SAME_STRUCTURE = 0.6       # homography that chance made; from SAME_STRUCTURE on, one scene (studies/match_calibration.py:
+                           # unrelated pairs that verify a homography stay near 0, framings of one scene reach 0.8)
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
 MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/decisions.md)
 TRIMMED = 0.5             # share of the block pairs the fit starts from: what changed between the frames may be
@@ -57,8 +60,18 @@ UNEXPLAINED = 0.06        # ... from this on the fit is not trusted: the light c
 
 
 def working_rgb(frame: np.ndarray) -> np.ndarray:
-    """An (H, W, 3|4) frame of any sample type -> float32 RGB at most MATCH_SIDE on its long side."""
-    return to_float_rgb(shrink(frame, MATCH_SIDE))[0]
+    """An (H, W, 3|4) frame of any sample type -> float32 RGB with MATCH_SIDE on its long side.
+
+    Resampled to that size, up as well as down: SIFT's thresholds and RANSAC's tolerance are in pixels, and a
+    frame left smaller (a phone's 176 x 144, or a 480-px frame that a whole-factor shrink halved to 240) yields
+    a handful of keypoints where the same picture at MATCH_SIDE yields a hundred (docs/results.md)."""
+    rgb = to_float_rgb(frame)[0]
+    height, width = rgb.shape[:2]
+    scale = MATCH_SIDE / max(height, width)
+    if scale == 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,10 +123,38 @@ def match(frame: np.ndarray, hero: Hero) -> Match:
     channels = agree.reshape(-1, 3)[pairs]
     cdl = fit_unchanged(sources, targets, channels.astype(np.float64))
     residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
+    structure = structure_agreement(rgb, warped, covered > 0.999)
     evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
                 * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)
+                * np.clip((structure - UNRELATED_STRUCTURE) / (SAME_STRUCTURE - UNRELATED_STRUCTURE), 0, 1)
                 * np.clip((UNEXPLAINED - residual) / (UNEXPLAINED - RESIDUAL_FLOOR), 0, 1))
-    return Match(cdl, float(evidence), inliers, shared, residual)
+    return Match(cdl, float(evidence), inliers, shared, residual, structure)
+
+
+def structure_agreement(rgb: np.ndarray, warped: np.ndarray, covered: np.ndarray) -> float:
+    """How well the edges of a frame and of the hero warped onto it agree where the hero covers it: the mean
+    cosine of the angle between their luma gradients where both show an edge (a gradient above the median of
+    its own picture's), in [-1, 1]. The homography's evidence that needs no feature to be distinctive: a
+    homography that chance made from a few pairs of unrelated pictures puts edges at angles unrelated to the
+    frame's (about 0), while a low-texture or small frame's few pairs place every soft edge of the scene
+    (0.8 and more). A mean over edge pixels, not a correlation weighted by edge strength, so a moving car's
+    strong edges in a flat car park do not outvote the still ground's. A colour error scales gradients but
+    turns none, so it barely moves the agreement."""
+    inside = cv2.erode(covered.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0    # the warp's own border is no edge
+    if inside.sum() < 100:
+        return 0.0
+
+    def gradients(picture):
+        luma = luma_rec709(picture)    # band-passed: a sky brightening toward any horizon is no shared edge
+        smooth = cv2.GaussianBlur(luma, (0, 0), 1.5) - cv2.GaussianBlur(luma, (0, 0), 8)
+        return cv2.Sobel(smooth, cv2.CV_32F, 1, 0)[inside], cv2.Sobel(smooth, cv2.CV_32F, 0, 1)[inside]
+
+    (frame_x, frame_y), (hero_x, hero_y) = gradients(rgb), gradients(warped)
+    frame_size, hero_size = np.hypot(frame_x, frame_y), np.hypot(hero_x, hero_y)
+    edges = (frame_size > np.median(frame_size)) & (hero_size > np.median(hero_size)) & (frame_size * hero_size > 0)
+    if not edges.any():
+        return 0.0
+    return float(np.mean((frame_x * hero_x + frame_y * hero_y)[edges] / (frame_size * hero_size)[edges]))
 
 
 def fit_unchanged(sources: np.ndarray, targets: np.ndarray, channels: np.ndarray) -> CDL:

@@ -38,7 +38,7 @@ ROOMS = {
                        {"color", "proto", "server", "models", "matching"}, {"numpy", "torch", "zmq", "cv2"}),
     "evaluation": (sorted((REPO / "evaluation").glob("*.py")),
                    {"color", "proto", "matching", "clients", "models", "server"},
-                   {"numpy", "torch", "tqdm", "PIL", "color_matcher"}),
+                   {"numpy", "torch", "tqdm", "PIL", "cv2", "color_matcher"}),
     # The entry point imports a command's module by name, once asked (importlib): nothing at import time.
     "entry point": ([REPO / "colorgrade" / name for name in ("__init__.py", "__main__.py", "cli.py")], set(), set()),
 }
