@@ -38,11 +38,12 @@ FEATURES = 1500          # SIFT keypoints kept per frame (the strongest)
 CONTRAST = 0.01          # SIFT's contrast threshold: low, so flat, grey footage still yields features
 MIN_INLIERS = 8           # fewer verified pairs than this is not evidence of a shared scene
 FULL_INLIERS = 16         # ... this many and more is full evidence, once the structure agrees (docs/decisions.md)
-MIN_SHARED = 0.08         # share of the frame the hero must cover for a match at all
-FULL_SHARED = 0.2         # ... this share and more counts fully (two framings overlapping by a fifth)
-UNRELATED_STRUCTURE = 0.3  # luma gradients of the frame and the warped hero agreeing (correlation) up to this: a
-SAME_STRUCTURE = 0.6       # homography that chance made; from SAME_STRUCTURE on, one scene (studies/match_calibration.py:
-                           # unrelated pairs that verify a homography stay near 0, framings of one scene reach 0.8)
+MIN_SHARED = 0.04         # share of the frame the hero must cover for a match at all
+FULL_SHARED = 0.1         # ... this share and more counts fully: once the edges agree, a tenth of the frame is
+                          # evidence of one scene, and a robust fit on its 500 block pairs is as good as on more
+UNRELATED_STRUCTURE = 0.3  # edges of the frame and the warped hero agreeing (``structure_agreement``) up to this:
+SAME_STRUCTURE = 0.6       # a homography chance made (about 0); from SAME_STRUCTURE on, one scene (0.8 and more,
+                           # low-texture and 176-px framings included: docs/results.md, colorgrade eval scarce)
 BLOCK = 4                 # corresponding pixels are compared as BLOCK x BLOCK means
 MAX_PAIRS = 500           # block pairs the CDL is fitted on (3000 fitted no better: docs/decisions.md)
 TRIMMED = 0.5             # share of the block pairs the fit starts from: what changed between the frames may be
@@ -59,16 +60,13 @@ RESIDUAL_FLOOR = 0.04     # a typical block residual up to this (RGB distance) i
 UNEXPLAINED = 0.06        # ... from this on the fit is not trusted: the light changed, not only the grade
 
 
-def working_rgb(frame: np.ndarray) -> np.ndarray:
-    """An (H, W, 3|4) frame of any sample type -> float32 RGB with MATCH_SIDE on its long side.
-
-    Resampled to that size, up as well as down: SIFT's thresholds and RANSAC's tolerance are in pixels, and a
-    frame left smaller (a phone's 176 x 144, or a 480-px frame that a whole-factor shrink halved to 240) yields
-    a handful of keypoints where the same picture at MATCH_SIDE yields a hundred (docs/results.md)."""
+def working_rgb(frame: np.ndarray, upsample: bool) -> np.ndarray:
+    """An (H, W, 3|4) frame of any sample type -> float32 RGB resampled to MATCH_SIDE on its long side; a smaller
+    frame resampled up only if ``upsample``."""
     rgb = to_float_rgb(frame)[0]
     height, width = rgb.shape[:2]
     scale = MATCH_SIDE / max(height, width)
-    if scale == 1:
+    if scale == 1 or (scale > 1 and not upsample):
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -84,15 +82,29 @@ def features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def describe(frame: np.ndarray) -> Hero:
-    """A hero frame (any sample type) -> its picture at matching size and its SIFT features."""
-    rgb = working_rgb(frame)
+    """A hero frame (any sample type) -> its picture at MATCH_SIDE and its SIFT features."""
+    rgb = working_rgb(frame, upsample=True)
     keypoints, descriptors = features(rgb)
     return {"rgb": rgb, "keypoints": keypoints, "descriptors": descriptors}
 
 
 def match(frame: np.ndarray, hero: Hero) -> Match:
-    """The CDL that makes ``frame`` (any sample type) look like ``hero``, with the match's confidence."""
-    rgb = working_rgb(frame)
+    """The CDL that makes ``frame`` (any sample type) look like ``hero``, with the match's confidence.
+
+    A frame smaller than MATCH_SIDE is matched as it is, and where that is not fully sure, again resampled up to
+    MATCH_SIDE (the surer match counts): SIFT's thresholds and RANSAC's tolerance are in pixels, and a low-texture
+    frame left small (a phone's 176 x 144, a car park that a whole-factor shrink halved to 240) yields a handful
+    of keypoints where the same picture at MATCH_SIDE yields a hundred (docs/results.md), while a textured one
+    verifies as it is and would pay for the larger picture in time (a 224-px thumbnail of sand: 7 ms of SIFT,
+    36 ms at 384 px). The hero is described at MATCH_SIDE once, so both see it at its best."""
+    found = match_picture(working_rgb(frame, upsample=False), hero)
+    if found.confidence < 1 and max(frame.shape[:2]) < MATCH_SIDE:
+        found = max(found, match_picture(working_rgb(frame, upsample=True), hero), key=lambda m: m.confidence)
+    return found
+
+
+def match_picture(rgb: np.ndarray, hero: Hero) -> Match:
+    """``match`` on a float32 RGB picture at the size it is matched at."""
     keypoints, descriptors = features(rgb)
     homography, inliers = _homography(keypoints, descriptors, hero)
     if homography is None:
@@ -183,16 +195,19 @@ def fit_unchanged(sources: np.ndarray, targets: np.ndarray, channels: np.ndarray
         for _ in range(TRIM_STEPS):
             error = distance(cdl)
             kept = counted & (error <= np.quantile(error[counted], TRIMMED))
-            cdl, _ = fit_cdl(sources, targets, channels * kept[:, None], rounds=1, free=free)
+            cdl, _ = fit_cdl(sources, targets, channels * kept[:, None], rounds=1, free=free, start=cdl)
         error = distance(cdl)
         scale = max(2 * float(np.median(error[counted])), 0.005)
         trimmed, _ = fit_cdl(sources, targets, channels / (1 + (error / scale) ** 2)[:, None], rounds=FIT_ROUNDS,
-                             free=free)
+                             free=free, start=cdl)
         return min((whole, trimmed), key=typical)
 
-    gain, full = robust(GAIN), robust(None)
-    spread = float(np.mean(np.percentile(targets, 95, axis=0) - np.percentile(targets, 5, axis=0)))
-    return gain if typical(gain) <= typical(full) + SIMPLER * spread else full
+    gain = robust(GAIN)
+    margin = SIMPLER * float(np.mean(np.percentile(targets, 95, axis=0) - np.percentile(targets, 5, axis=0)))
+    if typical(gain) <= margin:     # no whole CDL can leave less than nothing: the gain stands, unfitted the rest
+        return gain
+    full = robust(None)
+    return gain if typical(gain) <= typical(full) + margin else full
 
 
 def _homography(keypoints, descriptors, hero: Hero) -> tuple[np.ndarray | None, int]:

@@ -10,13 +10,13 @@ frames alone, so it is the same whether the clip is streamed in order, graded ou
 interleaved with other clips. Averaging over the window is also what keeps the grade from
 flickering: a CDL that moves only as fast as the window slides.
 
-With a hero frame (``OpenClip``'s reference), each frame is also matched to the hero (in a matcher process,
-while the engine analyses it blind), and the match is a decision per stretch of frames, never per frame: frame
-t's CDL is its window's blind mean, moved to the mean of the matches taken in frames ``t-MATCH_STRETCH ..
-t+MATCH_STRETCH`` as far as the share of them that verify says (``color.stretch_match``): the few frames beside
-a hero that verify in a low-texture shot do not flash, the few that fail or are unsure in a matched shot do not
-drop out, and between a matched and an unmatched stretch the CDL crossfades. The clip's reach is the stretch. The hero's features
-are computed once, when the clip opens.
+With a hero frame (``OpenClip``'s reference), every ``MATCH_EVERY``-th frame is also matched to the hero (in a
+matcher process, while the engine analyses it blind), and the match is a decision per stretch of frames, never
+per frame: frame t's CDL is its window's blind mean, moved to the mean of the matches taken among the matched
+frames of ``t-MATCH_STRETCH .. t+MATCH_STRETCH`` as far as the share of them that verify says
+(``color.stretch_match``): the few frames beside a hero that verify in a low-texture shot do not flash, the few
+that fail or are unsure in a matched shot do not drop out, and between a matched and an unmatched stretch the
+CDL crossfades. The clip's reach is the stretch. The hero's features are computed once, when the clip opens.
 
 Each frame goes through a network once: its analysis (analysis modes) or its generator output at
 working size (generator modes) is cached while a window still needs it. Analyses of frames from
@@ -55,6 +55,8 @@ log = logging.getLogger("colorgrade.server.clips")
 PIPELINE_DEPTH = 2   # frames of one stream being graded at once (results still leave in order)
 MAX_REGIONS_PER_CLIP = 8   # shared-memory regions a clip may map (a stream uses two: frames in, frames out)
 MATCH_STRETCH = 12         # with a hero: frames on each side whose matches decide a frame's (about a second)
+MATCH_EVERY = 3            # ... of which every third is matched (frame numbers divisible by it, so the same in any
+                           # order): a stretch of 25 frames decides on 8 or 9 matches, at a third of the matching
 
 
 class InvalidInput(ValueError):
@@ -329,7 +331,8 @@ class FrameGrader:
         """Start (or find) the engine's analysis of a buffered frame, matched to the clip's hero if it has one."""
         future = clip.analyses.get(index)
         if future is None:
-            future = clip.analyses[index] = self._analyse(clip.frames[index], clip.hero)
+            hero = clip.hero if index % MATCH_EVERY == 0 else None
+            future = clip.analyses[index] = self._analyse(clip.frames[index], hero)
         return future
 
     def _analyse(self, frame: np.ndarray, hero: msg.HeroFeatures | None) -> Future:
@@ -419,7 +422,7 @@ class FrameGrader:
         confidences = [a.match_confidence for a in stretch if a.match_confidence is not None]
         if confidences:
             cdl, _ = stretch_match(cdl, [CDL.from_vector(a.match_cdl) for a in stretch if a.match_cdl is not None],
-                                   sum(c > 0 for c in confidences), len(stretch))
+                                   sum(c > 0 for c in confidences), len(confidences))
         return FrameResult(index=index, cdl=cdl, confidence=float(np.mean([a.confidence for a in analyses])),
                            diagnosis=self.diagnosis(np.mean([a.probabilities for a in analyses], axis=0)),
                            match_confidence=float(np.mean(confidences)) if confidences else None)

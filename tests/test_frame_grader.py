@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorgrade.color import apply, from_float_rgb, to_float_rgb
+from colorgrade.color import CDL, apply, from_float_rgb, to_float_rgb
 from colorgrade.models import generator as gen
 from colorgrade.server import protocol as msg
 from colorgrade.proto.codec import MODES
@@ -130,3 +130,39 @@ def test_a_matched_analysis_is_ready_when_both_halves_are_and_carries_either_fai
     blind.set_result(FrameAnalysis(blind_cdl, np.zeros(3), 0.5))
     with pytest.raises(RuntimeError, match="matcher 1 exited"):
         result.result(timeout=1)
+
+
+class MatchCountingEngines(InProcessEngines):
+    """The daemon's engines in process, keeping the shapes of the frames sent to the matcher."""
+
+    def __init__(self):
+        super().__init__("cpu", untrained=True)
+        self.matched = []
+
+    def match(self, frame, hero):
+        self.matched.append(frame.shape)
+        return super().match(frame, hero)
+
+
+def test_a_clip_with_a_hero_matches_every_third_frame_and_any_order_decides_the_same():
+    """A match is decided per stretch, so the stretch's frames are sampled: frames 0, 3, 6 ... go to the matcher
+    (a third of the matching), and a frame graded on its own gets the CDL the stream gave it."""
+    from colorgrade.server.clips import MATCH_EVERY
+
+    engines = MatchCountingEngines()
+    store = ClipStore(Limits(), engines.description)
+    grader = FrameGrader(engines, store, Metrics())
+    rng = np.random.default_rng(4)
+    scene = (rng.random((90, 160, 3)) * 255).astype(np.uint8)
+    frames = [np.clip(scene.astype(int) + rng.integers(-3, 4, scene.shape), 0, 255).astype(np.uint8)
+              for _ in range(14)]
+    hero = engines.describe_hero(apply(CDL(slope=(1.1, 1.0, 0.9)), frames[7]))
+    settings = ClipSettings(mode=MODES["parameters"])
+    streamed = list(grader.stream(store.open(settings, "stream", hero), enumerate(frames)))
+    assert len(engines.matched) == len(range(0, 14, MATCH_EVERY)) == 5
+    assert all(r.match_confidence is not None and r.match_confidence > 0.5 for r in streamed)
+    clip = store.open(settings, "random access", hero)
+    for t in (13, 2):
+        alone = grader.grade(clip, t, dict(enumerate(frames)), first_index=0, last_index=13)
+        np.testing.assert_allclose(alone.cdl.to_vector(), streamed[t].cdl.to_vector(), atol=1e-12)
+    grader.close()

@@ -244,8 +244,10 @@ def test_the_scarce_evaluation_scores_each_family_its_false_accepts_and_far_hero
         assert report[family]["taken"] >= 0.75 and errors["matched (shipped)"]["mean"] < errors["none"]["mean"] / 2
     assert report["no shared content"]["taken"] == 0
     clip = [frame for _, frame in media.numbered_frames(SAMPLES / "clip" / "city.mp4", 0, 24)]
-    far = scarce.evaluate_far_heroes({"city": clip}, methods, samples=2)
-    assert list(far) == ["1", "10", "20"] and far["1"]["matched (shipped)"] < far["1"]["none"] / 2
+    far = scarce.evaluate_far_heroes({"city": clip}, untrained, samples=2)
+    assert list(far) == ["1", "10", "20"] and far["1"]["taken"] == 1
+    assert far["1"]["matched (shipped)"] < far["1"]["none"] / 2 and far["1"]["clips"]["city"] == {
+        key: value for key, value in far["1"].items() if key != "clips"}
 
 
 def test_the_continuity_evaluation_finds_the_scenes_and_measures_the_spread_it_hides():
@@ -401,7 +403,7 @@ def test_a_low_texture_shot_takes_its_heroes_match_on_every_frame_or_none(untrai
 
 
 def test_an_unsure_match_is_dropped_not_blended_at_a_small_weight(untrained):
-    frames = locked_off(5, blur=6, noise=4)
+    frames = locked_off(5, blur=6, noise=3)
     hero = apply(LOOK, frames[4])
     unsure = matching.match(frames[3], matching.describe(hero))
     assert 0 < unsure.confidence < 0.5

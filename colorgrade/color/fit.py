@@ -33,18 +33,21 @@ GAIN = np.array([True] * 3 + [False] * 6 + [True])
 
 
 def fit_cdl(inputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None, rounds: int = 3,
-            iterations: int = 25, free: np.ndarray | None = None) -> tuple[CDL, np.ndarray]:
+            iterations: int = 25, free: np.ndarray | None = None, start: CDL | None = None) -> tuple[CDL, np.ndarray]:
     """-> (the CDL taking ``inputs`` to ``targets``, each pair's final weight in [0, 1]).
 
     ``inputs``, ``targets``: (..., 3) float RGB in [0, 1], paired element by element; ``weights``: how much
     each pair counts (default equally), per pair (...) or per channel of each pair (..., 3); ``free``: which of
-    the 10 parameters the fit may move (default all; the others stay at no change). Each round re-weights the pairs
+    the 10 parameters the fit may move (default all; the others stay at no change); ``start``: where the search
+    starts (default no change; a refit of nearly the same pairs converges in a few steps from the previous fit,
+    whose fixed parameters must be at no change). Each round re-weights the pairs
     by their residual (Cauchy, at twice the residuals' median size), then refits from the previous round's CDL."""
     source = np.asarray(inputs, np.float64).reshape(-1, 3)
     target = np.asarray(targets, np.float64).reshape(-1, 3)
     base = np.ones((len(source), 3)) if weights is None else np.asarray(weights, np.float64).reshape(len(source), -1)
     base = np.broadcast_to(base, (len(source), 3))
-    vector, robust = _IDENTITY.copy(), np.ones(len(source))
+    vector = _IDENTITY.copy() if start is None else np.asarray(start.to_vector(), np.float64)
+    robust = np.ones(len(source))
     free = np.ones(10, bool) if free is None else np.asarray(free, bool)
     for _ in range(rounds):
         vector = _levenberg_marquardt(vector, source, target, base * robust[:, None], iterations, free)
@@ -82,7 +85,7 @@ def _levenberg_marquardt(vector, source, target, weights, iterations, free):
                 improved = True
                 break
             damping *= 4
-        if not improved or np.abs(change).max() < 1e-7:
+        if not improved or np.abs(change).max() < 1e-5:   # a hundred-thousandth of a slope: no code value moves
             break
     return vector
 
@@ -101,12 +104,7 @@ def _jacobian(vector: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     d_linear = np.where(inside, power * clamped ** (power - 1), 0.0)       # d sop_k / d linear_k
     d_power = np.where(linear > 0, sop * np.log(clamped), 0.0)             # d sop_k / d power_k
     # d out_j / d sop_k = (1 - saturation) * luma_k + saturation * [j == k]
-    mixing = (1 - saturation) * luma_weights[None, :] + saturation * np.eye(3)
-    jacobian = np.zeros((len(rgb), 3, 10))
-    for k in range(3):
-        column = mixing[:, k][None, :]                                     # (1, 3): every output's share of sop_k
-        jacobian[:, :, k] = column * (d_linear[:, k] * rgb[:, k])[:, None]
-        jacobian[:, :, 3 + k] = column * d_linear[:, k][:, None]
-        jacobian[:, :, 6 + k] = column * d_power[:, k][:, None]
-    jacobian[:, :, 9] = sop - luma[:, None]
+    mixing = ((1 - saturation) * luma_weights[None, :] + saturation * np.eye(3))[None]   # (1, output j, k)
+    jacobian = np.concatenate([mixing * (d_linear * rgb)[:, None, :], mixing * d_linear[:, None, :],
+                               mixing * d_power[:, None, :], (sop - luma[:, None])[:, :, None]], axis=2)
     return jacobian * free[:, :, None]
