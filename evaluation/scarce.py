@@ -170,6 +170,8 @@ def evaluate_far_heroes(clips: dict[str, list[np.ndarray]], grader: InProcessGra
 
 def format_scarce_report(report: dict) -> str:
     lines = ["matching where geometry is scarce: mean ΔE00 to the goal (median)"]
+    if report["photos"] == 1:
+        lines.append("(no photo families: each needs another photo's hero, so --count 2 or more)")
     for family, row in (report["families"] or {}).items():
         lines.append(f"\n{family}  (match taken on {100 * row['taken']:.0f} % of {row['pairs']} pairs; false "
                      f"accepts {100 * row['false accepts']:.1f} % of {row['unrelated pairs']} unrelated pairs)")
