@@ -132,7 +132,9 @@ def encode(message) -> list:
 
     def pack(value):
         if isinstance(value, np.ndarray):
-            buffers.append(memoryview(np.ascontiguousarray(value)).cast("B"))
+            # As flat bytes: a memoryview of an array with a zero in its shape (a flat hero has no features)
+            # cannot be cast, and a flat view of a contiguous array is still no copy.
+            buffers.append(memoryview(np.ascontiguousarray(value).reshape(-1).view(np.uint8)))
             return {"array": len(buffers) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
         if isinstance(value, list):
             return [pack(v) for v in value]

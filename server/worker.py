@@ -48,7 +48,11 @@ def serve_forever(endpoint: str, handle) -> None:
             reply = msg.Failure(f"malformed worker request: {error}")
         else:
             reply = handle(request)
-        socket.send_multipart(msg.encode(reply), copy=False)
+        try:
+            parts = msg.encode(reply)
+        except (ValueError, TypeError) as error:   # a reply the wire cannot carry fails this request, not the worker
+            parts = msg.encode(msg.Failure(f"unsendable {type(reply).__name__}: {error}"))
+        socket.send_multipart(parts, copy=False)
 
 
 def handled(handlers: dict, request):

@@ -132,6 +132,45 @@ def test_the_daemon_matches_stills_and_clips_and_falls_back_on_another_scene(dae
         assert delta_e(graded[1].frame, clean) < 1.5
 
 
+@pytest.mark.parametrize("size", [(1, 1), (100, 176)])
+def test_a_hero_with_no_detail_is_no_match_and_the_matcher_lives_on(daemon, size):
+    """A clip that opens on black made ``VIDEO@0`` a black hero: it has no features, and the matcher died
+    sending them (an empty array on the wire). It is a hero of nothing: the blind correction stands."""
+    hero, clean = framings("dune")
+    shot = apply(CAST, clean)
+    with GradeClient(daemon.address) as client:
+        blind, = client.analyze([shot])
+        black, = client.analyze([shot], reference=np.zeros((*size, 3), np.uint8))
+        assert black.match_confidence == 0 and not black.reference_used and black.cdl == blind.cdl
+        matched, = client.analyze([shot], reference=hero)        # the same matcher, still serving
+        assert matched.reference_used and matched.match_confidence > 0.8
+
+
+def test_a_hero_without_features_crosses_the_wire_and_an_unsendable_reply_fails_only_its_request():
+    import threading
+
+    import zmq
+
+    from colorgrade.server import protocol as msg
+    from colorgrade.server import worker
+
+    features = msg.HeroFeatures("flat", matching.describe(np.zeros((8, 8, 3), np.uint8)))
+    assert msg.decode(msg.encode(features)).arrays["descriptors"].shape == (0, 128)
+    replies = iter([msg.HeroWanted({"not", "json"}), msg.HeroWanted("kept")])   # a set: no JSON carries it
+    threading.Thread(target=worker.serve_forever, args=("inproc://unsendable", lambda _: next(replies)),
+                     daemon=True).start()
+    socket = zmq.Context.instance().socket(zmq.REQ)
+    socket.setsockopt(zmq.RCVTIMEO, 5000)            # a worker that died answers nothing: fail, do not hang
+    socket.connect("inproc://unsendable")
+    answers = []
+    for _ in range(2):
+        socket.send_multipart(msg.encode(msg.HeroWanted("asked")))
+        answers.append(msg.decode(socket.recv_multipart()))
+    socket.close()
+    assert isinstance(answers[0], msg.Failure) and "unsendable HeroWanted" in answers[0].message
+    assert answers[1] == msg.HeroWanted("kept")
+
+
 def test_a_killed_matcher_is_restarted_and_the_match_is_the_same(daemon):
     """Matching runs in processes of its own beside the engine; one that dies is started again and the
     frame in flight is matched again, to the same result."""

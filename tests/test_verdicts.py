@@ -24,8 +24,9 @@ def shot(number, **fields):
     (shot(1, match_confidence=0.93), "warm_66: matched to the reference with confidence 0.93", "blind correction stands"),
     # A car park printed "matched to the reference, match confidence 0.00": a match that moves nothing is none.
     (shot(1, label="black_lift_100", match_confidence=0.003), "black_lift_100: the reference shows another scene, "
-                                                              "so the blind correction stands", "matched to"),
-    (shot(1, match_confidence=0.0, confidence=0.2), "another scene, so the blind correction stands: held back",
+                                                              "or too little of this one to verify, so the blind "
+                                                              "correction stands", "matched to"),
+    (shot(1, match_confidence=0.0, confidence=0.2), "too little of this one to verify, so the blind correction stands: held back",
      "matched to"),
     (shot(2, hero="reel_shot001", scene=1, match_confidence=0.8), "matched to the hero of scene 1 with confidence 0.80",
      "the reference"),

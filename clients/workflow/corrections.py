@@ -104,7 +104,7 @@ class Correction:
         if verdict == "matched":
             return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}"
         if verdict == "another scene":
-            return f"{self.label}: {target} shows another scene, so the blind correction stands: {self._blind()}"
+            return f"{self.label}: {target} shows another scene, or too little of this one to verify, so the blind correction stands: {self._blind()}"
         why = f"; {CHOSEN[self.hero_chosen]}" if self.hero_chosen else ""
         return f"{self.label}: {self._blind()}{why}"
 
