@@ -169,7 +169,9 @@ def evaluate_far_heroes(clips: dict[str, list[np.ndarray]], grader: InProcessGra
 
 
 def format_scarce_report(report: dict) -> str:
-    lines = ["matching where geometry is scarce: mean ΔE00 to the goal (median)"]
+    lines = ["matching where geometry is scarce: ΔE00 to the goal, mean and median over the pairs",
+             "(each family: its shot with 1-3 errors matched to its hero, the goal the clean shot; and a clean shot",
+             " matched to another photo's hero, the goal to leave it alone)"]
     if report["photos"] == 1:
         lines.append("(no photo families: each needs another photo's hero, so --count 2 or more)")
     for family, row in (report["families"] or {}).items():
@@ -181,8 +183,9 @@ def format_scarce_report(report: dict) -> str:
                 lines.append(f"    {method:<32}{summary['mean']:7.2f} {summary['median']:7.2f}")
     if report["far heroes"]:
         lines.append("\nfar heroes (real clips): frames with 1-2 errors matched to the clean frame d frames later, "
-                     "mean ΔE00 to the clean frame")
-        columns = ("none", "blind", "matched (shipped)", "taken", "hero itself")
+                     "mean ΔE00 to the clean frame; taken: the share of frames whose match was taken; hero itself: "
+                     "the clean hero against the clean frame")
+        columns = ("none", "blind", "matched (shipped)", "taken", "hero itself")   # taken: a share of the frames
         lines.append("  d    " + "".join(f"{name:>19}" for name in columns))
         for distance, row in report["far heroes"].items():
             lines.append(f"  {distance:<5}" + "".join(f"{row[name]:>19.2f}" for name in columns))

@@ -36,8 +36,8 @@ from colorgrade.matching.seam import Hero, Match
 RATIO = 0.75              # Lowe's ratio test: a match must be clearly better than the second best
 FEATURES = 1500          # SIFT keypoints kept per frame (the strongest)
 CONTRAST = 0.01          # SIFT's contrast threshold: low, so flat, grey footage still yields features
-MIN_INLIERS = 8           # fewer verified pairs than this is not evidence of a shared scene
-FULL_INLIERS = 16         # ... this many and more is full evidence, once the structure agrees (docs/decisions.md)
+MIN_INLIERS = 6           # fewer verified pairs than this is not evidence of a shared scene
+FULL_INLIERS = 12         # ... this many and more is full evidence, once the structure agrees (docs/decisions.md)
 MIN_SHARED = 0.04         # share of the frame the hero must cover for a match at all
 FULL_SHARED = 0.1         # ... this share and more counts fully: once the edges agree, a tenth of the frame is
                           # evidence of one scene, and a robust fit on its 500 block pairs is as good as on more
