@@ -6,9 +6,12 @@ frame of the same scene, graded the way the colourist wants, says which it is. T
 the two frames show of the same things:
 
 1. **Shared content, verified.** SIFT features of both frames (on luma: colour errors barely move them),
-   paired by Lowe's ratio test, then a homography by RANSAC. Too few inliers, or a homography that folds
+   paired by Lowe's ratio test, then a homography by RANSAC, and the hero warped by it must agree with the
+   frame edge for edge (``structure_agreement``), which lets a handful of pairs verify a low-texture or small
+   frame and no chance homography through. Too few inliers, edges that disagree, or a homography that folds
    or shrinks the picture to a sliver: the frames do not show the same scene, and the match says so
-   (confidence 0) rather than transfer another scene's colours.
+   (confidence 0) rather than transfer another scene's colours. The hero is seen at MATCH_SIDE; a smaller
+   frame as it is, and again at MATCH_SIDE where that is not sure (``match``).
 2. **Corresponding pixels.** The hero warped onto the frame; both reduced to blocks (a misaligned edge or
    a little parallax then moves a block's colour only a little); blocks where the warp left no hero,
    and clipped blocks, are left out.
@@ -18,9 +21,10 @@ the two frames show of the same things:
    (least trimmed squares' concentration steps) and weighs every pair by its distance from that, and the fit
    whose typical residual is smaller is the match's.
 
-The confidence grows with the verified overlap (inliers and the shared area) and falls with what the fit
-leaves unexplained beyond what two moments of one real shot leave (``studies/match_calibration.py``
-measures both); the daemon blends the match with the blind correction by it (``color.blend_toward``).
+The confidence grows with the verified overlap (inliers, the shared area, the edges' agreement) and falls with
+what the fit leaves unexplained beyond what two moments of one real shot leave (``studies/match_calibration.py``
+measures that; ``colorgrade eval scarce`` the false accepts); a frame takes its match whole from
+``color.MATCH_TAKEN`` and a clip decides per stretch (``color.stretch_match``).
 
 numpy and OpenCV only (no torch): features, RANSAC and warping are OpenCV's.
 """
