@@ -56,7 +56,8 @@ PIPELINE_DEPTH = 2   # frames of one stream being graded at once (results still 
 MAX_REGIONS_PER_CLIP = 8   # shared-memory regions a clip may map (a stream uses two: frames in, frames out)
 MATCH_STRETCH = 12         # with a hero: frames on each side whose matches decide a frame's (about a second)
 MATCH_EVERY = 3            # ... of which every third is matched (frame numbers divisible by it, so the same in any
-                           # order): a stretch of 25 frames decides on 8 or 9 matches, at a third of the matching
+                           # order; and the clip's first): a stretch of 25 frames decides on 8 to 10 matches, at a
+                           # third of the matching
 
 
 class InvalidInput(ValueError):
@@ -331,7 +332,10 @@ class FrameGrader:
         """Start (or find) the engine's analysis of a buffered frame, matched to the clip's hero if it has one."""
         future = clip.analyses.get(index)
         if future is None:
-            hero = clip.hero if index % MATCH_EVERY == 0 else None
+            # A clip's first frame too: a clip of one or two frames (a still sent as a clip, frame 1001 of a
+            # plate) may hold no multiple of MATCH_EVERY, and any longer stretch holds one.
+            sampled = index % MATCH_EVERY == 0 or index == clip.first_index
+            hero = clip.hero if sampled else None
             future = clip.analyses[index] = self._analyse(clip.frames[index], hero)
         return future
 

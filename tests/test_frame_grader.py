@@ -165,4 +165,7 @@ def test_a_clip_with_a_hero_matches_every_third_frame_and_any_order_decides_the_
     for t in (13, 2):
         alone = grader.grade(clip, t, dict(enumerate(frames)), first_index=0, last_index=13)
         np.testing.assert_allclose(alone.cdl.to_vector(), streamed[t].cdl.to_vector(), atol=1e-12)
+    for first, count in ((1001, 1), (1000, 2)):       # no multiple of 3 among them: the first frame is matched
+        short = list(grader.stream(store.open(settings, "short", hero), enumerate(frames[:count], start=first)))
+        assert all(r.match_confidence is not None and r.match_confidence > 0.5 for r in short)
     grader.close()
