@@ -21,7 +21,8 @@ def shot(number, **fields):
     # A low confidence was printed bare ("warm_100, confidence 0.25"): the served CDL keeps a quarter of the fix.
     (shot(1, confidence=0.25, label="warm_100"), "warm_100: held back, confidence 0.25: not sure anything is wrong, "
                                                  "left nearly alone", "corrected blind"),
-    (shot(1, match_confidence=0.93), "warm_66: matched to the reference with confidence 0.93", "blind correction stands"),
+    (shot(1, match_confidence=0.93), "matched to the reference with confidence 0.93 (alone, the network read warm_66)",
+     "warm_66:"),
     # A car park printed "matched to the reference, match confidence 0.00": a match that moves nothing is none.
     (shot(1, label="black_lift_100", match_confidence=0.003), "black_lift_100: the reference shows another scene, "
                                                               "or too little of this one to verify, so the blind "
@@ -49,7 +50,8 @@ def test_continuity_without_a_reference_is_not_summarised_as_matched_to_one():
                       scenes=[{"scene": 1}, {"scene": 2}])
     assert reel.describe() == "3 shot(s) in 2 scene(s): 2 hero, 1 matched"
     assert "verdict" not in reel.to_json() and reel.to_json()["description"] == reel.describe()
-    assert shots[1].note() == "warm_66: matched to the hero of scene 1 with confidence 1.00; frames 20-29; hero reel_shot001"
+    assert shots[1].note() == ("matched to the hero of scene 1 with confidence 1.00 (alone, the network "
+                                "read warm_66); frames 20-29; hero reel_shot001")
 
 
 def test_the_cli_and_json_say_the_same_through_a_daemon(daemon_address):

@@ -81,7 +81,7 @@ class Correction:
 
     def describe(self) -> str:
         """The verdict as a colourist reads it, e.g. "warm_66: corrected blind, confidence 0.83", "warm_100: held
-        back, confidence 0.25 ..." or "cool_33: matched to the reference with confidence 0.93"; for an input with
+        back, confidence 0.25 ..." or "matched to the reference with confidence 0.93 (alone, the network read cool_33)"; for an input with
         shots, how many shots had each verdict; "; at strength 0.5" where ``--strength`` scaled it. The CLI prints
         it, the JSON carries it ("description"), the .ccc, the report and the hosts' markers show it."""
         text = self._verdict_text()
@@ -102,7 +102,10 @@ class Correction:
         target = ("the reference" if self.hero is None else
                   "the hero shot" if self.scene is None else f"the hero of scene {self.scene}")
         if verdict == "matched":
-            return f"{self.label}: matched to {target} with confidence {self.match_confidence:.2f}"
+            # The label is the blind network's reading, which the match replaced: said after, not as a heading
+            # (a red cast matched away read "cool_66: matched ..." to a colourist).
+            return (f"matched to {target} with confidence {self.match_confidence:.2f} "
+                    f"(alone, the network read {self.label})")
         if verdict == "another scene":
             return f"{self.label}: {target} shows another scene, or too little of this one to verify, so the blind correction stands: {self._blind()}"
         why = f"; {CHOSEN[self.hero_chosen]}" if self.hero_chosen else ""
