@@ -38,7 +38,8 @@ from colorgrade.evaluation.video import read_clips
 from colorgrade.models.data import list_photos, load_photo, split_photos
 from colorgrade.server.in_process import InProcessEngines, InProcessGrader
 
-KEPT_METHODS = ("none", "blind", "matched (shipped)", "statistics as a CDL", "color-matcher mkl as a CDL")
+SHIPPED = "matched (shipped)"
+KEPT_METHODS = ("none", "blind", SHIPPED, "statistics as a CDL", "color-matcher mkl as a CDL")
 BEST = "best CDL knowing the answer"
 FAMILIES = ("low texture", "small frames (176 px)", "overlap 24 %", "overlap 12 %", "no shared content",
             "the hero carries a contrast look")
@@ -123,13 +124,15 @@ def evaluate_families(paths, methods: dict, grader: InProcessGrader, seed: int =
             strangers = [family_pair(family, photos[(index + step) % len(photos)])[0]
                          for step in range(1, min(STRANGERS, len(photos) - 1) + 1)]
             stranger, shot, goal = strangers[0], with_errors(clean, generator), look(clean)
+            served = grader.analyze([shot], reference=hero)[0]     # the shipped result, and whether it took the match
+            taken.append(match_taken(served.match_confidence))
             for method, grade in methods.items():
-                rows["with 1-3 errors"][method].append(still_delta_e(grade(shot, hero), goal))
+                graded = served.cdl.apply(shot) if method == SHIPPED else grade(shot, hero)
+                rows["with 1-3 errors"][method].append(still_delta_e(graded, goal))
                 rows["unrelated hero, clean shot (harm)"][method].append(still_delta_e(grade(clean, stranger), clean))
             rows["with 1-3 errors"][BEST].append(
                 still_delta_e(fit_cdl(shot[::2, ::2], goal[::2, ::2])[0].apply(shot), goal))
             engines = grader.engines
-            taken.append(match_taken(engines.match(shot, engines.describe_hero(hero)).confidence))
             false_accepts += [match_taken(engines.match(shot, engines.describe_hero(other)).confidence)
                               for other in strangers]
         report[family] = {**summarise(rows), "taken": round(float(np.mean(taken)), 3),
@@ -150,7 +153,7 @@ def evaluate_far_heroes(clips: dict[str, list[np.ndarray]], grader: InProcessGra
         for name, frames in clips.items():
             if len(frames) <= distance:
                 continue
-            rows = {"none": [], "blind": [], "matched (shipped)": [], "taken": [], "hero itself": []}
+            rows = {"none": [], "blind": [], SHIPPED: [], "taken": [], "hero itself": []}
             for t in np.linspace(0, len(frames) - 1 - distance, samples).astype(int):
                 clean = frames[t].astype(np.float32) / 255
                 hero = frames[t + distance].astype(np.float32) / 255
@@ -158,7 +161,7 @@ def evaluate_far_heroes(clips: dict[str, list[np.ndarray]], grader: InProcessGra
                 matched = grader.analyze([shot], reference=hero)[0]
                 rows["none"].append(still_delta_e(shot, clean))
                 rows["blind"].append(still_delta_e(grader.analyze([shot])[0].cdl.apply(shot), clean))
-                rows["matched (shipped)"].append(still_delta_e(matched.cdl.apply(shot), clean))
+                rows[SHIPPED].append(still_delta_e(matched.cdl.apply(shot), clean))
                 rows["taken"].append(float(match_taken(matched.match_confidence)))
                 rows["hero itself"].append(still_delta_e(hero, clean))
             per_clip[name] = {key: round(float(np.mean(values)), 3) for key, values in rows.items()}
@@ -185,7 +188,7 @@ def format_scarce_report(report: dict) -> str:
         lines.append("\nfar heroes (real clips): frames with 1-2 errors matched to the clean frame d frames later, "
                      "mean ΔE00 to the clean frame; taken: the share of frames whose match was taken; hero itself: "
                      "the clean hero against the clean frame")
-        columns = ("none", "blind", "matched (shipped)", "taken", "hero itself")   # taken: a share of the frames
+        columns = ("none", "blind", SHIPPED, "taken", "hero itself")   # taken: a share of the frames
         lines.append("  d    " + "".join(f"{name:>19}" for name in columns))
         for distance, row in report["far heroes"].items():
             lines.append(f"  {distance:<5}" + "".join(f"{row[name]:>19.2f}" for name in columns))

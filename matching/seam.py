@@ -20,4 +20,4 @@ class Match:
     inliers: int               # feature pairs the homography verified
     shared: float              # share of the frame the warped hero covers
     residual: float = float("nan")   # median RGB distance the fitted CDL leaves on the corresponding blocks
-    structure: float = float("nan")  # correlation of the two frames' luma gradients where they overlap
+    structure: float = float("nan")  # how the two frames' edges agree where they overlap (mean cosine, in [-1, 1])

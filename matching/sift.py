@@ -117,7 +117,8 @@ def match_picture(rgb: np.ndarray, hero: Hero) -> Match:
     warped = cv2.warpPerspective(hero["rgb"], homography, (width, height), flags=cv2.INTER_LINEAR)
     covered = cv2.warpPerspective(np.ones(hero["rgb"].shape[:2], np.float32), homography, (width, height),
                                   flags=cv2.INTER_LINEAR)
-    shared = float((covered > 0.999).mean())
+    inside = covered > 0.999                     # pixels the warped hero covers whole
+    shared = float(inside.mean())
     if shared < MIN_SHARED:
         return Match(CDL(), 0.0, inliers, shared)
     frame_blocks, hero_blocks = block_means(rgb, BLOCK), block_means(warped, BLOCK)
@@ -139,7 +140,7 @@ def match_picture(rgb: np.ndarray, hero: Hero) -> Match:
     channels = agree.reshape(-1, 3)[pairs]
     cdl = fit_unchanged(sources, targets, channels.astype(np.float64))
     residual = float(np.median(np.linalg.norm(cdl.apply(sources) - targets, axis=1)))
-    structure = structure_agreement(rgb, warped, covered > 0.999)
+    structure = structure_agreement(rgb, warped, inside)
     evidence = (np.clip((inliers - MIN_INLIERS) / (FULL_INLIERS - MIN_INLIERS), 0, 1)
                 * np.clip((shared - MIN_SHARED) / (FULL_SHARED - MIN_SHARED), 0, 1)
                 * np.clip((structure - UNRELATED_STRUCTURE) / (SAME_STRUCTURE - UNRELATED_STRUCTURE), 0, 1)

@@ -81,8 +81,8 @@ class Correction:
 
     def describe(self) -> str:
         """The verdict as a colourist reads it, e.g. "warm_66: corrected blind, confidence 0.83", "warm_100: held
-        back, confidence 0.25 ..." or "matched to the reference with confidence 0.93 (alone, the network read cool_33)"; for an input with
-        shots, how many shots had each verdict; "; at strength 0.5" where ``--strength`` scaled it. The CLI prints
+        back, confidence 0.25 ..." or "matched to the reference with confidence 0.93 (alone, the network read
+        cool_33)"; for an input with shots, how many shots had each verdict; "; at strength 0.5" where ``--strength`` scaled it. The CLI prints
         it, the JSON carries it ("description"), the .ccc, the report and the hosts' markers show it."""
         text = self._verdict_text()
         return text if self.strength is None else f"{text}; at strength {self.strength:g}"
@@ -107,7 +107,8 @@ class Correction:
             return (f"matched to {target} with confidence {self.match_confidence:.2f} "
                     f"(alone, the network read {self.label})")
         if verdict == "another scene":
-            return f"{self.label}: {target} shows another scene, or too little of this one to verify, so the blind correction stands: {self._blind()}"
+            return (f"{self.label}: {target} shows another scene, or too little of this one to verify, so the blind "
+                    f"correction stands: {self._blind()}")
         why = f"; {CHOSEN[self.hero_chosen]}" if self.hero_chosen else ""
         return f"{self.label}: {self._blind()}{why}"
 
